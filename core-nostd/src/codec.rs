@@ -1,0 +1,189 @@
+//! The page API: choose an [`Algorithm`] and a backend with [`CompressorBuilder`], then compress and
+//! decompress whole pages through [`PageCompressor`].
+//!
+//! Every algorithm applies the same rules: a same-fill page becomes [`Encoding::SameFill`] before any
+//! codec runs, and a page whose codec output would be `PAGE_SIZE` bytes or more becomes
+//! [`Encoding::Stored`]. Decompression needs nothing but the page: its encoding says everything.
+
+use crate::error::{Error, Result};
+use crate::page::{CompressedPage, Encoding};
+use crate::simd::SimdBackend;
+use crate::{PAGE_SIZE, Page, samefill};
+
+/// What a compressor does with pages that are not same-fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// Detect same-fill pages and store every other page raw: for data known to be incompressible
+    /// (encrypted or already compressed), where running a codec only costs time.
+    SameFillOnly,
+}
+
+/// Compresses and decompresses whole pages. Implementations keep codec state (hash tables, entropy
+/// tables) between calls, hence `&mut self`; give each thread its own.
+pub trait PageCompressor {
+    /// Compresses one page.
+    fn compress(&mut self, page: &Page) -> Result<CompressedPage>;
+
+    /// Decompresses `packed` into `out`, which receives exactly one page.
+    fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()>;
+
+    /// Decompresses `packed` into a new page.
+    fn decompress(&mut self, packed: &CompressedPage) -> Result<Page> {
+        let mut page = [0u8; PAGE_SIZE];
+        self.decompress_into(packed, &mut page)?;
+        Ok(page)
+    }
+}
+
+/// Builds a [`StandardCompressor`] without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct CompressorBuilder {
+    algorithm: Algorithm,
+    backend: Option<SimdBackend>,
+}
+
+impl Default for CompressorBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CompressorBuilder {
+    /// A builder with the default algorithm and the best backend this CPU has.
+    pub const fn new() -> Self {
+        Self {
+            algorithm: Algorithm::SameFillOnly,
+            backend: None,
+        }
+    }
+
+    /// Chooses the algorithm.
+    pub const fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Prefers a SIMD backend; one the CPU lacks falls back to the best it has
+    /// ([`SimdBackend::resolve`]). The output bytes are the same on every backend.
+    pub const fn prefer_backend(mut self, backend: SimdBackend) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Builds the compressor, checking the configuration.
+    pub fn build(self) -> Result<StandardCompressor> {
+        let backend = match self.backend {
+            Some(b) => b.resolve(),
+            None => SimdBackend::detect(),
+        };
+        Ok(StandardCompressor {
+            algorithm: self.algorithm,
+            backend,
+        })
+    }
+}
+
+/// The compressor that [`CompressorBuilder`] builds: one algorithm, one backend, and the state of the
+/// codecs it uses.
+#[derive(Debug, Clone)]
+pub struct StandardCompressor {
+    algorithm: Algorithm,
+    backend: SimdBackend,
+}
+
+impl StandardCompressor {
+    /// The algorithm this compressor applies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The backend its kernels run on.
+    pub fn backend(&self) -> SimdBackend {
+        self.backend
+    }
+}
+
+impl PageCompressor for StandardCompressor {
+    fn compress(&mut self, page: &Page) -> Result<CompressedPage> {
+        if let Some(word) = samefill::detect_with(self.backend, page) {
+            return Ok(CompressedPage::same_fill(word));
+        }
+        match self.algorithm {
+            Algorithm::SameFillOnly => Ok(CompressedPage::stored(page)),
+        }
+    }
+
+    fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()> {
+        decode_page(self.backend, packed, out)
+    }
+}
+
+/// Decodes any compressed page into `out`. Stateless codecs only; the stateful ones go through their
+/// compressor.
+fn decode_page(backend: SimdBackend, packed: &CompressedPage, out: &mut Page) -> Result<()> {
+    let payload = packed.payload();
+    match packed.encoding() {
+        Encoding::Stored => {
+            let raw: &Page = payload
+                .try_into()
+                .map_err(|_| Error::WrongDecodedLength { len: payload.len() })?;
+            out.copy_from_slice(raw);
+            Ok(())
+        }
+        Encoding::SameFill => {
+            let word = packed.fill_word().ok_or(Error::BadPayloadLength {
+                encoding: Encoding::SameFill,
+                len: payload.len(),
+                min: 8,
+                max: 8,
+            })?;
+            samefill::fill_with(backend, out, word);
+            Ok(())
+        }
+        Encoding::Lz4 | Encoding::Zstd => Err(Error::InvalidConfig(
+            "this build has no decoder for the page's encoding",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_fill_and_stored_round_trip() {
+        let mut c = CompressorBuilder::new().build().unwrap();
+        let zero = [0u8; PAGE_SIZE];
+        let packed = c.compress(&zero).unwrap();
+        assert_eq!(packed.encoding(), Encoding::SameFill);
+        assert_eq!(packed.payload().len(), 8);
+        assert_eq!(c.decompress(&packed).unwrap(), zero);
+
+        let mut mixed = [0u8; PAGE_SIZE];
+        for (i, b) in mixed.iter_mut().enumerate() {
+            *b = (i * 31 % 251) as u8;
+        }
+        let packed = c.compress(&mixed).unwrap();
+        assert_eq!(packed.encoding(), Encoding::Stored);
+        assert_eq!(c.decompress(&packed).unwrap(), mixed);
+    }
+
+    #[test]
+    fn every_backend_gives_the_same_pages() {
+        let mut page = [0u8; PAGE_SIZE];
+        samefill::fill(&mut page, 0xfeed_face_cafe_beef);
+        let reference = CompressorBuilder::new()
+            .prefer_backend(SimdBackend::Scalar)
+            .build()
+            .unwrap()
+            .compress(&page)
+            .unwrap();
+        for b in SimdBackend::ALL {
+            let mut c = CompressorBuilder::new().prefer_backend(b).build().unwrap();
+            assert!(c.backend().is_available());
+            assert_eq!(c.compress(&page).unwrap(), reference);
+        }
+    }
+}

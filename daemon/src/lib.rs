@@ -1,0 +1,3 @@
+//! # trueno-ublk
+//!
+//! The binaries of trueno-zram and the pieces they share.

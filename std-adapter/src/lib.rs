@@ -1,0 +1,10 @@
+//! # trueno-zram
+//!
+//! Memory-page compression for programs on a full operating system. Everything from the lower layers
+//! is re-exported here, so a std user depends on this crate alone.
+
+pub use trueno_zram_alloc as alloc_layer;
+pub use trueno_zram_core::{
+    Algorithm, CompressedPage, CompressorBuilder, Encoding, Error, PAGE_SIZE, Page, PageCompressor,
+    SimdBackend, StandardCompressor, samefill,
+};

@@ -1,0 +1,46 @@
+//! `cargo xtask`: the project's automation, in Rust so that it runs wherever cargo does.
+//!
+//! Commands: `ci`, `build-targets`, `test-cross`, `miri`, `bench NAME [ARGS]`, `fuzz NAME --seconds N`.
+
+mod cmd;
+mod setup;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci                         install what is missing, then fmt, clippy, tests, build-targets, test-cross, miri
+  build-targets              build the no_std crates for every embedded target
+  test-cross                 run the core's tests for aarch64 under qemu-user (NEON kernels for real)
+  miri                       run the core's tests under Miri
+  bench NAME [--corpus FILE] run benchmark NAME in release (tests/benches/NAME.rs); JSON in target/bench/NAME.json
+  fuzz NAME [--seconds N]    run fuzz target NAME (tests/fuzz) with cargo fuzz for N seconds (default 60)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let result = match command.as_str() {
+        "ci" => cmd::ci(),
+        "build-targets" => cmd::build_targets(),
+        "test-cross" => cmd::test_cross(),
+        "miri" => cmd::miri(),
+        "bench" => cmd::bench(rest),
+        "fuzz" => cmd::fuzz(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
