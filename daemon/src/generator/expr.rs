@@ -22,6 +22,9 @@ use std::fmt;
 
 /// Nesting deeper than this is refused, so that hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 64;
+/// More operators and calls than this are refused: a long chain `1+1+...` nests as deeply in the
+/// tree as parentheses do, and evaluation recurses over the tree.
+const MAX_OPERATIONS: usize = 256;
 
 /// A parsed expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +121,8 @@ pub enum ExprError {
     Undefined(String),
     /// Parentheses nested deeper than the parser allows.
     TooDeep,
+    /// More operations than the parser allows.
+    TooLong,
 }
 
 impl fmt::Display for ExprError {
@@ -138,6 +143,7 @@ impl fmt::Display for ExprError {
             } => write!(f, "{name}() takes {expected} argument(s), got {got}"),
             Self::Undefined(name) => write!(f, "undefined variable {name:?}"),
             Self::TooDeep => write!(f, "expression nested deeper than {MAX_DEPTH} levels"),
+            Self::TooLong => write!(f, "expression has more than {MAX_OPERATIONS} operations"),
         }
     }
 }
@@ -151,6 +157,7 @@ impl Expr {
             text,
             pos: 0,
             depth: 0,
+            operations: 0,
         };
         let node = parser.parse_or()?;
         parser.skip_space();
@@ -170,6 +177,7 @@ struct Parser<'a> {
     text: &'a str,
     pos: usize,
     depth: usize,
+    operations: usize,
 }
 
 impl Parser<'_> {
@@ -209,6 +217,16 @@ impl Parser<'_> {
         }
     }
 
+    /// Counts one more operator or call in the tree.
+    fn count_operation(&mut self) -> Result<(), ExprError> {
+        self.operations += 1;
+        if self.operations > MAX_OPERATIONS {
+            Err(ExprError::TooLong)
+        } else {
+            Ok(())
+        }
+    }
+
     fn nest<T>(
         &mut self,
         inner: impl FnOnce(&mut Self) -> Result<T, ExprError>,
@@ -227,6 +245,7 @@ impl Parser<'_> {
             let mut left = p.parse_and()?;
             while p.eat("||") || p.eat_word("or") {
                 let right = p.parse_and()?;
+                p.count_operation()?;
                 left = Node::Logic(LogicOp::Or, Box::new(left), Box::new(right));
             }
             Ok(left)
@@ -237,6 +256,7 @@ impl Parser<'_> {
         let mut left = self.parse_comparison()?;
         while self.eat("&&") || self.eat_word("and") {
             let right = self.parse_comparison()?;
+            self.count_operation()?;
             left = Node::Logic(LogicOp::And, Box::new(left), Box::new(right));
         }
         Ok(left)
@@ -262,6 +282,7 @@ impl Parser<'_> {
                 return Ok(left);
             };
             let right = self.parse_additive()?;
+            self.count_operation()?;
             left = Node::Binary(op, Box::new(left), Box::new(right));
         }
     }
@@ -277,6 +298,7 @@ impl Parser<'_> {
                 return Ok(left);
             };
             let right = self.parse_multiplicative()?;
+            self.count_operation()?;
             left = Node::Binary(op, Box::new(left), Box::new(right));
         }
     }
@@ -294,6 +316,7 @@ impl Parser<'_> {
                 return Ok(left);
             };
             let right = self.parse_power()?;
+            self.count_operation()?;
             left = Node::Binary(op, Box::new(left), Box::new(right));
         }
     }
@@ -302,6 +325,7 @@ impl Parser<'_> {
         let base = self.parse_unary()?;
         if self.eat("^") {
             let exponent = self.nest(Self::parse_power)?;
+            self.count_operation()?;
             return Ok(Node::Binary(
                 BinaryOp::Power,
                 Box::new(base),
@@ -324,6 +348,7 @@ impl Parser<'_> {
             return self.parse_primary();
         };
         let operand = self.nest(Self::parse_unary)?;
+        self.count_operation()?;
         Ok(Node::Unary(op, Box::new(operand)))
     }
 
@@ -354,6 +379,7 @@ impl Parser<'_> {
             self.pos += name_len;
             if self.eat("(") {
                 let args = self.nest(Self::parse_arguments)?;
+                self.count_operation()?;
                 let function = function_named(&name)?;
                 check_arity(&name, function, args.len())?;
                 return Ok(Node::Call(function, args));
@@ -722,5 +748,35 @@ mod tests {
         assert_eq!(Expr::parse(&negations), Err(ExprError::TooDeep));
         let powers = format!("1{}", "^1".repeat(10_000));
         assert_eq!(Expr::parse(&powers), Err(ExprError::TooDeep));
+        let chain = format!("1{}", "+1".repeat(100_000));
+        assert_eq!(Expr::parse(&chain), Err(ExprError::TooLong));
+        assert_eq!(value(&format!("1{}", "+1".repeat(255))), 256.0);
+    }
+
+    /// Random text over the language's alphabet never panics, in parsing or evaluation.
+    #[test]
+    fn random_input_never_panics() {
+        let alphabet: Vec<char> = "0123456789.e+-*/%^()[],<>=!&| ramxkKMGTµminaxlogpiund_\\"
+            .chars()
+            .collect();
+        let mut vars = BTreeMap::new();
+        vars.insert("ram".to_string(), 1000.0);
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            // xorshift: a fixed sequence, so a failure reproduces.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            for _ in 0..(state % 40) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push(alphabet[usize::try_from(state % alphabet.len() as u64).unwrap()]);
+            }
+            if let Ok(expr) = Expr::parse(&text) {
+                let _ = expr.eval(&vars);
+            }
+        }
     }
 }

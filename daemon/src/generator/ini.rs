@@ -225,4 +225,25 @@ mod tests {
         assert!(matches!(classify("a = \"open"), EntryKind::Malformed(_)));
         assert!(matches!(classify(r"a = \xzz"), EntryKind::Malformed(_)));
     }
+
+    /// Random text over the dialect's special characters never panics.
+    #[test]
+    fn random_input_never_panics() {
+        let alphabet: Vec<char> = "[]=:;#\\\"' \n\tabzram0x1é".chars().collect();
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(state % 60) {
+                // xorshift: a fixed sequence, so a failure reproduces.
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push(alphabet[usize::try_from(state % alphabet.len() as u64).unwrap()]);
+            }
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let _ = parse(&text);
+        }
+    }
 }
