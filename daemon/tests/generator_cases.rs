@@ -324,3 +324,62 @@ fn hostile_configurations_never_crash() {
         );
     }
 }
+
+/// systemd itself accepts every unit the own cases expect (which the generator is checked to write):
+/// no unknown key or section, no value it cannot parse, no ordering cycle.
+#[test]
+fn expected_units_pass_systemd_analyze_verify() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "skipping expected_units_pass_systemd_analyze_verify: systemd-analyze is not installed"
+        );
+        return;
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for case in cases_in(&manifest.join("tests/generator-cases")) {
+        let units = case.join("run.expected/units");
+        let dir = fresh_dir("verify");
+        copy_tree(&units, &dir);
+        fs::copy(
+            manifest.join("units/systemd-zram-setup@.service"),
+            dir.join("systemd-zram-setup@.service"),
+        )
+        .unwrap();
+        let mut names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                !n.starts_with("systemd-zram-setup@.")
+                    && (n.ends_with(".service") || n.ends_with(".swap") || n.ends_with(".mount"))
+            })
+            .collect();
+        names.sort();
+        if names.is_empty() {
+            continue;
+        }
+        let output = Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .args(names.iter().map(|n| format!("./{n}")))
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stderr).into_owned()
+            + &String::from_utf8_lossy(&output.stdout);
+        // The programs themselves are not installed on a build machine.
+        let complaints: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains("is not executable") && !l.trim().is_empty())
+            .collect();
+        assert!(
+            complaints.is_empty(),
+            "{}: systemd-analyze verify complains:\n{}",
+            case.display(),
+            complaints.join("\n")
+        );
+    }
+}

@@ -192,3 +192,22 @@ fn refusals_exit_1_with_the_reason() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains("busy"), "{stderr}");
 }
+
+/// The setup of a ublk device waits for the daemon's device and fails, naming it, when none comes.
+#[test]
+fn ublk_setup_fails_when_the_daemon_device_never_appears() {
+    let root = config_root("[ublk77]\nzram-size = 16\nalgorithm = zstd:3\n");
+    let output = Command::new(GENERATOR)
+        .args(["--setup-device", "ublk77"])
+        .env("ZRAM_GENERATOR_ROOT", &root)
+        .env("TRUENO_UBLK_SETUP_TIMEOUT", "1")
+        .env_remove("MAINPID")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ublk77: /dev/ublkb77 did not appear with a size within 1s"),
+        "{stderr}"
+    );
+}

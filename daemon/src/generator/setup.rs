@@ -26,8 +26,16 @@ const SYSTEMD_MAKEFS: [&str; 2] = [
     "/lib/systemd/systemd-makefs",
 ];
 
-/// How long a ublk setup waits for the daemon's device and memory lock.
+/// How long a ublk setup waits for the daemon's device and memory lock, unless the environment
+/// variable `TRUENO_UBLK_SETUP_TIMEOUT` gives a number of seconds.
 const UBLK_WAIT: Duration = Duration::from_secs(60);
+
+fn ublk_wait() -> Duration {
+    std::env::var("TRUENO_UBLK_SETUP_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(UBLK_WAIT, Duration::from_secs)
+}
 
 /// Why a setup or reset failed.
 #[derive(Debug)]
@@ -213,7 +221,8 @@ fn wait_for_ublk(device: &Device, main_pid: Option<&str>) -> Result<(), SetupErr
     let sysfs_size = Path::new("/sys/class/block")
         .join(node.file_name().unwrap_or_default())
         .join("size");
-    let deadline = Instant::now() + UBLK_WAIT;
+    let wait = ublk_wait();
+    let deadline = Instant::now() + wait;
     loop {
         let size_ready = fs::read_to_string(&sysfs_size)
             .ok()
@@ -235,7 +244,7 @@ fn wait_for_ublk(device: &Device, main_pid: Option<&str>) -> Result<(), SetupErr
             return Err(SetupError::NotReady(format!(
                 "{}: {missing} within {}s",
                 device.name,
-                UBLK_WAIT.as_secs()
+                wait.as_secs()
             )));
         }
         sleep(Duration::from_millis(100));
