@@ -866,6 +866,113 @@ fn transport(value: &str) -> Result<Transport, String> {
 mod tests {
     use super::*;
 
+    /// A root under the target's temporary folder with `MemTotal` and one main configuration file.
+    fn root_with(memtotal_kib: u64, config: &str) -> PathBuf {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "trueno-generator-config-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("proc")).unwrap();
+        fs::create_dir_all(root.join("etc/systemd")).unwrap();
+        fs::write(
+            root.join("proc/meminfo"),
+            format!("MemTotal: {memtotal_kib} kB\n"),
+        )
+        .unwrap();
+        fs::write(root.join("etc/systemd/zram-generator.conf"), config).unwrap();
+        root
+    }
+
+    fn sizes(memtotal_kib: u64, config: &str) -> Vec<(String, u64, u64)> {
+        let root = root_with(memtotal_kib, config);
+        let loaded = load(&root, false).unwrap();
+        let _ = fs::remove_dir_all(&root);
+        loaded
+            .devices
+            .iter()
+            .map(|d| (d.name.to_string(), d.disksize, d.mem_limit))
+            .collect()
+    }
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn sizes_as_zram_generator_computes_them() {
+        // The default: min(ram / 2, 4096) MiB.
+        assert_eq!(
+            sizes(100 * 1024, "[zram0]\n"),
+            [("zram0".into(), 50 * MIB, 0)]
+        );
+        assert_eq!(
+            sizes(10_000 * 1024, "[zram0]\n"),
+            [("zram0".into(), 4096 * MIB, 0)]
+        );
+        // ram is MemTotal in whole MiB (801322 kB -> 782).
+        assert_eq!(
+            sizes(
+                801_322,
+                "[zram0]\nzram-size = ram\nzram-resident-limit = ram / 4\n"
+            ),
+            [("zram0".into(), 782 * MIB, 195 * MIB + MIB / 2)]
+        );
+        assert_eq!(
+            sizes(5000 * 1024, "[zram0]\nzram-size = 500k\n"),
+            [("zram0".into(), 500_000 * MIB, 0)]
+        );
+        // +inf saturates, as zram-generator's float conversion does.
+        assert_eq!(
+            sizes(100 * 1024, "[zram0]\nzram-size = (ram - 99) / 0\n"),
+            [("zram0".into(), u64::MAX, 0)]
+        );
+        // The obsolete pair: fraction of ram in whole MiB, capped.
+        assert_eq!(
+            sizes(
+                3000 * 1024,
+                "[zram0]\nzram-fraction = 0.5\nmax-zram-size = 1000\n[zram1]\nzram-fraction = 0.25\n"
+            ),
+            [
+                ("zram0".into(), 1000 * MIB, 0),
+                ("zram1".into(), 750 * MIB, 0)
+            ]
+        );
+        // ublk sizes are whole pages.
+        assert_eq!(
+            sizes(1024 * 1024, "[ublk0]\nzram-size = 1.0001\n"),
+            [("ublk0".into(), MIB, 0)]
+        );
+    }
+
+    #[test]
+    fn kernel_switch_adds_zram0_only_when_unconfigured() {
+        let root = root_with(1024 * 1024, "[zram0]\nswap-priority = 3\n");
+        let loaded = load(&root, true).unwrap();
+        assert_eq!(loaded.devices.len(), 1);
+        assert_eq!(loaded.devices[0].swap_priority, 3);
+        fs::write(root.join("etc/systemd/zram-generator.conf"), "[zram1]\n").unwrap();
+        let names: Vec<String> = load(&root, true)
+            .unwrap()
+            .devices
+            .iter()
+            .map(|d| d.name.to_string())
+            .collect();
+        assert_eq!(names, ["zram0", "zram1"]);
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn memtotal_is_required() {
+        let root = root_with(1, "");
+        fs::write(root.join("proc/meminfo"), "MemFree: 5 kB\n").unwrap();
+        assert!(load(&root, false).unwrap_err().contains("no MemTotal"));
+        fs::remove_file(root.join("proc/meminfo")).unwrap();
+        assert!(load(&root, false).is_err());
+        let _ = fs::remove_dir_all(&root);
+    }
+
     #[test]
     fn device_names() {
         assert_eq!(
