@@ -295,4 +295,35 @@ mod tests {
         assert!(!memory_locked(&std::process::id().to_string()));
         assert!(!memory_locked("not-a-pid"));
     }
+
+    /// A process that called mlockall() is seen as locked (needs python3 and the right to lock).
+    #[test]
+    fn locked_process_is_detected() {
+        let script = "import ctypes, sys, time\n\
+                      ok = ctypes.CDLL(None).mlockall(3) == 0\n\
+                      print('locked' if ok else 'refused', flush=True)\n\
+                      time.sleep(10)\n";
+        let Ok(mut child) = Command::new("python3")
+            .args(["-c", script])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("skipped locked_process_is_detected: python3 is not installed");
+            return;
+        };
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            use std::io::BufRead;
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        }
+        let pid = child.id().to_string();
+        let locked = memory_locked(&pid);
+        let _ = child.kill();
+        let _ = child.wait();
+        if line.trim() != "locked" {
+            eprintln!("skipped locked_process_is_detected: mlockall refused (not root?)");
+            return;
+        }
+        assert!(locked, "VmLck of a process after mlockall is 0");
+    }
 }
