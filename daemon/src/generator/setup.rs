@@ -232,6 +232,15 @@ fn wait_for_ublk(device: &Device, main_pid: Option<&str>) -> Result<(), SetupErr
         if size_ready && node.exists() && lock_ready {
             return Ok(());
         }
+        if let Some(pid) = main_pid
+            && !Path::new("/proc").join(pid).exists()
+        {
+            return Err(SetupError::NotReady(format!(
+                "{}: the daemon (pid {pid}) exited before {} was ready",
+                device.name,
+                node.display()
+            )));
+        }
         if Instant::now() >= deadline {
             let missing = if !size_ready {
                 format!("{} did not appear with a size", node.display())
