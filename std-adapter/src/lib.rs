@@ -9,4 +9,7 @@ pub use trueno_zram_core::{
     SimdBackend, StandardCompressor, samefill,
 };
 
+pub mod batch;
 pub mod kernel;
+
+pub use batch::{BatchCompressor, BatchError, RayonBatch};
