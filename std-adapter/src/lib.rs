@@ -10,6 +10,7 @@ pub use trueno_zram_core::{
 };
 
 pub mod batch;
+pub mod bench;
 pub mod kernel;
 
 pub use batch::{BatchCompressor, BatchError, RayonBatch};
