@@ -1,3 +1,5 @@
 //! # trueno-ublk
 //!
 //! The binaries of trueno-zram and the pieces they share.
+
+pub mod zram_cli;
