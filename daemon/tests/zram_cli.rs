@@ -179,8 +179,17 @@ fn entropy_predicts_from_page_contents() {
         text.contains("2 pages, mean entropy 4.000 bits/byte, 1 same-fill pages"),
         "{text}"
     );
+    // The zero page costs 8 bytes; the other one what the core's estimate says, and all 4096 bytes
+    // by the order-0 bound (8 bits/byte).
+    let other: [u8; 4096] = bytes[4096..].try_into().unwrap();
+    let estimate = trueno_zram::entropy::estimate(&other).predicted_ratio();
+    let predicted = 8192.0 / (8.0 + 4096.0 / f64::from(estimate));
     assert!(
-        text.contains(&format!("predicted ratio {:.3}", 8192.0 / 4104.0)),
+        text.contains(&format!("predicted ratio {predicted:.3} (core estimate")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("order-0 bound   {:.3}", 8192.0 / 4104.0)),
         "{text}"
     );
     assert_fails(

@@ -31,6 +31,9 @@ pub enum BatchError {
         #[source]
         source: Error,
     },
+    /// The compressor configuration is invalid.
+    #[error("cannot build the batch's compressor: {0}")]
+    Config(#[source] Error),
     /// The thread pool could not be built.
     #[error("cannot start {threads} worker threads: {reason}")]
     ThreadPool {
@@ -83,9 +86,7 @@ impl RayonBatch<StandardCompressor> {
     /// A batch compressor with `threads` workers (0: one per CPU) and compressors that `builder`
     /// builds.
     pub fn new(builder: CompressorBuilder, threads: usize) -> Result<Self, BatchError> {
-        let prototype = builder
-            .build()
-            .map_err(|source| BatchError::Page { index: 0, source })?;
+        let prototype = builder.build().map_err(BatchError::Config)?;
         Self::with_compressor(prototype, threads)
     }
 }
