@@ -43,7 +43,8 @@ fn read_extended_length(
 }
 
 /// Copies a match exactly, without touching bytes past its end: the path near the end of the output.
-/// `offset <= op` and `op + len <= dst.len()` are checked by the caller.
+/// `offset <= op` and `op + len <= dst.len()` are checked by the caller. The bytes before `op` are
+/// final, so the source of an overlapping copy is read as the loop writes it.
 #[inline(never)]
 fn copy_match_exact(dst: &mut [u8], op: usize, offset: usize, len: usize) {
     let start = op - offset;
@@ -77,8 +78,9 @@ fn bad_offset(offset: usize, at: usize, position: usize) -> Lz4Error {
     }
 }
 
-/// Copies a match whose offset has been checked: wide when the output has the slack, exact near its
-/// end, an error when it does not fit.
+/// Copies a match whose offset has been checked: wide when the output has the slack, and near its
+/// end wide for all but the last bytes, which are copied exactly (a page often ends in a long run, and
+/// a byte loop over all of it would cost more than the rest of the page). An error when it does not fit.
 #[inline(always)]
 fn copy_match<K: Kernels>(
     dst: &mut [u8],
@@ -93,7 +95,13 @@ fn copy_match<K: Kernels>(
         unsafe { K::copy_match_wild(dst.as_mut_ptr().add(op), offset, match_len) };
         Ok(())
     } else if match_len <= room {
-        copy_match_exact(dst, op, offset, match_len);
+        // Fewer than MATCH_SLACK bytes are left for the exact copy.
+        let wide = room.saturating_sub(MATCH_SLACK).min(match_len);
+        if wide > 0 {
+            // SAFETY: as above, with op + wide + MATCH_SLACK <= op + room = dst.len().
+            unsafe { K::copy_match_wild(dst.as_mut_ptr().add(op), offset, wide) };
+        }
+        copy_match_exact(dst, op + wide, offset, match_len - wide);
         Ok(())
     } else {
         Err(Lz4Error::OutputOverrun {
