@@ -30,7 +30,10 @@ impl CodecSpec {
 
 /// The codecs this build offers, fastest first.
 pub fn available_codecs() -> Vec<CodecSpec> {
-    vec![CodecSpec::new("samefill", Algorithm::SameFillOnly)]
+    vec![
+        CodecSpec::new("lz4", Algorithm::Lz4),
+        CodecSpec::new("samefill", Algorithm::SameFillOnly),
+    ]
 }
 
 /// The codec named `name` among [`available_codecs`].
