@@ -1,0 +1,2 @@
+//! `trueno-ublk`: create, list, inspect and delete compressed RAM block devices.
+fn main() {}
