@@ -4,4 +4,9 @@
 //! block device; [`nbd`], our NBD server in front of it; [`control`], the socket through which the
 //! command line lists, inspects and stops running devices.
 
+pub mod cli;
+pub mod control;
+pub mod device;
+pub mod nbd;
 pub mod store;
+pub mod units;
