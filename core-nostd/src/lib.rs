@@ -16,6 +16,7 @@
 #![cfg_attr(test, allow(clippy::cast_possible_truncation))]
 
 pub mod codec;
+pub mod entropy;
 pub mod error;
 pub mod page;
 pub mod samefill;

@@ -8,3 +8,5 @@ pub use trueno_zram_core::{
     Algorithm, CompressedPage, CompressorBuilder, Encoding, Error, PAGE_SIZE, Page, PageCompressor,
     SimdBackend, StandardCompressor, samefill,
 };
+
+pub mod kernel;
