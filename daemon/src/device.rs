@@ -46,6 +46,7 @@ pub fn run(config: &DeviceConfig, ready: impl FnOnce(&Endpoint)) -> Result<(), S
         .map_err(|e| format!("cannot listen on {}: {e}", config.endpoint))?
         .workers(config.workers);
     let endpoint = server.endpoint().map_err(|e| e.to_string())?;
+    let compactor = Arc::clone(&store);
     let control =
         ControlServer::bind(&config.name, "nbd", &endpoint.to_string(), store).map_err(|e| {
             format!(
@@ -68,6 +69,7 @@ pub fn run(config: &DeviceConfig, ready: impl FnOnce(&Endpoint)) -> Result<(), S
     ready(&endpoint);
     let result = std::thread::scope(|scope| {
         scope.spawn(|| control.run(&stop));
+        scope.spawn(|| compact_while_running(&compactor, &stop));
         let served = server.run(&stop);
         // The NBD server ends only on the stop signal or an error; either way stop the control side.
         stop.fire();
@@ -75,4 +77,21 @@ pub fn run(config: &DeviceConfig, ready: impl FnOnce(&Endpoint)) -> Result<(), S
     });
     log::info!("{}: stopped", config.name);
     result.map_err(|e| format!("NBD server: {e}"))
+}
+
+/// How often the pool's fragmentation is looked at.
+const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Compacts the pool when overwrites and discards have left more than a quarter of its memory (and
+/// at least 1 MiB) unused, as zram's compaction does on demand; handles stay valid and requests go on
+/// meanwhile (the pool locks one size class at a time).
+fn compact_while_running(store: &BlockStore, stop: &StopSignal) {
+    while !stop.wait_timeout(COMPACT_EVERY) {
+        let st = store.stats();
+        let slack = st.mem_used_total.saturating_sub(st.compr_data_size);
+        if slack > (1 << 20) && slack > st.mem_used_total / 4 {
+            let pages = store.compact();
+            log::debug!("compaction gave back {pages} pages");
+        }
+    }
 }

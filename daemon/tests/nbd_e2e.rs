@@ -269,6 +269,7 @@ fn fio_random_writes_verify_with_crc32c() {
                 "--verify=crc32c",
                 "--verify_fatal=1",
                 "--do_verify=1",
+                "--verify_state_save=0",
             ])
             .arg(format!("--uri={}", d.uri())),
     );

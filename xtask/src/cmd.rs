@@ -232,6 +232,7 @@ pub fn soak(args: &[String]) -> Result<(), String> {
                 "--do_verify=1",
                 "--group_reporting",
                 "--minimal",
+                "--verify_state_save=0",
             ])
             .arg(format!("--rw={rw}"))
             .arg(format!("--randseed={pass}"))

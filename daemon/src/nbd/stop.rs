@@ -37,6 +37,12 @@ impl StopSignal {
         poll(&[self.read.as_raw_fd()], 0).is_ok_and(|r| r.first() == Some(&true))
     }
 
+    /// Waits up to `timeout` for the signal; true when it fired.
+    pub fn wait_timeout(&self, timeout: std::time::Duration) -> bool {
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        poll(&[self.read.as_raw_fd()], ms).is_ok_and(|r| r.first() == Some(&true))
+    }
+
     /// Waits until `fd` is readable (true) or the signal fires (false).
     pub fn wait_readable(&self, fd: RawFd) -> io::Result<bool> {
         loop {

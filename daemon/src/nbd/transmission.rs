@@ -205,7 +205,7 @@ fn errno_of(e: &StoreError) -> u32 {
     match e {
         StoreError::OutOfRange { .. } | StoreError::Config(_) => EINVAL,
         StoreError::NoSpace { .. } => ENOSPC,
-        StoreError::Codec(_) => EIO,
+        StoreError::Codec(_) | StoreError::Pool(_) => EIO,
     }
 }
 

@@ -6,28 +6,27 @@
 //! never-written (or discarded) page costs nothing but its share of an 8-byte chunk pointer.
 //!
 //! A page is one of: empty (reads as zeros), same-fill (one 8-byte word repeated, no storage), or a
-//! compressed payload in the shard's storage. Partial-page writes read, modify and write the page
+//! compressed payload in the store's `PagePool` (one pool for the whole device: its per-size-class
+//! locks keep shards from meeting there, and one pool wastes far less than a pool per shard). Partial-page writes read, modify and write the page
 //! under the shard lock, so that two requests on one page never lose each other's bytes.
 //! Discard frees whole pages and zeroes the partial ends, so a discarded range always reads as zeros.
 
 mod algorithm;
 mod range;
 mod stats;
-mod storage;
 
 use std::cell::RefCell;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use trueno_zram::{
-    Algorithm, CompressedPage, CompressorBuilder, Encoding, PAGE_SIZE, Page, PageCompressor,
-    StandardCompressor,
+    Algorithm, AllocError, CompressedPage, CompressorBuilder, Encoding, Handle, PAGE_SIZE, Page,
+    PageCompressor, PagePool, StandardCompressor,
 };
 
 pub use algorithm::{ALGORITHM_NAMES, DEFAULT_ALGORITHM, algorithm_name, parse_algorithm};
 pub use range::{PageSpan, spans};
 use stats::Counters;
 pub use stats::StoreStats;
-use storage::{Storage, StoredRef};
 
 /// Shards per store: a power of two well above the number of request threads.
 const SHARDS: usize = 64;
@@ -54,6 +53,8 @@ pub enum StoreError {
     },
     /// A page failed to compress or decompress.
     Codec(trueno_zram::Error),
+    /// The page pool failed (a handle it does not know: a bug, reported rather than hidden).
+    Pool(AllocError),
     /// The store cannot be built as asked.
     Config(String),
 }
@@ -64,7 +65,7 @@ impl StoreError {
         match self {
             Self::OutOfRange { .. } | Self::Config(_) => libc::EINVAL,
             Self::NoSpace { .. } => libc::ENOSPC,
-            Self::Codec(_) => libc::EIO,
+            Self::Codec(_) | Self::Pool(_) => libc::EIO,
         }
     }
 }
@@ -80,6 +81,7 @@ impl core::fmt::Display for StoreError {
                 write!(f, "memory limit of {limit} bytes reached: write refused")
             }
             Self::Codec(e) => write!(f, "page codec: {e}"),
+            Self::Pool(e) => write!(f, "page pool: {e}"),
             Self::Config(m) => write!(f, "{m}"),
         }
     }
@@ -112,12 +114,8 @@ enum Slot {
     Empty,
     /// The page is this word repeated.
     Same(u64),
-    /// A compressed payload in the shard's storage.
-    Packed {
-        encoding: Encoding,
-        payload: StoredRef,
-        len: u32,
-    },
+    /// A compressed page in the pool.
+    Packed(Handle),
 }
 
 /// A page as read out of its shard, so that decoding happens outside the lock. Lives on the stack
@@ -137,7 +135,6 @@ struct Chunk {
 
 struct Shard {
     chunks: Vec<Option<Box<Chunk>>>,
-    storage: Storage,
 }
 
 impl Shard {
@@ -197,6 +194,7 @@ pub struct BlockStore {
     algorithm: Algorithm,
     mem_limit: u64,
     shards: Box<[Mutex<Shard>]>,
+    pool: Box<PagePool>,
     counters: Counters,
 }
 
@@ -256,15 +254,19 @@ impl BlockStore {
             .map(|_| {
                 Mutex::new(Shard {
                     chunks: (0..chunks).map(|_| None).collect(),
-                    storage: Storage::default(),
                 })
             })
             .collect();
+        let pool = Box::new(PagePool::new());
+        if let Some(limit) = config.mem_limit {
+            pool.set_limit(Some(usize::try_from(limit).unwrap_or(usize::MAX)));
+        }
         Ok(Self {
             size: config.size,
             algorithm: config.algorithm,
             mem_limit: config.mem_limit.unwrap_or(0),
             shards,
+            pool,
             counters: Counters::default(),
         })
     }
@@ -281,7 +283,18 @@ impl BlockStore {
 
     /// A snapshot of the device's figures.
     pub fn stats(&self) -> StoreStats {
-        StoreStats::from_counters(&self.counters, self.size, self.mem_limit)
+        StoreStats::new(
+            &self.counters,
+            &self.pool.stats(),
+            self.size,
+            self.mem_limit,
+        )
+    }
+
+    /// Packs the pool's objects into as few pages as they need and gives the rest back; returns the
+    /// pages given back.
+    pub fn compact(&self) -> usize {
+        self.pool.compact()
     }
 
     fn check_range(&self, offset: u64, len: u64) -> Result<(), StoreError> {
@@ -347,12 +360,9 @@ impl BlockStore {
         Ok(match shard.slot(local) {
             None | Some(Slot::Empty) => PageView::Zero,
             Some(Slot::Same(word)) => PageView::Same(*word),
-            Some(Slot::Packed {
-                encoding, payload, ..
-            }) => PageView::Packed(CompressedPage::from_parts(
-                *encoding,
-                shard.storage.get(payload),
-            )?),
+            Some(Slot::Packed(handle)) => {
+                PageView::Packed(self.pool.get_page(*handle).map_err(StoreError::Pool)?)
+            }
         })
     }
 
@@ -413,7 +423,7 @@ impl BlockStore {
                         if !matches!(old, Slot::Empty) {
                             Counters::bump(&self.counters.notify_free);
                         }
-                        self.release(&mut shard, old, false);
+                        self.release(old, false);
                     } else {
                         self.install(&mut shard, local, &CompressedPage::same_fill(0))?;
                     }
@@ -440,10 +450,8 @@ impl BlockStore {
         match shard.slot(local) {
             None | Some(Slot::Empty) => {}
             Some(Slot::Same(word)) => fill_from_word(&mut page, *word, 0),
-            Some(Slot::Packed {
-                encoding, payload, ..
-            }) => {
-                let packed = CompressedPage::from_parts(*encoding, shard.storage.get(payload))?;
+            Some(Slot::Packed(handle)) => {
+                let packed = self.pool.get_page(*handle).map_err(StoreError::Pool)?;
                 with_codec(self.algorithm, |c| c.decompress_into(&packed, &mut page))?;
             }
         }
@@ -460,68 +468,42 @@ impl BlockStore {
         packed: &CompressedPage,
     ) -> Result<(), StoreError> {
         let new = match (packed.encoding(), packed.fill_word()) {
-            (Encoding::SameFill, Some(word)) => Slot::Same(word),
+            (Encoding::SameFill, Some(word)) => {
+                Counters::bump(&self.counters.same_pages);
+                Slot::Same(word)
+            }
             (encoding, _) => {
-                let bytes = packed.payload();
-                let before = shard.storage.mem_used();
-                let payload = shard.storage.insert(bytes)?;
-                let grown = shard.storage.mem_used().saturating_sub(before);
-                let used = self
-                    .counters
-                    .mem_used_total
-                    .load(std::sync::atomic::Ordering::Relaxed);
-                if self.mem_limit != 0 && grown > 0 && used.saturating_add(grown) > self.mem_limit {
-                    shard.storage.remove(payload);
-                    return Err(StoreError::NoSpace {
-                        limit: self.mem_limit,
-                    });
-                }
-                self.counters
-                    .set_mem_used(i64::try_from(grown).unwrap_or(0));
-                // A payload is shorter than PAGE_SIZE + 1 bytes, so it fits in u32.
-                #[allow(clippy::cast_possible_truncation)]
-                let len = bytes.len() as u32;
-                Counters::adjust(&self.counters.compr_data_size, i64::from(len));
+                let handle = self.pool.insert_page(packed).map_err(|e| match e {
+                    AllocError::LimitReached { .. } | AllocError::OutOfMemory { .. } => {
+                        StoreError::NoSpace {
+                            limit: self.mem_limit,
+                        }
+                    }
+                    other => StoreError::Pool(other),
+                })?;
                 if encoding == Encoding::Stored {
-                    Counters::bump(&self.counters.huge_pages);
                     Counters::bump(&self.counters.huge_pages_since);
                 }
-                Slot::Packed {
-                    encoding,
-                    payload,
-                    len,
-                }
+                Slot::Packed(handle)
             }
         };
-        let adds_page = !matches!(new, Slot::Empty);
-        if matches!(new, Slot::Same(_)) {
-            Counters::bump(&self.counters.same_pages);
-        }
         let old = shard.replace(local, new);
-        self.release(shard, old, adds_page);
+        self.release(old, true);
         Ok(())
     }
 
     /// Frees an old slot and settles the page counts; `replaced` says a non-empty slot took its
-    /// place (whose own counts the caller has added, except `pages_stored`).
-    fn release(&self, shard: &mut Shard, old: Slot, replaced: bool) {
+    /// place.
+    fn release(&self, old: Slot, replaced: bool) {
         let had_page = !matches!(old, Slot::Empty);
         match old {
             Slot::Empty => {}
             Slot::Same(_) => Counters::adjust(&self.counters.same_pages, -1),
-            Slot::Packed {
-                encoding,
-                payload,
-                len,
-            } => {
-                let before = shard.storage.mem_used();
-                shard.storage.remove(payload);
-                let freed = before.saturating_sub(shard.storage.mem_used());
-                self.counters
-                    .set_mem_used(-i64::try_from(freed).unwrap_or(0));
-                Counters::adjust(&self.counters.compr_data_size, -i64::from(len));
-                if encoding == Encoding::Stored {
-                    Counters::adjust(&self.counters.huge_pages, -1);
+            Slot::Packed(handle) => {
+                if let Err(e) = self.pool.remove(handle) {
+                    // The handle came from this pool and was removed once: a failure is a bug in
+                    // the pool; the page is gone from the table either way.
+                    log::error!("page pool refused to free {handle:?}: {e}");
                 }
             }
         }

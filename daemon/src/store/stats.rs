@@ -4,17 +4,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use trueno_zram::PoolStats;
+
 /// Live counters, updated by every request.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub pages_stored: AtomicU64,
-    pub compr_data_size: AtomicU64,
-    pub mem_used_total: AtomicU64,
-    pub mem_used_max: AtomicU64,
     pub same_pages: AtomicU64,
-    pub huge_pages: AtomicU64,
     pub huge_pages_since: AtomicU64,
-    pub pages_compacted: AtomicU64,
     pub failed_reads: AtomicU64,
     pub failed_writes: AtomicU64,
     pub invalid_io: AtomicU64,
@@ -35,15 +32,6 @@ impl Counters {
             gauge.fetch_add(delta.unsigned_abs(), Relaxed);
         } else {
             gauge.fetch_sub(delta.unsigned_abs(), Relaxed);
-        }
-    }
-
-    /// Records a new memory total and raises the maximum when it is passed.
-    pub fn set_mem_used(&self, delta: i64) {
-        Self::adjust(&self.mem_used_total, delta);
-        if delta > 0 {
-            self.mem_used_max
-                .fetch_max(self.mem_used_total.load(Relaxed), Relaxed);
         }
     }
 
@@ -100,18 +88,19 @@ pub struct StoreStats {
 }
 
 impl StoreStats {
-    pub(crate) fn from_counters(c: &Counters, disksize: u64, mem_limit: u64) -> Self {
+    /// The store's own counters (pages, same-fill pages, requests) with the pool's memory figures.
+    pub(crate) fn new(c: &Counters, pool: &PoolStats, disksize: u64, mem_limit: u64) -> Self {
         let pages_stored = c.pages_stored.load(Relaxed);
         Self {
             disksize,
             orig_data_size: pages_stored.saturating_mul(trueno_zram::PAGE_SIZE as u64),
-            compr_data_size: c.compr_data_size.load(Relaxed),
-            mem_used_total: c.mem_used_total.load(Relaxed),
+            compr_data_size: pool.compr_data_size,
+            mem_used_total: pool.mem_used_total,
             mem_limit,
-            mem_used_max: c.mem_used_max.load(Relaxed),
+            mem_used_max: pool.mem_used_max,
             same_pages: c.same_pages.load(Relaxed),
-            pages_compacted: c.pages_compacted.load(Relaxed),
-            huge_pages: c.huge_pages.load(Relaxed),
+            pages_compacted: pool.pages_compacted,
+            huge_pages: pool.huge_pages,
             huge_pages_since: c.huge_pages_since.load(Relaxed),
             failed_reads: c.failed_reads.load(Relaxed),
             failed_writes: c.failed_writes.load(Relaxed),
