@@ -33,6 +33,8 @@ pub struct CreateArgs {
     pub workers: usize,
     /// Run in the foreground.
     pub foreground: bool,
+    /// Serve a swap device (memory locked, I/O flusher).
+    pub swap: bool,
 }
 
 const UBLK_CONTROL: &str = "/dev/ublk-control";
@@ -77,6 +79,7 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
         },
         endpoint,
         workers: args.workers,
+        swap: args.swap,
     };
     // Refuse a bad store before going to the background, where the error would only reach a log.
     crate::store::BlockStore::new(StoreConfig {
@@ -128,6 +131,9 @@ fn spawn_background(args: &CreateArgs, name: &str) -> Result<(), String> {
     .args(["--workers", &args.workers.to_string()]);
     if let Some(limit) = &args.mem_limit {
         cmd.args(["--mem-limit", limit]);
+    }
+    if args.swap {
+        cmd.arg("--swap");
     }
     if let Some(path) = &args.socket {
         cmd.arg("--socket").arg(path);

@@ -20,6 +20,8 @@ pub struct DeviceConfig {
     pub endpoint: Endpoint,
     /// Worker threads per NBD connection.
     pub workers: usize,
+    /// Serve a swap device: lock all memory and run as an I/O flusher.
+    pub swap: bool,
 }
 
 /// How to attach a client to `endpoint`, for the message printed at start.
@@ -41,6 +43,9 @@ pub fn attach_hint(name: &str, endpoint: &Endpoint) -> String {
 /// endpoint actually bound.
 pub fn run(config: &DeviceConfig, ready: impl FnOnce(&Endpoint)) -> Result<(), String> {
     control::check_name(&config.name)?;
+    if config.swap {
+        crate::swap::prepare_for_swap().map_err(|e| e.to_string())?;
+    }
     let store = Arc::new(BlockStore::new(config.store).map_err(|e| e.to_string())?);
     let server = NbdServer::bind(&config.endpoint, &config.name, Arc::clone(&store))
         .map_err(|e| format!("cannot listen on {}: {e}", config.endpoint))?

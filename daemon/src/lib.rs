@@ -10,4 +10,5 @@ pub mod device;
 pub mod generator;
 pub mod nbd;
 pub mod store;
+pub mod swap;
 pub mod units;

@@ -30,10 +30,12 @@ impl Daemon {
         std::fs::create_dir_all(&dir).unwrap();
         let socket = dir.join("dev.nbd");
         let name = "e2e".to_string();
-        let child = Command::new(BIN)
-            .args(["create", "--foreground", "--name", &name, "--size", size])
-            .arg("--socket")
-            .arg(&socket)
+        let mut cmd = Command::new(BIN);
+        cmd.args(["create", "--foreground", "--name", &name, "--size", size]);
+        if !extra.contains(&"--listen") {
+            cmd.arg("--socket").arg(&socket);
+        }
+        let child = cmd
             .args(extra)
             .env("TRUENO_UBLK_RUN_DIR", &dir)
             .stdout(Stdio::null())
@@ -315,4 +317,51 @@ fn cli_lists_stats_and_deletes_a_background_device() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("ublk transport is not in this build"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn swap_daemon_locks_its_memory() {
+    let mut d = Daemon::start("swap", "64M", &["--swap"]);
+    let pid = d.child.as_ref().unwrap().id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let locked_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(locked_kb > 0, "VmLck is 0:\n{status}");
+    d.stop();
+}
+
+#[test]
+fn loopback_tcp_serves_when_asked_and_only_on_loopback() {
+    if !have(
+        "nbdinfo",
+        "loopback_tcp_serves_when_asked_and_only_on_loopback",
+    ) {
+        return;
+    }
+    let port = 20_000 + std::process::id() % 20_000;
+    let addr = format!("127.0.0.1:{port}");
+    let mut d = Daemon::start("tcp", "32M", &["--listen", &addr]);
+    let text = run_ok(Command::new("nbdinfo").arg(format!("nbd://{addr}/e2e")));
+    assert!(text.contains("export-size: 33554432"), "{text}");
+    d.stop();
+    let refused = Command::new(BIN)
+        .args([
+            "create",
+            "--foreground",
+            "--size",
+            "32M",
+            "--listen",
+            "0.0.0.0:1",
+        ])
+        .env(
+            "TRUENO_UBLK_RUN_DIR",
+            std::env::temp_dir().join("trueno-e2e-refused"),
+        )
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a loopback address"));
 }

@@ -54,6 +54,10 @@ enum Command {
         /// Stay in the foreground (logs to stderr; stop with Ctrl-C).
         #[arg(long)]
         foreground: bool,
+        /// The device will be swap: lock all memory and run as an I/O flusher, so that the daemon
+        /// never waits on the memory it is freeing.
+        #[arg(long)]
+        swap: bool,
     },
     /// List running devices.
     List,
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
             name,
             workers,
             foreground,
+            swap,
         } => cli::create(&cli::CreateArgs {
             size,
             algorithm,
@@ -105,6 +110,7 @@ fn main() -> ExitCode {
             name,
             workers,
             foreground,
+            swap,
         }),
         Command::List => cli::list(),
         Command::Stat { device, json } => cli::stat(device.as_deref(), json),
