@@ -11,8 +11,9 @@
 
 use std::io::{self, BufReader, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::proto::*;
 use super::stream::Stream;
@@ -64,27 +65,39 @@ impl Connection {
     }
 
     fn worker(&self) {
+        // The read lock kept from the last request, when no other request was waiting: at queue
+        // depth 1 one thread then reads, serves and answers every request in turn, and the other
+        // workers sleep instead of being woken for each request only to wait in `read` again.
+        let mut kept: Option<MutexGuard<'_, BufReader<Stream>>> = None;
         loop {
-            let request = {
-                let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
-                if self.closing.load(Ordering::Acquire) {
+            let mut reader = match kept.take() {
+                Some(guard) => guard,
+                None => self.reader.lock().unwrap_or_else(PoisonError::into_inner),
+            };
+            if self.closing.load(Ordering::Acquire) {
+                return;
+            }
+            let request = match read_request(&mut *reader) {
+                Ok(Some(request)) => request,
+                Ok(None) => {
+                    self.closing.store(true, Ordering::Release);
                     return;
                 }
-                match read_request(&mut *reader) {
-                    Ok(Some(request)) => request,
-                    Ok(None) => {
-                        self.closing.store(true, Ordering::Release);
-                        return;
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::UnexpectedEof {
+                        log::warn!("closing connection: {e}");
                     }
-                    Err(e) => {
-                        if e.kind() != io::ErrorKind::UnexpectedEof {
-                            log::warn!("closing connection: {e}");
-                        }
-                        self.closing.store(true, Ordering::Release);
-                        return;
-                    }
+                    self.closing.store(true, Ordering::Release);
+                    return;
                 }
             };
+            // Another request already waiting: hand the read side to the next worker now, so that
+            // it is served while this one is.
+            if more_pending(&reader) {
+                drop(reader);
+            } else {
+                kept = Some(reader);
+            }
             let reply = self.handle(&request);
             let sent = {
                 let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
@@ -225,6 +238,11 @@ fn structured_header(cookie: u64, kind: u16, len: u32) -> Vec<u8> {
     reply.put_u64(cookie);
     reply.put_u32(len);
     reply
+}
+
+/// Whether more request bytes are already here: in the reader's buffer or in the socket.
+fn more_pending(reader: &BufReader<Stream>) -> bool {
+    !reader.buffer().is_empty() || super::stop::readable_now(reader.get_ref().as_raw_fd())
 }
 
 /// Reads one request; `None` at a clean end (end of stream before a request, or `NBD_CMD_DISC`).

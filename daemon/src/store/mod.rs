@@ -124,6 +124,8 @@ enum Slot {
 enum PageView {
     Zero,
     Same(u64),
+    /// Already copied into the caller's buffer.
+    Copied,
     Packed(CompressedPage),
 }
 
@@ -337,11 +339,12 @@ impl BlockStore {
     }
 
     fn read_span(&self, span: PageSpan, buf: &mut [u8]) -> Result<(), StoreError> {
-        let view = self.view(span.page)?;
         let out = &mut buf[span.in_buf()];
+        let view = self.view(span, out)?;
         match view {
             PageView::Zero => out.fill(0),
             PageView::Same(word) => fill_from_word(out, word, span.start),
+            PageView::Copied => {}
             PageView::Packed(packed) => {
                 if let Ok(page) = <&mut Page>::try_from(&mut *out) {
                     with_codec(self.algorithm, |c| c.decompress_into(&packed, page))?;
@@ -354,14 +357,29 @@ impl BlockStore {
         Ok(())
     }
 
-    /// Copies a page's content description out of its shard.
-    fn view(&self, page: u64) -> Result<PageView, StoreError> {
-        let (shard, local) = self.shard(page);
+    /// Reads a page's content description out of its shard; a page stored uncompressed is copied
+    /// straight into `out` (the span's bytes), sparing two copies.
+    fn view(&self, span: PageSpan, out: &mut [u8]) -> Result<PageView, StoreError> {
+        let (shard, local) = self.shard(span.page);
         Ok(match shard.slot(local) {
             None | Some(Slot::Empty) => PageView::Zero,
             Some(Slot::Same(word)) => PageView::Same(*word),
             Some(Slot::Packed(handle)) => {
-                PageView::Packed(self.pool.get_page(*handle).map_err(StoreError::Pool)?)
+                let object = self.pool.get(*handle).map_err(StoreError::Pool)?;
+                match object.encoding() {
+                    Some(Encoding::Stored) if object.len() == PAGE_SIZE => {
+                        out.copy_from_slice(&object[span.in_page()]);
+                        PageView::Copied
+                    }
+                    Some(encoding) => {
+                        PageView::Packed(CompressedPage::from_parts(encoding, &object)?)
+                    }
+                    None => {
+                        return Err(StoreError::Pool(AllocError::NotAPage {
+                            raw: handle.to_raw(),
+                        }));
+                    }
+                }
             }
         })
     }
