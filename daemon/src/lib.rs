@@ -12,3 +12,4 @@ pub mod nbd;
 pub mod store;
 pub mod swap;
 pub mod units;
+pub mod zram_cli;

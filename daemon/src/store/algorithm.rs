@@ -4,7 +4,7 @@
 use trueno_zram::Algorithm;
 
 /// The algorithm a device gets when none is named.
-pub const DEFAULT_ALGORITHM: &str = "samefill";
+pub const DEFAULT_ALGORITHM: &str = "lz4";
 
 /// Every name [`parse_algorithm`] knows, for help texts.
 pub const ALGORITHM_NAMES: &str = "samefill, lz4, zstd[:LEVEL], adaptive";
@@ -17,7 +17,8 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
     };
     match (base, level) {
         ("samefill" | "same-fill", None) => Ok(Algorithm::SameFillOnly),
-        ("lz4" | "adaptive", None) => Err(format!(
+        ("lz4", None) => Ok(Algorithm::Lz4),
+        ("adaptive", None) => Err(format!(
             "algorithm `{name}` is not in this build yet (its codec has not landed); known: {ALGORITHM_NAMES}"
         )),
         ("zstd", level) => {
@@ -40,6 +41,7 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
 pub fn algorithm_name(algorithm: Algorithm) -> String {
     match algorithm {
         Algorithm::SameFillOnly => "samefill".into(),
+        Algorithm::Lz4 => "lz4".into(),
         #[allow(unreachable_patterns)]
         other => format!("{other:?}").to_lowercase(),
     }
