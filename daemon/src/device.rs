@@ -89,7 +89,9 @@ const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Compacts the pool when overwrites and discards have left more than a quarter of its memory (and
 /// at least 1 MiB) unused, as zram's compaction does on demand; handles stay valid and requests go on
-/// meanwhile (the pool locks one size class at a time).
+/// meanwhile (the pool locks one size class at a time). Then gives the C heap's free memory back to
+/// the system: request buffers freed by the worker threads otherwise stay in their malloc arenas
+/// and count as the daemon's resident memory.
 fn compact_while_running(store: &BlockStore, stop: &StopSignal) {
     while !stop.wait_timeout(COMPACT_EVERY) {
         let st = store.stats();
@@ -98,5 +100,15 @@ fn compact_while_running(store: &BlockStore, stop: &StopSignal) {
             let pages = store.compact();
             log::debug!("compaction gave back {pages} pages");
         }
+        release_free_heap();
     }
 }
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_free_heap() {
+    // SAFETY: malloc_trim only walks glibc's own heap structures under their locks.
+    unsafe { libc::malloc_trim(0) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_free_heap() {}

@@ -1,9 +1,10 @@
-//! The block device end to end: fio's nbd engine against our NBD server (the `trueno-ublk` store
-//! behind it) and against `nbdkit memory` (an uncompressed RAM disk), both over Unix sockets, on a
+//! The block device end to end: fio's nbd engine against the `trueno-ublk` daemon (the release
+//! binary beside this benchmark, which `cargo xtask bench device` builds) and against `nbdkit memory` (an uncompressed RAM disk), both over Unix sockets, on a
 //! device pre-filled with the corpus. Patterns: 4 KiB random read and write at queue depth 1 and
 //! 32, 128 KiB sequential read and write. Rounds interleave the two servers pattern by pattern; the
-//! median IOPS of each is reported with their ratio. Also measured: how much resident memory our
-//! server gained holding the corpus, against the corpus size.
+//! median IOPS of each is reported with their ratio. Also measured: how much resident memory the
+//! daemon gained holding the corpus (read from /proc after its 10 s maintenance cycle has run),
+//! against the corpus size. `--algorithm NAME` picks the daemon's algorithm (default lz4).
 //!
 //! Needs `fio`, `nbdkit` and `nbdcopy`; skips with one line when one is missing.
 
@@ -11,12 +12,10 @@ mod harness;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::Report;
-use trueno_ublk::nbd::{Endpoint, NbdServer, StopSignal};
-use trueno_ublk::store::{BlockStore, DEFAULT_ALGORITHM, StoreConfig, parse_algorithm};
+use trueno_ublk::store::DEFAULT_ALGORITHM;
 
 struct Pattern {
     name: &'static str,
@@ -72,8 +71,8 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -81,6 +80,15 @@ fn rss_bytes() -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// A figure from the daemon's control socket.
+fn daemon_figure(control: &Path, name: &str) -> u64 {
+    let text = trueno_ublk::control::request(control, "stat").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Runs one fio pattern; returns IOPS.
@@ -130,11 +138,14 @@ fn nbdcopy(from: &str, to: &str) {
     assert!(status.success(), "nbdcopy {from} {to} failed");
 }
 
-struct Nbdkit(Child);
+/// A server process, stopped with SIGTERM (a clean stop) when dropped.
+struct ServerProcess(Child);
 
-impl Drop for Nbdkit {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
         let _ = self.0.wait();
     }
 }
@@ -188,28 +199,44 @@ fn main() {
     assert!(corpus_len > 0, "empty corpus");
     let size = corpus_len;
 
-    // Our server, in this process so that its resident memory is ours to measure.
+    let algorithm = args
+        .rest
+        .iter()
+        .position(|a| a == "--algorithm")
+        .and_then(|i| args.rest.get(i + 1))
+        .map_or(DEFAULT_ALGORITHM, String::as_str)
+        .to_owned();
+    let daemon_bin = std::env::current_exe()
+        .ok()
+        .and_then(|p| Some(p.parent()?.parent()?.join("trueno-ublk")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("the release trueno-ublk binary is missing: run `cargo xtask bench device`")
+        });
     let ours_sock = dir.join("ours.sock");
-    let store = Arc::new(
-        BlockStore::new(StoreConfig {
-            size,
-            algorithm: parse_algorithm(DEFAULT_ALGORITHM).unwrap_or_else(|e| panic!("{e}")),
-            mem_limit: None,
-        })
-        .unwrap_or_else(|e| panic!("{e}")),
+    let daemon = ServerProcess(
+        Command::new(&daemon_bin)
+            .args([
+                "create",
+                "--foreground",
+                "--name",
+                "bench",
+                "--algorithm",
+                &algorithm,
+            ])
+            .arg(format!("--size={size}"))
+            .arg("--socket")
+            .arg(&ours_sock)
+            .env("TRUENO_UBLK_RUN_DIR", &dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", daemon_bin.display())),
     );
-    let server = NbdServer::bind(
-        &Endpoint::Unix(ours_sock.clone()),
-        "bench",
-        Arc::clone(&store),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let stop = Arc::new(StopSignal::new().unwrap_or_else(|e| panic!("{e}")));
-    let stop2 = Arc::clone(&stop);
-    let server_thread = std::thread::spawn(move || server.run(&stop2));
+    let control = dir.join("bench.ctl");
+    wait_for(&control);
 
     let kit_sock = dir.join("nbdkit.sock");
-    let kit = Nbdkit(
+    let kit = ServerProcess(
         Command::new("nbdkit")
             .args(["--foreground", "--exit-with-parent", "--unix"])
             .arg(&kit_sock)
@@ -223,13 +250,15 @@ fn main() {
     let ours = format!("nbd+unix:///?socket={}", ours_sock.display());
     let theirs = format!("nbd+unix:///?socket={}", kit_sock.display());
 
-    let rss_before = rss_bytes();
+    let rss_before = rss_bytes(daemon.0.id());
     let corpus_path = corpus_file.display().to_string();
     nbdcopy(&corpus_path, &ours);
     nbdcopy(&corpus_path, &theirs);
-    let rss_after = rss_bytes();
-    let growth = rss_after.saturating_sub(rss_before);
-    let stats = store.stats();
+    // Let the daemon's maintenance cycle (every 10 s) run once, as it would in service.
+    std::thread::sleep(Duration::from_secs(11));
+    let growth = rss_bytes(daemon.0.id()).saturating_sub(rss_before);
+    let mem_used_total = daemon_figure(&control, "mem_used_total");
+    let kit_rss = rss_bytes(kit.0.id());
 
     let mut samples: Vec<[Vec<f64>; 2]> =
         PATTERNS.iter().map(|_| [Vec::new(), Vec::new()]).collect();
@@ -264,21 +293,28 @@ fn main() {
         ],
     );
     report.row(
-        "store mem_used_total MB",
+        "daemon mem_used_total MB",
         vec![
-            stats.mem_used_total as f64 / 1e6,
+            mem_used_total as f64 / 1e6,
             f64::NAN,
-            stats.mem_used_total as f64 / corpus_len as f64,
+            mem_used_total as f64 / corpus_len as f64,
+        ],
+    );
+    report.row(
+        "nbdkit RSS MB",
+        vec![
+            f64::NAN,
+            kit_rss as f64 / 1e6,
+            kit_rss as f64 / corpus_len as f64,
         ],
     );
     report.note(format!(
-        "algorithm {DEFAULT_ALGORITHM}; fio nbd engine, {seconds} s per run after 1 s ramp, median of {rounds} interleaved rounds; \
+        "algorithm {algorithm}; fio nbd engine, {seconds} s per run after 1 s ramp, median of {rounds} interleaved rounds; \
          device {size} bytes pre-filled with {corpus_name} by nbdcopy; ratio column of the memory rows: bytes held / corpus bytes (goal <= 0.35)"
     ));
     report.finish(&args);
 
-    stop.fire();
-    let _ = server_thread.join();
+    drop(daemon);
     drop(kit);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -112,6 +112,17 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             bench_names().join(", ")
         ));
     }
+    if name == "device" {
+        // The device benchmark runs the release daemon binary beside itself.
+        run(cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "trueno-ublk",
+            "--bin",
+            "trueno-ublk",
+        ]))?;
+    }
     let json = workspace_root()
         .join("target/bench")
         .join(format!("{name}.json"));
