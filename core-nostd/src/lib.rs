@@ -20,6 +20,7 @@ pub mod error;
 pub mod page;
 pub mod samefill;
 pub mod simd;
+pub mod zstd;
 
 pub use codec::{Algorithm, CompressorBuilder, PageCompressor, StandardCompressor};
 pub use error::{Error, Result};
