@@ -4,6 +4,7 @@
 //! is re-exported here, so a std user depends on this crate alone.
 
 pub use trueno_zram_alloc as alloc_layer;
+pub use trueno_zram_core::zstd;
 pub use trueno_zram_core::{
     Algorithm, CompressedPage, CompressorBuilder, Encoding, Error, PAGE_SIZE, Page, PageCompressor,
     SimdBackend, StandardCompressor, samefill,

@@ -101,6 +101,22 @@ impl<'a> BackwardBits<'a> {
         value
     }
 
+    /// The next `n < 32` bits as a table index, without consuming them.
+    #[inline(always)]
+    pub(crate) fn peek_index(&self, n: u32) -> usize {
+        #[allow(clippy::cast_possible_truncation)] // at most 31 bits
+        let value = self.peek(n & 31) as usize;
+        value
+    }
+
+    /// Reads `n < 32` bits as a table index.
+    #[inline(always)]
+    pub(crate) fn read_index(&mut self, n: u32) -> usize {
+        let value = self.peek_index(n);
+        self.skip(n & 31);
+        value
+    }
+
     /// Refills the container so that at least 56 bits can be read, unless the stream start is near.
     #[inline(always)]
     pub(crate) fn reload(&mut self) {
@@ -120,13 +136,6 @@ impl<'a> BackwardBits<'a> {
             self.consumed -= u32::try_from(bytes * 8).unwrap_or(0);
         }
         self.container = load_le(self.src, self.pos);
-    }
-
-    /// Whether at least `bytes` whole bytes lie before the loaded container: then a reload always
-    /// leaves 56 readable bits.
-    #[inline(always)]
-    pub(crate) fn bytes_before(&self) -> usize {
-        self.pos
     }
 
     /// Whether reads went past the start of the stream.

@@ -142,11 +142,11 @@ pub enum ZstdError {
         expected: usize,
     },
     /// Sequences consume more literals than the literals section holds.
-    #[error("sequences need {needed} literals, the literals section holds {available}")]
+    #[error("a sequence needs {needed} literals, the literals section has {available} left")]
     LiteralsOverrun {
-        /// Literals the sequences consume so far.
+        /// The sequence's literals length.
         needed: usize,
-        /// Literals decoded.
+        /// Literals not yet consumed.
         available: usize,
     },
     /// A match offset of zero (a repeat offset that became 0).

@@ -96,9 +96,6 @@ pub(crate) const ML_EXTRA_BITS: [u8; ML_MAX_SYMBOL + 1] = [
     1, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
 ];
 
-/// Smallest match a sequence can describe.
-pub(crate) const MIN_MATCH: u32 = 3;
-
 /// Offset code `n` stands for `Offset_Value = (1 << n) + n extra bits`: the baseline of each code.
 pub(crate) const OF_BASELINE: [u32; OF_MAX_SYMBOL + 1] = {
     let mut table = [0u32; OF_MAX_SYMBOL + 1];

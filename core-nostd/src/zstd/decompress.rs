@@ -1,0 +1,240 @@
+//! The [`Decompressor`]: decodes every frame of an input into a destination, keeping its tables.
+
+use super::block::{self, BlockState, BlockType};
+use super::dictionary::Dictionary;
+use super::error::ZstdError;
+use super::frame::{self, FrameKind};
+use super::huffman::HuffmanTable;
+use super::sequences::{Output, SequenceTables};
+use super::tables::{BLOCK_HEADER_SIZE, BLOCK_SIZE_MAX, INITIAL_REPEAT_OFFSETS};
+
+type Result<T> = core::result::Result<T, ZstdError>;
+
+/// A Zstandard decoder that keeps its decoding tables (Huffman, literals length, match length,
+/// offset) between frames, and optionally a dictionary it borrows.
+///
+/// It never allocates: [`Decompressor::SIZE`] bytes in all (about 14 KiB on 64-bit targets), so it
+/// can live on the stack, in a static or on the heap. Keep one per thread to decode many pages.
+///
+/// ```
+/// use trueno_zram_core::zstd::Decompressor;
+/// // A frame with one raw block holding "hi".
+/// let frame = [0x28, 0xB5, 0x2F, 0xFD, 0x20, 2, 0x11, 0, 0, b'h', b'i'];
+/// let mut d = Decompressor::new();
+/// let mut out = [0u8; 8];
+/// assert_eq!(d.decompress_into(&frame, &mut out).unwrap(), 2);
+/// assert_eq!(&out[..2], b"hi");
+/// ```
+pub struct Decompressor<'d> {
+    state: BlockState,
+    dictionary: Option<Dictionary<'d>>,
+}
+
+impl Default for Decompressor<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for Decompressor<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Decompressor")
+            .field("dictionary_id", &self.dictionary.map(|d| d.id))
+            .field(
+                "dictionary_content_len",
+                &self.dictionary.map(|d| d.content.len()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'d> Decompressor<'d> {
+    /// Bytes a `Decompressor` takes, wherever it lives.
+    pub const SIZE: usize = core::mem::size_of::<Self>();
+
+    /// A decompressor without a dictionary.
+    pub const fn new() -> Self {
+        Self {
+            state: BlockState {
+                huffman: HuffmanTable::EMPTY,
+                has_huffman: false,
+                sequences: SequenceTables::EMPTY,
+                repeat_offsets: INITIAL_REPEAT_OFFSETS,
+            },
+            dictionary: None,
+        }
+    }
+
+    /// A decompressor that holds `dictionary`: in the zstd format (RFC 8878, 5: magic number, ID,
+    /// entropy tables, repeat offsets, content) when it starts with the dictionary magic number,
+    /// otherwise raw content. It borrows the bytes; nothing is copied.
+    pub fn with_dictionary(dictionary: &'d [u8]) -> crate::Result<Self> {
+        let mut d = Self::new();
+        let parsed = Dictionary::parse(dictionary, &mut d.state.huffman, &mut d.state.sequences)?;
+        d.dictionary = Some(parsed);
+        Ok(d)
+    }
+
+    /// The ID of the dictionary held: 0 for none or raw content.
+    pub fn dictionary_id(&self) -> u32 {
+        self.dictionary.map_or(0, |d| d.id)
+    }
+
+    /// Decodes every frame of `src` (skippable frames skipped, checksums verified) into `dst` one
+    /// after the other; returns the bytes written. Bytes of `dst` past that length may have been
+    /// used as scratch space. A frame whose content does not fit `dst` is an error, whatever its
+    /// window size.
+    pub fn decompress_into(&mut self, src: &[u8], dst: &mut [u8]) -> crate::Result<usize> {
+        Ok(self.decode_all(src, dst)?)
+    }
+
+    fn decode_all(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize> {
+        if src.is_empty() {
+            return Err(ZstdError::Truncated {
+                what: "frame",
+                needed: 4,
+                available: 0,
+            });
+        }
+        let mut in_pos = 0;
+        let mut out_pos = 0;
+        while in_pos < src.len() {
+            let rest = &src[in_pos..];
+            match frame::kind(rest, in_pos)? {
+                FrameKind::Skippable(size) => in_pos += size,
+                FrameKind::Zstd => {
+                    let (used, written) = self.decode_frame(rest, in_pos, dst, out_pos)?;
+                    in_pos += used;
+                    out_pos += written;
+                }
+            }
+        }
+        Ok(out_pos)
+    }
+
+    /// Decodes the frame at the start of `src` (at `offset` in the input) into `dst` from
+    /// `frame_start`; returns the bytes of input it took and the bytes it wrote.
+    fn decode_frame(
+        &mut self,
+        src: &[u8],
+        offset: usize,
+        dst: &mut [u8],
+        frame_start: usize,
+    ) -> Result<(usize, usize)> {
+        let header = frame::read_header(src)?;
+        let room = dst.len() - frame_start;
+        if let Some(size) = header.content_size
+            && size > room as u64
+        {
+            return Err(ZstdError::OutputTooSmall {
+                needed: size.saturating_add(frame_start as u64),
+                available: dst.len(),
+            });
+        }
+        let dict_content = self.start_frame(header.dictionary_id)?;
+        let block_max = usize::try_from(header.window_size)
+            .unwrap_or(usize::MAX)
+            .min(BLOCK_SIZE_MAX);
+
+        let mut in_pos = header.size;
+        let mut o = Output {
+            dst,
+            out: frame_start,
+            lit: 0,
+            frame_start,
+            window: header.window_size,
+            dict: dict_content,
+        };
+        loop {
+            let rest = src.get(in_pos..).unwrap_or(&[]);
+            let b = block::read_header(rest, offset + in_pos)?;
+            in_pos += BLOCK_HEADER_SIZE;
+            let rest = &rest[BLOCK_HEADER_SIZE..];
+            if b.size > block_max {
+                return Err(ZstdError::BlockTooLarge {
+                    size: b.size,
+                    limit: block_max,
+                });
+            }
+            let content_len = if b.kind == BlockType::Rle { 1 } else { b.size };
+            let content = rest.get(..content_len).ok_or(ZstdError::Truncated {
+                what: "block",
+                needed: content_len,
+                available: rest.len(),
+            })?;
+            match b.kind {
+                BlockType::Raw | BlockType::Rle => {
+                    let end = o.out + b.size;
+                    let out = o.dst.get_mut(o.out..end).ok_or(ZstdError::OutputTooSmall {
+                        needed: end as u64,
+                        available: room + frame_start,
+                    })?;
+                    if b.kind == BlockType::Raw {
+                        out.copy_from_slice(content);
+                    } else {
+                        out.fill(content[0]);
+                    }
+                    o.out = end;
+                }
+                BlockType::Compressed => {
+                    block::decode_compressed(content, &mut self.state, &mut o, block_max)?;
+                }
+            }
+            in_pos += content_len;
+            if b.last {
+                break;
+            }
+        }
+        let written = o.out - frame_start;
+        if let Some(declared) = header.content_size
+            && declared != written as u64
+        {
+            return Err(ZstdError::ContentSizeMismatch {
+                declared,
+                decoded: written as u64,
+            });
+        }
+        if header.has_checksum {
+            in_pos += frame::verify_checksum(
+                src.get(in_pos..).unwrap_or(&[]),
+                &o.dst[frame_start..o.out],
+            )?;
+        }
+        Ok((in_pos, written))
+    }
+
+    /// Resets the per-frame state (tables to repeat, repeat offsets), loading the dictionary's when
+    /// the frame uses it; returns the dictionary content that matches may reach.
+    fn start_frame(&mut self, frame_dictionary_id: u32) -> Result<&'d [u8]> {
+        let state = &mut self.state;
+        state.has_huffman = false;
+        state.sequences.reset();
+        state.repeat_offsets = INITIAL_REPEAT_OFFSETS;
+        let Some(dict) = self.dictionary else {
+            if frame_dictionary_id != 0 {
+                return Err(ZstdError::WrongDictionary {
+                    frame_id: frame_dictionary_id,
+                    held_id: 0,
+                });
+            }
+            return Ok(&[]);
+        };
+        if frame_dictionary_id != 0 && frame_dictionary_id != dict.id {
+            return Err(ZstdError::WrongDictionary {
+                frame_id: frame_dictionary_id,
+                held_id: dict.id,
+            });
+        }
+        if dict.load_tables(&mut state.huffman, &mut state.sequences)? {
+            state.has_huffman = true;
+            state.repeat_offsets = dict.repeat_offsets;
+        }
+        Ok(dict.content)
+    }
+}
+
+/// Decodes every frame of `src` into `dst` with a [`Decompressor`] on the stack
+/// ([`Decompressor::SIZE`] bytes); returns the bytes written.
+pub fn decompress_into(src: &[u8], dst: &mut [u8]) -> crate::Result<usize> {
+    Decompressor::new().decompress_into(src, dst)
+}
