@@ -142,7 +142,15 @@ fn decode_page(backend: SimdBackend, packed: &CompressedPage, out: &mut Page) ->
             samefill::fill_with(backend, out, word);
             Ok(())
         }
-        Encoding::Lz4 | Encoding::Zstd => Err(Error::InvalidConfig(
+        Encoding::Zstd => {
+            // One frame that must fill the page exactly; a frame of more fails as output too small.
+            let len = crate::zstd::decompress_into(payload, out)?;
+            if len != PAGE_SIZE {
+                return Err(Error::WrongDecodedLength { len });
+            }
+            Ok(())
+        }
+        Encoding::Lz4 => Err(Error::InvalidConfig(
             "this build has no decoder for the page's encoding",
         )),
     }
@@ -168,6 +176,27 @@ mod tests {
         let packed = c.compress(&mixed).unwrap();
         assert_eq!(packed.encoding(), Encoding::Stored);
         assert_eq!(c.decompress(&packed).unwrap(), mixed);
+    }
+
+    #[test]
+    fn zstd_pages_decode_to_exactly_one_page() {
+        let mut c = CompressorBuilder::new().build().unwrap();
+        // Single-segment frame, content size 4096 (2-byte field: 4096 - 256), one RLE block of 'z'.
+        let frame = [
+            0x28, 0xB5, 0x2F, 0xFD, 0x60, 0x00, 0x0F, 0x03, 0x80, 0x00, b'z',
+        ];
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &frame).unwrap();
+        assert_eq!(c.decompress(&packed).unwrap(), [b'z'; PAGE_SIZE]);
+        // The same block of 100 bytes without a content size is a frame of the wrong length.
+        let short = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x00, 0x23, 0x03, 0x00, b'z'];
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &short).unwrap();
+        assert_eq!(
+            c.decompress(&packed),
+            Err(Error::WrongDecodedLength { len: 100 })
+        );
+        // A corrupt frame is an error, not a panic.
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &frame[..9]).unwrap();
+        assert!(matches!(c.decompress(&packed), Err(Error::Zstd(_))));
     }
 
     #[test]
