@@ -129,6 +129,10 @@ fn bench_names() -> Vec<String> {
         .flatten()
         .filter_map(|e| {
             let path = e.path();
+            // A benchmark is NAME.rs, or a folder NAME/ with a main.rs (not the shared harness/).
+            if path.join("main.rs").is_file() {
+                return path.file_name()?.to_str().map(str::to_owned);
+            }
             (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(str::to_owned))?
         })
         .collect();

@@ -7,6 +7,7 @@ use super::frame::{self, FrameKind};
 use super::huffman::HuffmanTable;
 use super::sequences::{Output, SequenceTables};
 use super::tables::{BLOCK_HEADER_SIZE, BLOCK_SIZE_MAX, INITIAL_REPEAT_OFFSETS};
+use crate::simd::SimdBackend;
 
 type Result<T> = core::result::Result<T, ZstdError>;
 
@@ -28,6 +29,8 @@ type Result<T> = core::result::Result<T, ZstdError>;
 pub struct Decompressor<'d> {
     state: BlockState,
     dictionary: Option<Dictionary<'d>>,
+    /// `Some(SimdBackend::Scalar)` forces the portable code; otherwise BMI2 code runs where present.
+    backend: Option<SimdBackend>,
 }
 
 impl Default for Decompressor<'_> {
@@ -62,7 +65,21 @@ impl<'d> Decompressor<'d> {
                 repeat_offsets: INITIAL_REPEAT_OFFSETS,
             },
             dictionary: None,
+            backend: None,
         }
+    }
+
+    /// Chooses the code path: [`SimdBackend::Scalar`] runs the portable code only; any other
+    /// backend lets x86-64 CPUs with BMI2 run the same decoder compiled for it. The output is the
+    /// same either way.
+    pub fn prefer_backend(mut self, backend: SimdBackend) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Whether this decoder runs its BMI2 code path.
+    fn use_bmi2(&self) -> bool {
+        self.backend != Some(SimdBackend::Scalar) && SimdBackend::Avx2.is_available()
     }
 
     /// A decompressor that holds `dictionary`: in the zstd format (RFC 8878, 5: magic number, ID,
@@ -136,6 +153,7 @@ impl<'d> Decompressor<'d> {
             .unwrap_or(usize::MAX)
             .min(BLOCK_SIZE_MAX);
 
+        let bmi2 = self.use_bmi2();
         let mut in_pos = header.size;
         let mut o = Output {
             dst,
@@ -177,7 +195,7 @@ impl<'d> Decompressor<'d> {
                     o.out = end;
                 }
                 BlockType::Compressed => {
-                    block::decode_compressed(content, &mut self.state, &mut o, block_max)?;
+                    block::decode_compressed(content, &mut self.state, &mut o, block_max, bmi2)?;
                 }
             }
             in_pos += content_len;
