@@ -364,6 +364,9 @@ pub(crate) fn decode_and_execute(
 
     let mut reps_local = *reps_out;
     let reps = &mut reps_local;
+    // A local copy whose address never escapes keeps the output positions in registers: stores
+    // through `dst` cannot alias them.
+    let mut local = o.reborrow();
     for index in 0..count {
         let ll_e = ll_table.entries[ll_state & (LL_TABLE_SIZE - 1)];
         let ml_e = ml_table.entries[ml_state & (ML_TABLE_SIZE - 1)];
@@ -388,9 +391,12 @@ pub(crate) fn decode_and_execute(
             ml_state = usize::from(ml_e.next_base) + bits.read_index(u32::from(ml_e.nb_bits));
             of_state = usize::from(of_e.next_base) + bits.read_index(u32::from(of_e.nb_bits));
         }
-        o.execute(lit_len as usize, match_len as usize, offset as usize)?;
+        local.execute(lit_len as usize, match_len as usize, offset as usize)?;
     }
     *reps_out = reps_local;
+    let (out, lit) = (local.out, local.lit);
+    o.out = out;
+    o.lit = lit;
     if !bits.finished() {
         return Err(ZstdError::BadBitstream {
             what: "sequences",
@@ -449,7 +455,7 @@ fn resolve_offset(offset_value: u32, lit_len: u32, reps: &mut [u32; 3]) -> Optio
     (offset != 0).then_some(offset)
 }
 
-impl Output<'_, '_> {
+impl<'d> Output<'_, 'd> {
     /// Copies `lit_len` literals, then a match of `match_len` bytes at `offset` back.
     #[inline(always)]
     fn execute(&mut self, lit_len: usize, match_len: usize, offset: usize) -> Result<()> {
@@ -461,16 +467,42 @@ impl Output<'_, '_> {
         // frame's output and its window. Sequences near the end of a block take the careful path.
         if lit_end + WILD <= self.dst.len()
             && end + WILD <= lit_end
+            && offset != 0
             && offset <= match_start - self.frame_start
             && offset as u64 <= self.window
         {
-            wild_copy(self.dst, self.lit, self.out, lit_len);
-            copy_match_wide(self.dst, match_start, offset, match_len);
+            let base = self.dst.as_mut_ptr();
+            // SAFETY: the literal copy reads below `lit_end + 32 <= dst.len()` and writes below
+            // `out + lit_len + 32 <= end + 32 <= lit_end`; the match reads from
+            // `match_start - offset >= frame_start` (offset >= 1, resolve_offset never gives 0) and
+            // writes below `end + 32 <= lit_end <= dst.len()`.
+            unsafe {
+                wild_copy(base, self.lit, self.out, lit_len);
+                copy_match_wide(base, match_start, offset, match_len);
+            }
             self.out = end;
             self.lit = lit_end;
             return Ok(());
         }
-        self.execute_careful(lit_len, match_len, offset)
+        let mut slow = self.reborrow();
+        slow.execute_careful(lit_len, match_len, offset)?;
+        let (out, lit) = (slow.out, slow.lit);
+        self.out = out;
+        self.lit = lit;
+        Ok(())
+    }
+
+    /// A copy of this output that writes to the same destination.
+    #[inline(always)]
+    fn reborrow(&mut self) -> Output<'_, 'd> {
+        Output {
+            dst: &mut *self.dst,
+            out: self.out,
+            lit: self.lit,
+            frame_start: self.frame_start,
+            window: self.window,
+            dict: self.dict,
+        }
     }
 
     /// `execute` with exact copies and every check.
@@ -535,68 +567,91 @@ impl Output<'_, '_> {
 /// How far the wide copies may overshoot (up to 31 bytes past a copy's end).
 const WILD: usize = 32;
 
-/// Copies `N` bytes from `from` to `to` within `dst` (a fixed size, so no call to memmove).
+/// Copies `N` bytes from `base + from` to `base + to`, reading all before writing any.
+///
+/// # Safety
+/// Both ranges must lie inside the allocation that `base` points into.
 #[inline(always)]
-fn copy_chunk<const N: usize>(dst: &mut [u8], from: usize, to: usize) {
-    dst.copy_within(from..from + N, to);
+unsafe fn copy_chunk<const N: usize>(base: *mut u8, from: usize, to: usize) {
+    // SAFETY: the caller guarantees both ranges are in bounds; unaligned accesses of a byte array.
+    unsafe {
+        let chunk = core::ptr::read_unaligned(base.add(from).cast::<[u8; N]>());
+        core::ptr::write_unaligned(base.add(to).cast::<[u8; N]>(), chunk);
+    }
 }
 
 /// Copies `len` bytes from `from` to `to <= from` in 16-byte chunks, writing and reading up to 31
 /// bytes past the ends (at least one chunk). Each chunk is read before it is written, and a later
 /// chunk's source lies past every earlier chunk's destination, so moving down is exact.
+///
+/// # Safety
+/// `from + len + 31` and `to + len + 31` must not exceed the length of the buffer at `base`.
 #[inline(always)]
-fn wild_copy(dst: &mut [u8], from: usize, to: usize, len: usize) {
-    // Most literal runs are short: one chunk, then 32 bytes a round for the long ones.
-    copy_chunk::<16>(dst, from, to);
-    let mut i = 16;
-    while i < len {
-        copy_chunk::<16>(dst, from + i, to + i);
-        copy_chunk::<16>(dst, from + i + 16, to + i + 16);
-        i += 32;
+unsafe fn wild_copy(base: *mut u8, from: usize, to: usize, len: usize) {
+    // SAFETY (all chunks): chunk ends stay below `from + len + 31` and `to + len + 31`.
+    unsafe {
+        // Most literal runs are short: one chunk, then 32 bytes a round for the long ones.
+        copy_chunk::<16>(base, from, to);
+        let mut i = 16;
+        while i < len {
+            copy_chunk::<16>(base, from + i, to + i);
+            copy_chunk::<16>(base, from + i + 16, to + i + 16);
+            i += 32;
+        }
     }
 }
 
+/// For a match offset below 8: the smallest multiple of it that is at least 8.
+const SHORT_PERIOD: [usize; 8] = [8, 8, 8, 9, 8, 10, 12, 14];
+
 /// Copies a match of `len` bytes from `offset` back to `out`, writing up to 31 bytes past its end.
+///
+/// # Safety
+/// `1 <= offset <= out` and `out + len + 31` must not exceed the length of the buffer at `base`.
 #[inline(always)]
-fn copy_match_wide(dst: &mut [u8], out: usize, offset: usize, len: usize) {
+unsafe fn copy_match_wide(base: *mut u8, out: usize, offset: usize, len: usize) {
     let src = out - offset;
-    if offset >= 32 {
-        // Every chunk's source was written before the chunk.
-        copy_chunk::<16>(dst, src, out);
-        let mut i = 16;
-        while i < len {
-            copy_chunk::<32>(dst, src + i, out + i);
-            i += 32;
-        }
-    } else if offset >= 16 {
-        let mut i = 0;
-        loop {
-            copy_chunk::<16>(dst, src + i, out + i);
-            i += 16;
-            if i >= len {
-                break;
+    // SAFETY (all chunks): reads start at `src >= 0` and stay below the writes, which end before
+    // `out + len + 31`.
+    unsafe {
+        if offset >= 32 {
+            // Every chunk's source was written before the chunk.
+            copy_chunk::<16>(base, src, out);
+            let mut i = 16;
+            while i < len {
+                copy_chunk::<32>(base, src + i, out + i);
+                i += 32;
             }
-        }
-    } else if offset >= 8 {
-        let mut i = 0;
-        loop {
-            copy_chunk::<8>(dst, src + i, out + i);
-            i += 8;
-            if i >= len {
-                break;
+        } else if offset >= 16 {
+            let mut i = 0;
+            loop {
+                copy_chunk::<16>(base, src + i, out + i);
+                i += 16;
+                if i >= len {
+                    break;
+                }
             }
-        }
-    } else {
-        // A short period: write the smallest multiple of it that is at least 8 bytes one byte at a
-        // time, then copy 8 bytes at a time from that distance, which repeats the same pattern.
-        let period = offset * 8usize.div_ceil(offset.max(1));
-        for j in 0..period {
-            dst[out + j] = dst[src + j];
-        }
-        let mut i = period;
-        while i < len {
-            copy_chunk::<8>(dst, out + i - period, out + i);
-            i += 8;
+        } else if offset >= 8 {
+            let mut i = 0;
+            loop {
+                copy_chunk::<8>(base, src + i, out + i);
+                i += 8;
+                if i >= len {
+                    break;
+                }
+            }
+        } else {
+            // A short period: write the smallest multiple of it that is at least 8 bytes one byte
+            // at a time, then copy 8 bytes at a time from that distance (the same pattern).
+            let period = SHORT_PERIOD[offset & 7];
+            for j in 0..period {
+                *base.add(out + j) = *base.add(src + j);
+            }
+            let mut i = period;
+            while i < len {
+                copy_chunk::<8>(base, out + i - period, out + i);
+                i += 8;
+            }
         }
     }
 }
