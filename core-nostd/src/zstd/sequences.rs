@@ -588,7 +588,7 @@ unsafe fn copy_chunk<const N: usize>(base: *mut u8, from: usize, to: usize) {
 /// `from + len + 31` and `to + len + 31` must not exceed the length of the buffer at `base`.
 #[inline(always)]
 unsafe fn wild_copy(base: *mut u8, from: usize, to: usize, len: usize) {
-    // SAFETY (all chunks): chunk ends stay below `from + len + 31` and `to + len + 31`.
+    // SAFETY: (all chunks) chunk ends stay below `from + len + 31` and `to + len + 31`.
     unsafe {
         // Most literal runs are short: one chunk, then 32 bytes a round for the long ones.
         copy_chunk::<16>(base, from, to);
@@ -611,7 +611,7 @@ const SHORT_PERIOD: [usize; 8] = [8, 8, 8, 9, 8, 10, 12, 14];
 #[inline(always)]
 unsafe fn copy_match_wide(base: *mut u8, out: usize, offset: usize, len: usize) {
     let src = out - offset;
-    // SAFETY (all chunks): reads start at `src >= 0` and stay below the writes, which end before
+    // SAFETY: (all chunks) reads start at `src >= 0` and stay below the writes, which end before
     // `out + len + 31`.
     unsafe {
         if offset >= 32 {
