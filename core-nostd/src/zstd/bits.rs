@@ -145,6 +145,13 @@ impl<'a> BackwardBits<'a> {
         self.container = load_le(self.src, self.pos);
     }
 
+    /// Whether 8 or more bytes precede the loaded ones: then the container was full after the last
+    /// reload, and at least 57 bits could be read from it.
+    #[inline(always)]
+    pub(crate) fn far_from_start(&self) -> bool {
+        self.pos >= 8
+    }
+
     /// Whether reads went past the start of the stream.
     #[inline(always)]
     pub(crate) fn overflowed(&self) -> bool {

@@ -84,6 +84,22 @@ fn decode_fse_weights(src: &[u8], weights: &mut [u8; HUFFMAN_MAX_SYMBOLS]) -> Re
     let mut state1 = bits.read_index(counts.log) & mask;
     let mut state2 = bits.read_index(counts.log) & mask;
     let mut n = 0usize;
+    // Far from the stream's start a reload leaves at least 56 bits, so four symbols (6 bits each at
+    // most) cannot read past it: no overflow checks in this loop. The same symbols as checking each.
+    loop {
+        bits.reload();
+        if !bits.far_from_start() || n + 4 > HUFFMAN_MAX_SYMBOLS - 1 - 2 {
+            break;
+        }
+        for _ in 0..2 {
+            for state in [&mut state1, &mut state2] {
+                let e = table[*state & 63];
+                weights[n & (HUFFMAN_MAX_SYMBOLS - 1)] = e.symbol;
+                n += 1;
+                *state = (usize::from(e.base) + bits.read_index(u32::from(e.nb_bits))) & mask;
+            }
+        }
+    }
     // At most 255 weights are explicit; each round emits up to two.
     loop {
         if n + 2 > HUFFMAN_MAX_SYMBOLS - 1 {
@@ -124,15 +140,16 @@ fn complete_weights(mut weights: [u8; HUFFMAN_MAX_SYMBOLS], explicit: usize) -> 
         });
     }
     let mut total: u32 = 0;
+    let mut largest = 0u8;
     for &w in &weights[..explicit] {
-        if u32::from(w) > HUFFMAN_MAX_BITS {
-            return Err(ZstdError::BadHuffmanWeights {
-                what: "a weight exceeds 11",
-            });
-        }
-        if w > 0 {
-            total += 1 << (w - 1);
-        }
+        // Branch-free: weight 0 adds nothing; a weight is at most 15 (4 bits), checked below.
+        total += (1u32 << (w & 15)) >> 1;
+        largest = largest.max(w);
+    }
+    if u32::from(largest) > HUFFMAN_MAX_BITS {
+        return Err(ZstdError::BadHuffmanWeights {
+            what: "a weight exceeds 11",
+        });
     }
     if total == 0 {
         return Err(ZstdError::BadHuffmanWeights {
