@@ -14,7 +14,7 @@ type Result<T> = core::result::Result<T, ZstdError>;
 /// A Zstandard decoder that keeps its decoding tables (Huffman, literals length, match length,
 /// offset) between frames, and optionally a dictionary it borrows.
 ///
-/// It never allocates: [`Decompressor::SIZE`] bytes in all (about 14 KiB on 64-bit targets), so it
+/// It never allocates: [`Decompressor::SIZE`] bytes in all (about 19 KiB on 64-bit targets), so it
 /// can live on the stack, in a static or on the heap. Keep one per thread to decode many pages.
 ///
 /// ```
@@ -344,6 +344,6 @@ mod tests {
         }
     }
 
-    // The doc comment promises about 14 KiB.
-    const _: () = assert!(Decompressor::SIZE > 12 * 1024 && Decompressor::SIZE < 16 * 1024);
+    // The doc comment promises about 19 KiB.
+    const _: () = assert!(Decompressor::SIZE > 18 * 1024 && Decompressor::SIZE < 20 * 1024);
 }

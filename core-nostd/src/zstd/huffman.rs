@@ -4,14 +4,19 @@
 use super::bits::BackwardBits;
 use super::error::ZstdError;
 use super::fse::{self, FseEntry};
-use super::tables::{HUFFMAN_MAX_BITS, HUFFMAN_MAX_SYMBOLS, HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG};
+use super::tables::{HUFFMAN_MAX_SYMBOLS, HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG};
 
 type Result<T> = core::result::Result<T, ZstdError>;
 
 const WHAT: &str = "Huffman weights";
 
-/// Entries of the largest decoding table: one per `HUFFMAN_MAX_BITS`-bit prefix.
-pub(crate) const HUFFMAN_TABLE_SIZE: usize = 1 << HUFFMAN_MAX_BITS;
+/// The longest code this decoder accepts. RFC 8878 limits codes to 11 bits (what encoders write,
+/// `tables::HUFFMAN_MAX_BITS`), but libzstd's decoder accepts 12 and its dictionary builder can write
+/// 12-bit codes (zstd's own `zero-weight-dict` test vector has them): decode what libzstd decodes.
+pub(crate) const HUFFMAN_DECODE_MAX_BITS: u32 = 12;
+
+/// Entries of the largest decoding table: one per `HUFFMAN_DECODE_MAX_BITS`-bit prefix.
+pub(crate) const HUFFMAN_TABLE_SIZE: usize = 1 << HUFFMAN_DECODE_MAX_BITS;
 
 /// One entry of the decoding table: the symbol that a prefix decodes to and its code length.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,7 +78,7 @@ pub(crate) fn read_weights(src: &[u8]) -> Result<(Weights, usize)> {
 fn decode_fse_weights(src: &[u8], weights: &mut [u8; HUFFMAN_MAX_SYMBOLS]) -> Result<usize> {
     let (counts, used) = fse::read_counts(
         src,
-        usize::from(super::tables::HUFFMAN_MAX_WEIGHT),
+        HUFFMAN_DECODE_MAX_BITS as usize,
         HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG,
         WHAT,
     )?;
@@ -146,9 +151,9 @@ fn complete_weights(mut weights: [u8; HUFFMAN_MAX_SYMBOLS], explicit: usize) -> 
         total += (1u32 << (w & 15)) >> 1;
         largest = largest.max(w);
     }
-    if u32::from(largest) > HUFFMAN_MAX_BITS {
+    if u32::from(largest) > HUFFMAN_DECODE_MAX_BITS {
         return Err(ZstdError::BadHuffmanWeights {
-            what: "a weight exceeds 11",
+            what: "a weight exceeds 12",
         });
     }
     if total == 0 {
@@ -157,9 +162,9 @@ fn complete_weights(mut weights: [u8; HUFFMAN_MAX_SYMBOLS], explicit: usize) -> 
         });
     }
     let max_bits = 32 - total.leading_zeros(); // highest bit of total, plus one
-    if max_bits > HUFFMAN_MAX_BITS {
+    if max_bits > HUFFMAN_DECODE_MAX_BITS {
         return Err(ZstdError::BadHuffmanWeights {
-            what: "codes longer than 11 bits",
+            what: "codes longer than 12 bits",
         });
     }
     let rest = (1u32 << max_bits) - total;
@@ -226,7 +231,7 @@ impl HuffmanTable {
     /// by weight first so that each weight's loop has one length: its branches predict well.
     #[inline(always)]
     pub(crate) fn build(&mut self, w: &Weights) {
-        let max_bits = w.max_bits.min(HUFFMAN_MAX_BITS);
+        let max_bits = w.max_bits.min(HUFFMAN_DECODE_MAX_BITS);
         let weights = &w.weights[..w.symbols.min(HUFFMAN_MAX_SYMBOLS)];
         let mut rank_count = [0usize; 16];
         for &weight in weights {
@@ -343,7 +348,7 @@ impl HuffmanTable {
         let mut b4 = BackwardBits::new(s4, "Huffman stream 4")?;
 
         // Interleaved: four independent streams keep the CPU's units busy. Each round decodes four
-        // symbols per stream (4 * 11 bits <= the 56 a reload guarantees); reads past a stream's start
+        // symbols per stream (4 * 12 bits <= the 56 a reload guarantees); reads past a stream's start
         // cannot go out of bounds and are caught by `finish`.
         let rounds = o4.len() / 4;
         let mask = HUFFMAN_TABLE_SIZE - 1;
@@ -457,9 +462,9 @@ mod tests {
             read_weights(&[127 + 3, 0x33, 0x10]),
             Err(ZstdError::BadHuffmanWeights { .. })
         ));
-        // A weight of 12 exceeds the 11-bit limit.
+        // A weight of 13 exceeds the 12-bit limit.
         assert!(matches!(
-            read_weights(&[127 + 1, 0xC0]),
+            read_weights(&[127 + 1, 0xD0]),
             Err(ZstdError::BadHuffmanWeights { .. })
         ));
         // Truncated direct weights.
