@@ -4,7 +4,9 @@
 use super::bits::BackwardBits;
 use super::error::ZstdError;
 use super::fse::{self, FseEntry};
-use super::tables::{HUFFMAN_MAX_SYMBOLS, HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG};
+use super::tables::{
+    HUFFMAN_MAX_BITS, HUFFMAN_MAX_SYMBOLS, HUFFMAN_MAX_WEIGHT, HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG,
+};
 
 type Result<T> = core::result::Result<T, ZstdError>;
 
@@ -14,6 +16,10 @@ const WHAT: &str = "Huffman weights";
 /// `tables::HUFFMAN_MAX_BITS`), but libzstd's decoder accepts 12 and its dictionary builder can write
 /// 12-bit codes (zstd's own `zero-weight-dict` test vector has them): decode what libzstd decodes.
 pub(crate) const HUFFMAN_DECODE_MAX_BITS: u32 = 12;
+const _: () = assert!(
+    HUFFMAN_DECODE_MAX_BITS == HUFFMAN_MAX_BITS + 1
+        && HUFFMAN_MAX_WEIGHT as u32 == HUFFMAN_MAX_BITS
+);
 
 /// Entries of the largest decoding table: one per `HUFFMAN_DECODE_MAX_BITS`-bit prefix.
 pub(crate) const HUFFMAN_TABLE_SIZE: usize = 1 << HUFFMAN_DECODE_MAX_BITS;
