@@ -1,0 +1,294 @@
+//! The Zstandard encoder: one RFC 8878 frame per call, specialised for 4 KiB pages, allocation-free.
+//!
+//! A frame holds the content size, blocks of at most 4 KiB (a page is one block), and optionally the
+//! XXH64 checksum. Blocks carry Huffman-coded literals when that pays and FSE-coded sequences
+//! with predefined, RLE or new tables, whichever is smallest, and use repeat offsets.
+//!
+//! | levels | match finder | tables |
+//! | --- | --- | --- |
+//! | -7..=-1 | [fast](fast), 5-6 byte hashes, a larger step at each level | 8 KiB |
+//! | 1, 2 | fast, 5- then 4-byte hashes | 8 KiB |
+//! | 3 | [double-fast](dfast): 8-byte and 5-byte hashes | 16 KiB |
+//! | 4 | [greedy](lazy) hash chains, depth 4 | 32 KiB |
+//! | 5, 6 | lazy hash chains, depth 8 and 16 | 32 KiB |
+//! | 7..=9 | lazy2 hash chains, depth 16, 48, 128 | 32 KiB |
+//!
+//! "Tables" are the match finder's position tables. Every [`Compressor`] also holds the sequence
+//! store (15 KiB), the entropy tables (13 KiB) and the Huffman code (1.2 KiB), whatever the level:
+//! [`Compressor::FOOTPRINT`] bytes in all, the stack size of [`compress_into`].
+//!
+//! Windows are at most 32 KiB (positions fit 16 bits, see `matching`); a longer input is cut into
+//! 32 KiB windows that do not reference each other, and its frame declares a 32 KiB window.
+
+mod bits;
+mod block;
+mod dfast;
+mod fast;
+mod fse;
+mod huffman;
+mod lazy;
+mod literals;
+mod matching;
+mod sequences;
+
+use crate::error::{Error, Result};
+use crate::zstd::tables::{BLOCK_HEADER_SIZE, CHECKSUM_SIZE, FRAME_MAGIC, INITIAL_REPEAT_OFFSETS};
+use dfast::{Dfast, DfastParams};
+use fast::{Fast, FastParams};
+use lazy::{Lazy, LazyParams, Lookahead};
+use literals::LiteralsEncoder;
+use matching::WINDOW_MAX;
+use sequences::{BLOCK_MAX, SeqStore, SequenceTables};
+
+/// Smallest level: the fastest.
+pub const MIN_LEVEL: i8 = -7;
+/// Largest level: the smallest output.
+pub const MAX_LEVEL: i8 = 9;
+/// The level that 0 stands for, as in the reference implementation.
+pub const DEFAULT_LEVEL: i8 = 3;
+
+/// Which finder a level uses, with its parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Strategy {
+    Fast(FastParams),
+    Dfast(DfastParams),
+    Lazy(LazyParams),
+}
+
+/// The strategy of a level in `MIN_LEVEL..=MAX_LEVEL` (0 meaning [`DEFAULT_LEVEL`]).
+fn strategy(level: i8) -> Result<Strategy> {
+    let lazy = |depth, lookahead, target_len| {
+        Strategy::Lazy(LazyParams {
+            depth,
+            lookahead,
+            target_len,
+        })
+    };
+    Ok(match level {
+        -7..=-1 => {
+            let a = usize::from(level.unsigned_abs());
+            Strategy::Fast(FastParams {
+                hash_bytes: if a <= 2 { 5 } else { 6 },
+                step: 1 + a / 2,
+                skip_log: 5 - (level.unsigned_abs() as u32 - 1) / 2,
+            })
+        }
+        1 => Strategy::Fast(FastParams {
+            hash_bytes: 5,
+            step: 1,
+            skip_log: 6,
+        }),
+        2 => Strategy::Fast(FastParams {
+            hash_bytes: 4,
+            step: 1,
+            skip_log: 7,
+        }),
+        0 | 3 => Strategy::Dfast(DfastParams {
+            short_bytes: 5,
+            skip_log: 7,
+        }),
+        4 => lazy(4, Lookahead::Greedy, 32),
+        5 => lazy(8, Lookahead::Lazy, 32),
+        6 => lazy(16, Lookahead::Lazy, 64),
+        7 => lazy(16, Lookahead::Lazy2, 64),
+        8 => lazy(48, Lookahead::Lazy2, 128),
+        9 => lazy(128, Lookahead::Lazy2, 256),
+        _ => {
+            return Err(Error::InvalidConfig(
+                "zstd level must be in -7..=9 (0 means 3)",
+            ));
+        }
+    })
+}
+
+/// The state of one match finder. Variants differ in size, and the enum takes the largest: nothing
+/// is boxed in an allocation-free core.
+#[allow(clippy::large_enum_variant)]
+enum Finder {
+    Fast(Fast),
+    Dfast(Dfast),
+    Lazy(Lazy),
+}
+
+/// A Zstandard compressor: a level, the checksum flag, and every table it needs, kept between calls
+/// so that compressing a page sets up almost nothing.
+pub struct Compressor {
+    level: i8,
+    strategy: Strategy,
+    checksum: bool,
+    finder: Finder,
+    store: SeqStore,
+    tables: SequenceTables,
+    literals: LiteralsEncoder,
+}
+
+impl core::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Compressor")
+            .field("level", &self.level)
+            .field("checksum", &self.checksum)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Compressor {
+    /// Bytes a compressor occupies, at every level.
+    pub const FOOTPRINT: usize = core::mem::size_of::<Self>();
+
+    /// A compressor for `level` (`-7..=9`, 0 meaning 3), without checksum.
+    pub fn new(level: i8) -> Result<Self> {
+        let strategy = strategy(level)?;
+        Ok(Self {
+            level,
+            strategy,
+            checksum: false,
+            finder: match strategy {
+                Strategy::Fast(_) => Finder::Fast(Fast::new()),
+                Strategy::Dfast(_) => Finder::Dfast(Dfast::new()),
+                Strategy::Lazy(_) => Finder::Lazy(Lazy::new()),
+            },
+            store: SeqStore::new(),
+            tables: SequenceTables::new(),
+            literals: LiteralsEncoder::new(),
+        })
+    }
+
+    /// Adds (or removes) the XXH64 content checksum at the end of each frame.
+    pub fn with_checksum(mut self, checksum: bool) -> Self {
+        self.checksum = checksum;
+        self
+    }
+
+    /// The level this compressor was built for.
+    pub fn level(&self) -> i8 {
+        self.level
+    }
+
+    /// Whether frames end with a checksum.
+    pub fn checksum(&self) -> bool {
+        self.checksum
+    }
+
+    /// The largest frame [`Compressor::compress_into`] can write for `len` bytes of input: every
+    /// block raw, plus the frame header and checksum.
+    pub const fn bound(len: usize) -> usize {
+        len + (len / BLOCK_MAX + 1) * BLOCK_HEADER_SIZE + 18 + CHECKSUM_SIZE
+    }
+
+    /// Compresses `src` into one frame at the start of `dst`; returns its length. Fails with
+    /// [`Error::OutputTooSmall`] when `dst` cannot hold it ([`Compressor::bound`] always can).
+    pub fn compress_into(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize> {
+        let available = dst.len();
+        let too_small = |needed: usize| Error::OutputTooSmall { needed, available };
+        let mut pos = self
+            .write_frame_header(src.len(), dst)
+            .ok_or(too_small(18))?;
+        self.store.reps = INITIAL_REPEAT_OFFSETS;
+        if src.is_empty() {
+            // One empty raw block, marked last.
+            let header = 1u32.to_le_bytes();
+            dst.get_mut(pos..pos + BLOCK_HEADER_SIZE)
+                .ok_or(too_small(pos + BLOCK_HEADER_SIZE))?
+                .copy_from_slice(&header[..BLOCK_HEADER_SIZE]);
+            pos += BLOCK_HEADER_SIZE;
+        }
+        let windows = src.len().div_ceil(WINDOW_MAX);
+        for (wi, window) in src.chunks(WINDOW_MAX).enumerate() {
+            self.begin_window(window.len());
+            let mut start = 0;
+            while start < window.len() {
+                let end = (start + BLOCK_MAX).min(window.len());
+                let last = wi + 1 == windows && end == window.len();
+                let reps = self.store.reps;
+                self.store.clear();
+                self.find(&window[..end], start);
+                let out = dst.get_mut(pos..).ok_or(too_small(pos))?;
+                let (written, compressed) = block::write_block(
+                    &window[start..end],
+                    &self.store,
+                    last,
+                    &mut self.literals,
+                    &mut self.tables,
+                    out,
+                )
+                .ok_or(too_small(pos + BLOCK_HEADER_SIZE + end - start))?;
+                if !compressed {
+                    // The decoder only updates repeat offsets in compressed blocks.
+                    self.store.reps = reps;
+                }
+                pos += written;
+                start = end;
+            }
+        }
+        if self.checksum {
+            let digest = xxhash_rust::xxh64::xxh64(src, 0);
+            dst.get_mut(pos..pos + CHECKSUM_SIZE)
+                .ok_or(too_small(pos + CHECKSUM_SIZE))?
+                .copy_from_slice(&digest.to_le_bytes()[..CHECKSUM_SIZE]);
+            pos += CHECKSUM_SIZE;
+        }
+        Ok(pos)
+    }
+
+    fn begin_window(&mut self, len: usize) {
+        match &mut self.finder {
+            Finder::Fast(f) => f.begin(len),
+            Finder::Dfast(f) => f.begin(len),
+            Finder::Lazy(f) => f.begin(len),
+        }
+    }
+
+    fn find(&mut self, window: &[u8], start: usize) {
+        match (&mut self.finder, self.strategy) {
+            (Finder::Fast(f), Strategy::Fast(p)) => {
+                f.compress_block(window, start, p, &mut self.store)
+            }
+            (Finder::Dfast(f), Strategy::Dfast(p)) => {
+                f.compress_block(window, start, p, &mut self.store)
+            }
+            (Finder::Lazy(f), Strategy::Lazy(p)) => {
+                f.compress_block(window, start, p, &mut self.store)
+            }
+            // The finder is built from the strategy; a mismatch cannot happen, and all-literals
+            // output would still be a valid frame.
+            _ => self.store.push_literals(&window[start..]),
+        }
+    }
+
+    /// Writes magic number, frame header descriptor, window descriptor and content size.
+    fn write_frame_header(&self, len: usize, dst: &mut [u8]) -> Option<usize> {
+        let single_segment = len <= WINDOW_MAX;
+        let len64 = u64::try_from(len).ok()?;
+        let (fcs_flag, fcs_bytes, fcs_value): (u8, usize, u64) = if single_segment && len < 256 {
+            (0, 1, len64)
+        } else if (256..65_792).contains(&len) {
+            (1, 2, len64 - 256)
+        } else if len64 <= u64::from(u32::MAX) {
+            (2, 4, len64)
+        } else {
+            (3, 8, len64)
+        };
+        let descriptor =
+            (fcs_flag << 6) | (u8::from(single_segment) << 5) | (u8::from(self.checksum) << 2);
+        let mut header = [0u8; 18];
+        header[..4].copy_from_slice(&FRAME_MAGIC.to_le_bytes());
+        header[4] = descriptor;
+        let mut n = 5;
+        if !single_segment {
+            // Window_Log 15, no mantissa: the 32 KiB windows never reach further.
+            header[n] = (15 - 10) << 3;
+            n += 1;
+        }
+        header[n..n + fcs_bytes].copy_from_slice(&fcs_value.to_le_bytes()[..fcs_bytes]);
+        n += fcs_bytes;
+        dst.get_mut(..n)?.copy_from_slice(&header[..n]);
+        Some(n)
+    }
+}
+
+/// Compresses `src` into one frame at `level` (`-7..=9`, 0 meaning 3) without checksum; returns the
+/// frame's length. The compressor lives on the stack for the call: [`Compressor::FOOTPRINT`] bytes.
+/// Keep a [`Compressor`] to compress many inputs without setting it up each time.
+pub fn compress_into(src: &[u8], dst: &mut [u8], level: i8) -> Result<usize> {
+    Compressor::new(level)?.compress_into(src, dst)
+}
