@@ -44,9 +44,11 @@ impl<'a> BitWriter<'a> {
         self.bits += n;
     }
 
-    /// Moves every whole pending byte to the output, leaving fewer than 8 bits pending.
+    /// Moves every whole pending byte to the output, leaving fewer than 8 bits pending. Callers
+    /// flush before 64 bits are pending (at most 57 after any sequence of adds between flushes).
     #[inline(always)]
     pub fn flush(&mut self) {
+        debug_assert!(self.bits < 64);
         let bytes = (self.bits >> 3) as usize;
         if let Some(chunk) = self.out.get_mut(self.pos..self.pos + 8) {
             chunk.copy_from_slice(&self.acc.to_le_bytes());
@@ -54,10 +56,7 @@ impl<'a> BitWriter<'a> {
             self.flush_slow(bytes);
         }
         self.pos += bytes;
-        // A shift by 64 is not allowed; `bits & !7` is at most 56 after a legal `add`... except
-        // exactly 64, handled by splitting the shift.
-        let shift = self.bits & !7;
-        self.acc = (self.acc >> (shift / 2)) >> (shift - shift / 2);
+        self.acc = self.acc.checked_shr(self.bits & !7).unwrap_or(0);
         self.bits &= 7;
     }
 
@@ -136,7 +135,7 @@ mod tests {
             w.add(v, n);
             w.flush();
         }
-        w.add(0xffff_ffff_ffff, 40);
+        w.add(0xff_ffff_ffff, 40);
         w.add(1, 7);
         w.flush();
         let len = w.finish().unwrap();

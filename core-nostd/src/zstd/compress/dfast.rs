@@ -1,11 +1,13 @@
 //! The double-fast match finder (levels 2 and 3): a table of 8-byte hashes for long matches and one
 //! of short hashes for the rest; a short hit is checked against a long one at the next position.
 
-use super::matching::{Epoch, count, hash, low32, read32, read64};
+use super::matching::{Epoch, count, get32, get64, hash, low32, read32, read64};
 use super::sequences::SeqStore;
 
-/// log2 of each table: 4096 slots of 16 bits, 8 KiB each, 16 KiB in all.
-pub const HASH_LOG: u32 = 12;
+/// log2 of the long table: 8192 slots of 16 bits, 16 KiB.
+pub const LONG_LOG: u32 = 13;
+/// log2 of the short table: 8192 slots of 16 bits, 16 KiB.
+pub const SHORT_LOG: u32 = 13;
 
 /// How the double-fast finder searches at one level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,8 +20,8 @@ pub struct DfastParams {
 
 /// State of the double-fast finder.
 pub struct Dfast {
-    long: [u16; 1 << HASH_LOG],
-    short: [u16; 1 << HASH_LOG],
+    long: [u16; 1 << LONG_LOG],
+    short: [u16; 1 << SHORT_LOG],
     epoch: Epoch,
 }
 
@@ -27,8 +29,8 @@ impl Dfast {
     /// An empty finder.
     pub const fn new() -> Self {
         Self {
-            long: [0; 1 << HASH_LOG],
-            short: [0; 1 << HASH_LOG],
+            long: [0; 1 << LONG_LOG],
+            short: [0; 1 << SHORT_LOG],
             epoch: Epoch::new(),
         }
     }
@@ -43,10 +45,10 @@ impl Dfast {
 
     #[inline(always)]
     fn insert(&mut self, window: &[u8], pos: usize, sb: u32) {
-        let v = read64(window, pos);
+        let v = get64(window, pos);
         let e = self.epoch.encode(pos);
-        self.long[hash(v, 8, HASH_LOG)] = e;
-        self.short[hash(v, sb, HASH_LOG)] = e;
+        self.long[hash(v, 8, LONG_LOG)] = e;
+        self.short[hash(v, sb, SHORT_LOG)] = e;
     }
 
     /// Finds the sequences of `window[start..]` and stores them with the trailing literals.
@@ -57,17 +59,33 @@ impl Dfast {
         p: DfastParams,
         store: &mut SeqStore,
     ) {
+        // One loop per short hash width, so that the width is a constant in the hot path.
+        match p.short_bytes {
+            4 => self.run::<4>(window, start, p.skip_log, store),
+            _ => self.run::<5>(window, start, p.skip_log, store),
+        }
+    }
+
+    #[inline(never)]
+    fn run<const SB: u32>(
+        &mut self,
+        window: &[u8],
+        start: usize,
+        skip_log: u32,
+        store: &mut SeqStore,
+    ) {
         let end = window.len();
         let mut anchor = start;
         let mut ip = start;
         let e = self.epoch;
-        let sb = p.short_bytes;
+        let sb = SB;
         if end >= 9 {
             let ilimit = end - 9;
             while ip < ilimit {
-                let v = read64(window, ip);
-                let hl = hash(v, 8, HASH_LOG);
-                let hs = hash(v, sb, HASH_LOG);
+                // SAFETY: ip < ilimit = end - 9.
+                let v = unsafe { read64(window, ip) };
+                let hl = hash(v, 8, LONG_LOG);
+                let hs = hash(v, sb, SHORT_LOG);
                 let long_cand = e.decode(self.long[hl]);
                 let short_cand = e.decode(self.short[hs]);
                 let here = e.encode(ip);
@@ -76,22 +94,37 @@ impl Dfast {
                 // The repeat offset one byte ahead, as its literals are then never empty.
                 let rep = store.reps[0] as usize;
                 let (mut mpos, offset, mut len);
-                if ip + 1 >= rep && read32(window, ip + 1 - rep) == read32(window, ip + 1) {
+                // Candidates are read clamped into the window, so that every read is in bounds;
+                // validity is tested beside the comparison.
+                let r = (ip + 1).saturating_sub(rep);
+                let (lc, sc) = (long_cand.min(ip), short_cand.min(ip));
+                // SAFETY: every position read is at most ip + 1, and ip + 1 + 8 <= end.
+                let (at_rep, next4, at_long, at_short, v1) = unsafe {
+                    (
+                        read32(window, r),
+                        read32(window, ip + 1),
+                        read64(window, lc),
+                        read32(window, sc),
+                        read64(window, ip + 1),
+                    )
+                };
+                if ip + 1 >= rep && at_rep == next4 {
                     ip += 1;
                     mpos = ip - rep;
                     offset = rep;
                     len = 4 + count(window, ip + 4, mpos + 4, end);
-                } else if long_cand < ip && read64(window, long_cand) == v {
+                } else if long_cand < ip && at_long == v {
                     mpos = long_cand;
                     offset = ip - long_cand;
                     len = 8 + count(window, ip + 8, mpos + 8, end);
-                } else if short_cand < ip && read32(window, short_cand) == low32(v) {
+                } else if short_cand < ip && at_short == low32(v) {
                     // A long match one byte later beats the short one here.
-                    let v1 = read64(window, ip + 1);
-                    let hl1 = hash(v1, 8, HASH_LOG);
+                    let hl1 = hash(v1, 8, LONG_LOG);
                     let long1 = e.decode(self.long[hl1]);
                     self.long[hl1] = e.encode(ip + 1);
-                    if long1 < ip + 1 && read64(window, long1) == v1 {
+                    // SAFETY: min(long1, ip + 1) + 8 <= ip + 9 <= end.
+                    let at_long1 = unsafe { read64(window, long1.min(ip + 1)) };
+                    if long1 < ip + 1 && at_long1 == v1 {
                         ip += 1;
                         mpos = long1;
                         offset = ip - long1;
@@ -102,7 +135,7 @@ impl Dfast {
                         len = 4 + count(window, ip + 4, mpos + 4, end);
                     }
                 } else {
-                    ip += 1 + ((ip - anchor) >> p.skip_log);
+                    ip += 1 + ((ip - anchor) >> skip_log);
                     continue;
                 }
                 while ip > anchor && mpos > 0 && window[ip - 1] == window[mpos - 1] {
@@ -122,7 +155,7 @@ impl Dfast {
                 }
                 while ip < ilimit {
                     let r = store.reps[1] as usize;
-                    if ip < r || read32(window, ip) != read32(window, ip - r) {
+                    if ip < r || get32(window, ip) != get32(window, ip - r) {
                         break;
                     }
                     let len = 4 + count(window, ip + 4, ip - r + 4, end);

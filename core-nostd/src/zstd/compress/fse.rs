@@ -9,6 +9,9 @@ pub const MAX_TABLE_LOG: u32 = 9;
 const MAX_TABLE_SIZE: usize = 1 << MAX_TABLE_LOG;
 /// Largest alphabet (match length codes 0..=52).
 pub const MAX_SYMBOLS: usize = 53;
+/// Room for per-symbol transforms: a power of two, so that a symbol is masked, not divided, into
+/// range.
+const TRANSFORMS: usize = 64;
 
 /// The per-symbol transform of tANS encoding: how many bits a state emits and where it goes next.
 #[derive(Clone, Copy, Default)]
@@ -22,7 +25,7 @@ struct SymbolTransform {
 pub struct EncodingTable {
     table_log: u32,
     next_state: [u16; MAX_TABLE_SIZE],
-    transform: [SymbolTransform; MAX_SYMBOLS],
+    transform: [SymbolTransform; TRANSFORMS],
 }
 
 impl EncodingTable {
@@ -34,7 +37,7 @@ impl EncodingTable {
             transform: [SymbolTransform {
                 delta_find_state: 0,
                 delta_nb_bits: 0,
-            }; MAX_SYMBOLS],
+            }; TRANSFORMS],
         }
     }
 
@@ -116,7 +119,7 @@ impl EncodingTable {
     /// that symbol reached with the fewest bits.
     #[inline(always)]
     pub fn init_state(&self, symbol: u8) -> u32 {
-        let t = self.transform[usize::from(symbol) % MAX_SYMBOLS];
+        let t = self.transform[usize::from(symbol) & (TRANSFORMS - 1)];
         let nb_bits = (t.delta_nb_bits.wrapping_add(1 << 15)) >> 16;
         let value = (nb_bits << 16).wrapping_sub(t.delta_nb_bits);
         let index = ((value >> nb_bits) as i32 + t.delta_find_state) as usize;
@@ -126,7 +129,7 @@ impl EncodingTable {
     /// Encodes `symbol` from `state`: writes the state's low bits and returns the new state.
     #[inline(always)]
     pub fn encode(&self, w: &mut BitWriter<'_>, state: u32, symbol: u8) -> u32 {
-        let t = self.transform[usize::from(symbol) % MAX_SYMBOLS];
+        let t = self.transform[usize::from(symbol) & (TRANSFORMS - 1)];
         let nb_bits = (state.wrapping_add(t.delta_nb_bits)) >> 16;
         w.add(u64::from(state), nb_bits);
         let index = ((state >> nb_bits) as i32 + t.delta_find_state) as usize;
@@ -175,12 +178,14 @@ pub fn log2_q8(x: u32) -> u32 {
     (hb << 8) + frac + corr
 }
 
-/// The accuracy log for a histogram of `total` symbols among `symbols` distinct values, as the
-/// reference heuristics do: enough cells for the symbols, not much more than the data justifies.
+/// The accuracy log for a histogram of `total` symbols whose largest is `max_symbol`: no more cells
+/// than the data justifies (a quarter of its count), but enough to give every symbol one.
 pub fn choose_table_log(total: u32, max_symbol: usize, max_log: u32) -> u32 {
-    let from_total = (32 - total.saturating_sub(1).leading_zeros()).saturating_sub(2);
-    let from_symbols = (usize::BITS - max_symbol.leading_zeros()) + 2;
-    from_total.min(max_log).max(from_symbols).clamp(5, max_log)
+    let highbit = |x: u32| 31 - (x | 1).leading_zeros();
+    let from_total = highbit(total.saturating_sub(1)).saturating_sub(2);
+    let symbol_bits = usize::BITS - 1 - (max_symbol | 1).leading_zeros();
+    let min_bits = (highbit(total) + 1).min(symbol_bits + 2);
+    from_total.min(max_log).max(min_bits).clamp(5, max_log)
 }
 
 /// Normalises `counts` (with `total` their sum, at least 2 distinct symbols present) to a

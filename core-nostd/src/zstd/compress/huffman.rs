@@ -40,17 +40,36 @@ impl HuffmanCode {
     /// Builds the code for `counts` (at least two distinct symbols, each count below 65536, the
     /// largest present symbol `max_symbol`). Returns the encoded size of the literals in bits, or
     /// `None` when the weights cannot be described (then the literals go raw).
+    #[inline(never)]
     pub fn build(&mut self, counts: &[u32; 256], max_symbol: usize) -> Option<usize> {
+        // The present symbols in ascending order: every later loop runs over these only.
+        let mut present = [0u8; 256];
+        let mut n = 0usize;
+        for (s, &c) in counts.iter().enumerate().take(max_symbol + 1) {
+            if c > 0 {
+                present[n] = u8::try_from(s).ok()?;
+                n += 1;
+            }
+        }
+        if n < 2 {
+            return None;
+        }
+        let present = &present[..n];
         let mut lengths = [0u8; 256];
-        let max_bits = code_lengths(counts, max_symbol, &mut lengths)?;
-        self.description_len = describe(&lengths, max_symbol, max_bits, &mut self.description)?;
+        let max_bits = code_lengths(counts, present, &mut lengths)?;
+        self.description_len = describe(
+            &lengths,
+            present,
+            max_symbol,
+            max_bits,
+            &mut self.description,
+        )?;
         // Canonical codes as the decoder assigns table cells: weights ascending (longest codes
         // first), symbols ascending within a weight, each weight w taking 2^(w-1) cells.
         let mut cells_of_weight = [0u32; MAX_BITS as usize + 2];
-        for &l in &lengths[..=max_symbol] {
-            if l > 0 {
-                cells_of_weight[(max_bits + 1 - u32::from(l)) as usize] += 1;
-            }
+        for &s in present {
+            let l = u32::from(lengths[usize::from(s)]);
+            cells_of_weight[((max_bits + 1 - l) as usize).min(MAX_BITS as usize + 1)] += 1;
         }
         let mut start = [0u32; MAX_BITS as usize + 2];
         let mut next = 0u32;
@@ -59,13 +78,10 @@ impl HuffmanCode {
             next += cells_of_weight[w] << (w - 1);
         }
         let mut bits = 0usize;
-        for s in 0..=max_symbol {
+        for &s in present {
+            let s = usize::from(s);
             let l = lengths[s];
-            if l == 0 {
-                self.codes[s] = (0, 0);
-                continue;
-            }
-            let w = (max_bits + 1 - u32::from(l)) as usize;
+            let w = ((max_bits + 1 - u32::from(l)) as usize).clamp(1, MAX_BITS as usize + 1);
             let code = start[w] >> (w - 1);
             start[w] += 1 << (w - 1);
             #[allow(clippy::cast_possible_truncation)] // code < 2^11
@@ -74,14 +90,13 @@ impl HuffmanCode {
             }
             bits += counts[s] as usize * usize::from(l);
         }
-        for c in &mut self.codes[max_symbol + 1..] {
-            *c = (0, 0);
-        }
+        // Codes of absent symbols are never looked up: they keep stale values.
         Some(bits)
     }
 
     /// Encodes `literals` as one backward stream into `out`; returns its length or `None` when it does
     /// not fit. Every literal must have a code.
+    #[inline(never)]
     pub fn encode_stream(&self, literals: &[u8], out: &mut [u8]) -> Option<usize> {
         let mut w = BitWriter::new(out);
         // The decoder reads the last-written symbol first: write from the end.
@@ -133,53 +148,40 @@ impl Default for HuffmanCode {
     }
 }
 
-/// Code lengths for the symbols of `counts[..=max_symbol]`, at most [`MAX_BITS`]; returns the longest.
-fn code_lengths(counts: &[u32; 256], max_symbol: usize, lengths: &mut [u8; 256]) -> Option<u32> {
-    // Symbols by ascending count, ties by ascending symbol: a stable two-digit radix sort.
-    let mut present = [0u8; 256];
-    let mut n = 0usize;
-    for (s, &c) in counts.iter().enumerate().take(max_symbol + 1) {
-        if c > 0 {
-            if c >= 1 << 16 {
-                return None;
-            }
-            present[n] = u8::try_from(s).ok()?;
-            n += 1;
-        }
-    }
-    if n < 2 {
-        return None;
-    }
+/// Code lengths for the `present` symbols (ascending, at least two), at most [`MAX_BITS`]; returns
+/// the longest.
+fn code_lengths(counts: &[u32; 256], present: &[u8], lengths: &mut [u8; 256]) -> Option<u32> {
+    let n = present.len();
     let mut sorted = [0u8; 256];
-    radix_pass(&present[..n], &mut sorted[..n], counts, 0);
-    radix_pass(&sorted[..n], &mut present[..n], counts, 8);
-    let leaves = &present[..n];
+    sort_by_count(counts, present, &mut sorted[..n])?;
+    let leaves = &sorted[..n];
 
     // Two-queue Huffman: leaves in ascending order, internal nodes created in ascending order.
     let mut node_weight = [0u32; 256];
-    let mut node_parent = [0u16; 256];
-    let mut leaf_parent = [0u16; 256];
+    let mut node_parent = [0u8; 256];
+    let mut leaf_parent = [0u8; 256];
     let (mut li, mut ni) = (0usize, 0usize);
-    let leaf_w = |i: usize| counts[usize::from(leaves[i])];
     for k in 0..n - 1 {
-        let mut pick = |node_weight: &[u32; 256],
-                        node_parent: &mut [u16; 256],
-                        leaf_parent: &mut [u16; 256]| {
-            #[allow(clippy::cast_possible_truncation)] // k < 255
-            let parent = k as u16;
-            if li < n && (ni >= k || leaf_w(li) <= node_weight[ni]) {
+        #[allow(clippy::cast_possible_truncation)] // k < 255
+        let parent = k as u8;
+        let mut sum = 0u32;
+        for _ in 0..2 {
+            let leaf = if li < n {
+                counts[usize::from(leaves[li])]
+            } else {
+                u32::MAX
+            };
+            if ni >= k || leaf <= node_weight[ni] {
                 leaf_parent[li] = parent;
                 li += 1;
-                leaf_w(li - 1)
+                sum += leaf;
             } else {
                 node_parent[ni] = parent;
+                sum += node_weight[ni];
                 ni += 1;
-                node_weight[ni - 1]
             }
-        };
-        let a = pick(&node_weight, &mut node_parent, &mut leaf_parent);
-        let b = pick(&node_weight, &mut node_parent, &mut leaf_parent);
-        node_weight[k] = a + b;
+        }
+        node_weight[k] = sum;
     }
     // Depths: the root is the last internal node.
     let mut depth = [0u8; 256];
@@ -203,20 +205,47 @@ fn code_lengths(counts: &[u32; 256], max_symbol: usize, lengths: &mut [u8; 256])
     Some(u32::from(max_len))
 }
 
-/// One pass of a stable radix sort of symbols by the byte of their count at `shift`.
-fn radix_pass(src: &[u8], dst: &mut [u8], counts: &[u32; 256], shift: u32) {
-    let mut hist = [0usize; 257];
-    for &s in src {
-        hist[((counts[usize::from(s)] >> shift) & 0xff) as usize + 1] += 1;
+/// Sorts `present` (ascending symbols) by ascending count into `out`, ties by symbol: a counting
+/// sort for counts below 256, an insertion sort for the few larger ones (at most 16 in a 4 KiB
+/// block), which come after every small one.
+fn sort_by_count(counts: &[u32; 256], present: &[u8], out: &mut [u8]) -> Option<()> {
+    let mut bucket = [0u16; 257];
+    let mut large = [0u8; 256];
+    let mut n_large = 0usize;
+    let mut top = 0usize;
+    for &s in present {
+        let c = counts[usize::from(s)];
+        if c < 256 {
+            bucket[c as usize + 1] += 1;
+            top = top.max(c as usize + 1);
+        } else {
+            large[n_large] = s;
+            n_large += 1;
+        }
     }
-    for i in 1..257 {
-        hist[i] += hist[i - 1];
+    for i in 1..=top {
+        bucket[i] += bucket[i - 1];
     }
-    for &s in src {
-        let d = ((counts[usize::from(s)] >> shift) & 0xff) as usize;
-        dst[hist[d]] = s;
-        hist[d] += 1;
+    for &s in present {
+        let c = counts[usize::from(s)];
+        if c < 256 {
+            let slot = &mut bucket[c as usize];
+            *out.get_mut(usize::from(*slot))? = s;
+            *slot += 1;
+        }
     }
+    let small = present.len() - n_large;
+    let tail = out.get_mut(small..)?;
+    for (i, &s) in large.iter().enumerate().take(n_large) {
+        let c = counts[usize::from(s)];
+        let mut j = i;
+        while j > 0 && counts[usize::from(tail[j - 1])] > c {
+            tail[j] = tail[j - 1];
+            j -= 1;
+        }
+        tail[j] = s;
+    }
+    Some(())
 }
 
 /// Limits lengths (of symbols sorted by ascending count) to [`MAX_BITS`] and makes the code complete
@@ -271,18 +300,23 @@ fn limit_lengths(len: &mut [u8]) {
 /// last, FSE-compressed when that is shorter, else four bits each.
 fn describe(
     lengths: &[u8; 256],
+    present: &[u8],
     max_symbol: usize,
     max_bits: u32,
     out: &mut [u8; MAX_DESCRIPTION],
 ) -> Option<usize> {
     let mut weights = [0u8; 256];
     let mut hist = [0u32; 16];
-    for (w, &l) in weights.iter_mut().zip(&lengths[..max_symbol]) {
-        if l > 0 {
-            *w = u8::try_from(max_bits + 1 - u32::from(l)).ok()?;
-        }
-        hist[usize::from(*w)] += 1;
+    // Absent symbols have weight 0; only the present ones (all but the last) need computing.
+    let mut absent = max_symbol;
+    for &s in &present[..present.len() - 1] {
+        let s = usize::from(s);
+        let w = u8::try_from(max_bits + 1 - u32::from(lengths[s])).ok()?;
+        weights[s] = w;
+        hist[usize::from(w) & 15] += 1;
+        absent -= 1;
     }
+    hist[0] = u32::try_from(absent).ok()?;
     let weights = &weights[..max_symbol];
     let direct_len = 1 + max_symbol.div_ceil(2);
     let compressed = compress_weights(weights, &hist, max_bits, &mut out[1..]);

@@ -2,7 +2,7 @@
 //! then greedy (take the match found), lazy (take a better one at the next byte) or lazy2 (also two
 //! bytes on) matching, weighing length against the cost of the offset.
 
-use super::matching::{Epoch, count, hash, read32, read64};
+use super::matching::{Epoch, count, get32, get64, hash, read32};
 use super::sequences::SeqStore;
 
 /// log2 of the head table: 8192 slots of 16 bits, 16 KiB.
@@ -88,7 +88,7 @@ impl Lazy {
         let e = self.epoch;
         while self.next_insert < target {
             let p = self.next_insert;
-            let h = hash(read64(window, p), HASH_BYTES, HASH_LOG);
+            let h = hash(get64(window, p), HASH_BYTES, HASH_LOG);
             self.chain[p & CHAIN_MASK] = self.head[h];
             self.head[h] = e.encode(p);
             self.next_insert += 1;
@@ -101,21 +101,22 @@ impl Lazy {
     fn search(&mut self, window: &[u8], ip: usize, end: usize, p: LazyParams) -> Found {
         self.insert_until(window, ip);
         let e = self.epoch;
-        let h = hash(read64(window, ip), HASH_BYTES, HASH_LOG);
+        let h = hash(get64(window, ip), HASH_BYTES, HASH_LOG);
         let mut cand = e.decode(self.head[h]);
         let lowest = ip.saturating_sub(CHAIN_MASK);
         let mut best = Found {
             len: MIN_MATCH - 1,
             offset: 0,
         };
-        let first = read32(window, ip);
+        let first = get32(window, ip);
+        let limit = window.len().saturating_sub(4);
         let mut depth = p.depth;
-        while cand < ip && cand >= lowest && depth > 0 {
+        while cand < ip && cand >= lowest && depth > 0 && ip <= limit {
             depth -= 1;
+            // SAFETY: cand < ip <= window.len() - 4.
+            let at_cand = unsafe { read32(window, cand) };
             // The byte that would make this match the longest so far decides quickly.
-            if window.get(cand + best.len) == window.get(ip + best.len)
-                && read32(window, cand) == first
-            {
+            if window.get(cand + best.len) == window.get(ip + best.len) && at_cand == first {
                 let len = 4 + count(window, ip + 4, cand + 4, end);
                 if len > best.len {
                     best = Found {
@@ -143,7 +144,7 @@ impl Lazy {
     /// The repeat-offset match at `ip`, or length 0.
     #[inline(always)]
     fn rep_match(window: &[u8], ip: usize, rep: usize, end: usize) -> usize {
-        if ip >= rep && rep > 0 && read32(window, ip) == read32(window, ip - rep) {
+        if ip >= rep && rep > 0 && get32(window, ip) == get32(window, ip - rep) {
             4 + count(window, ip + 4, ip - rep + 4, end)
         } else {
             0
@@ -151,6 +152,7 @@ impl Lazy {
     }
 
     /// Finds the sequences of `window[start..]` and stores them with the trailing literals.
+    #[inline(never)]
     pub fn compress_block(
         &mut self,
         window: &[u8],

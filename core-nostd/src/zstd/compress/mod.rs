@@ -76,15 +76,15 @@ fn strategy(level: i8) -> Result<Strategy> {
         1 => Strategy::Fast(FastParams {
             hash_bytes: 5,
             step: 1,
-            skip_log: 6,
-        }),
-        2 => Strategy::Fast(FastParams {
-            hash_bytes: 4,
-            step: 1,
             skip_log: 7,
         }),
+        2 => Strategy::Fast(FastParams {
+            hash_bytes: 5,
+            step: 1,
+            skip_log: 9,
+        }),
         0 | 3 => Strategy::Dfast(DfastParams {
-            short_bytes: 5,
+            short_bytes: 4,
             skip_log: 7,
         }),
         4 => lazy(4, Lookahead::Greedy, 32),

@@ -16,8 +16,9 @@ use crate::zstd::tables::{
 pub const BLOCK_MAX: usize = 4096;
 /// Most sequences a block can hold (every match is at least 3 bytes).
 pub const MAX_SEQUENCES: usize = BLOCK_MAX / 3 + 1;
-/// Offset codes used for offsets below 64 KiB plus 3 (16 bits and one more).
-const OF_SYMBOLS: usize = 18;
+/// Offset codes used for offsets below 64 KiB plus 3 (16 bits and one more), rounded up to a
+/// power of two so that a code is masked into range.
+const OF_SYMBOLS: usize = 32;
 
 /// One sequence: literals, then a match. `off_base` is 1..=3 for a repeat offset, else offset + 3.
 #[derive(Clone, Copy, Default)]
@@ -271,7 +272,7 @@ impl SequenceTables {
             }
             ll_hist[usize::from(*ll)] += 1;
             ml_hist[usize::from(*ml)] += 1;
-            of_hist[usize::from(*of) % OF_SYMBOLS] += 1;
+            of_hist[usize::from(*of) & (OF_SYMBOLS - 1)] += 1;
         }
         let mode_pos = pos;
         pos += 1;
@@ -438,16 +439,22 @@ fn encode_stream(
     out: &mut [u8],
 ) -> Option<usize> {
     let mut w = BitWriter::new(out);
-    let n = seqs.len();
-    let last = n - 1;
-    let mut ll_state = ll_t.init_state(ll_codes[last]);
-    let mut ml_state = ml_t.init_state(ml_codes[last]);
-    let mut of_state = of_t.init_state(of_codes[last]);
-    let extras = |w: &mut BitWriter<'_>, i: usize| {
-        let s = seqs[i];
-        let llc = usize::from(ll_codes[i]) % (LL_MAX_SYMBOL + 1);
-        let mlc = usize::from(ml_codes[i]) % (ML_MAX_SYMBOL + 1);
-        let ofc = u32::from(of_codes[i]);
+    let (Some(&last), Some(&ll_last), Some(&ml_last), Some(&of_last)) = (
+        seqs.last(),
+        ll_codes.last(),
+        ml_codes.last(),
+        of_codes.last(),
+    ) else {
+        return None;
+    };
+    let mut ll_state = ll_t.init_state(ll_last);
+    let mut ml_state = ml_t.init_state(ml_last);
+    let mut of_state = of_t.init_state(of_last);
+    // Within a 4 KiB block literal and match lengths take at most 12 extra bits each and offsets
+    // 15, so states (26 bits) and both lengths fit one flush and the offset another.
+    let extras = |w: &mut BitWriter<'_>, s: Sequence, llc: u8, mlc: u8, ofc: u8| {
+        let llc = usize::from(llc).min(LL_MAX_SYMBOL);
+        let mlc = usize::from(mlc).min(ML_MAX_SYMBOL);
         w.add_clean(
             u64::from(u32::from(s.lit_len) - LL_BASELINE[llc]),
             u32::from(LL_EXTRA_BITS[llc]),
@@ -457,17 +464,24 @@ fn encode_stream(
             u32::from(ML_EXTRA_BITS[mlc]),
         );
         w.flush();
-        w.add(u64::from(s.off_base), ofc);
-        w.flush();
+        w.add(u64::from(s.off_base), u32::from(ofc));
     };
-    extras(&mut w, last);
-    for i in (0..last).rev() {
-        of_state = of_t.encode(&mut w, of_state, of_codes[i]);
-        ml_state = ml_t.encode(&mut w, ml_state, ml_codes[i]);
-        ll_state = ll_t.encode(&mut w, ll_state, ll_codes[i]);
+    extras(&mut w, last, ll_last, ml_last, of_last);
+    let n = seqs.len();
+    let rest = seqs[..n - 1]
+        .iter()
+        .zip(&ll_codes[..n - 1])
+        .zip(&ml_codes[..n - 1])
+        .zip(&of_codes[..n - 1])
+        .rev();
+    for (((&s, &llc), &mlc), &ofc) in rest {
         w.flush();
-        extras(&mut w, i);
+        of_state = of_t.encode(&mut w, of_state, ofc);
+        ml_state = ml_t.encode(&mut w, ml_state, mlc);
+        ll_state = ll_t.encode(&mut w, ll_state, llc);
+        extras(&mut w, s, llc, mlc, ofc);
     }
+    w.flush();
     ml_t.flush_state(&mut w, ml_state);
     of_t.flush_state(&mut w, of_state);
     ll_t.flush_state(&mut w, ll_state);
