@@ -249,3 +249,95 @@ proptest! {
         }
     }
 }
+
+mod page_api {
+    use super::*;
+    use trueno_zram::{Algorithm, CompressorBuilder, Encoding, PageCompressor, SimdBackend};
+
+    #[test]
+    fn zstd_pages_round_trip_and_follow_the_page_rules() {
+        let mut pages: Vec<Page> = corpus()
+            .into_iter()
+            .flat_map(|(_, p)| p.into_iter().step_by(61))
+            .take(300)
+            .collect();
+        let mut noise = [0u8; PAGE_SIZE];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for b in noise.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = (x >> 24) as u8;
+        }
+        pages.push(noise);
+        pages.push([0x5a; PAGE_SIZE]);
+        for level in [-7i8, -1, 1, 3, 9] {
+            let mut c = CompressorBuilder::new()
+                .algorithm(Algorithm::Zstd { level })
+                .build()
+                .unwrap();
+            let mut zstd_pages = 0;
+            for page in &pages {
+                let packed = c.compress(page).unwrap();
+                match packed.encoding() {
+                    Encoding::Zstd => {
+                        zstd_pages += 1;
+                        assert!(packed.payload().len() < PAGE_SIZE);
+                        assert_decodes(packed.payload(), page, &format!("page API level {level}"));
+                    }
+                    Encoding::Stored => assert_eq!(packed.payload(), &page[..]),
+                    Encoding::SameFill => assert!(page.chunks(8).all(|w| w == &page[..8])),
+                    other => panic!("unexpected encoding {other:?}"),
+                }
+                assert_eq!(&c.decompress(&packed).unwrap(), page);
+            }
+            assert!(zstd_pages > 0, "level {level} compressed no page");
+            assert_eq!(c.compress(&noise).unwrap().encoding(), Encoding::Stored);
+            assert_eq!(
+                c.compress(&[0x5a; PAGE_SIZE]).unwrap().encoding(),
+                Encoding::SameFill
+            );
+        }
+    }
+
+    #[test]
+    fn build_refuses_levels_out_of_range() {
+        for level in [-8i8, 10, 100] {
+            assert!(
+                CompressorBuilder::new()
+                    .algorithm(Algorithm::Zstd { level })
+                    .build()
+                    .is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn every_backend_writes_the_same_frames() {
+        let pages: Vec<Page> = corpus()
+            .into_iter()
+            .flat_map(|(_, p)| p.into_iter().step_by(211))
+            .take(100)
+            .collect();
+        for level in [-3i8, 1, 3, 6] {
+            let reference: Vec<_> = {
+                let mut c = CompressorBuilder::new()
+                    .algorithm(Algorithm::Zstd { level })
+                    .prefer_backend(SimdBackend::Scalar)
+                    .build()
+                    .unwrap();
+                pages.iter().map(|p| c.compress(p).unwrap()).collect()
+            };
+            for backend in SimdBackend::available() {
+                let mut c = CompressorBuilder::new()
+                    .algorithm(Algorithm::Zstd { level })
+                    .prefer_backend(backend)
+                    .build()
+                    .unwrap();
+                for (p, r) in pages.iter().zip(&reference) {
+                    assert_eq!(&c.compress(p).unwrap(), r, "{backend:?} level {level}");
+                }
+            }
+        }
+    }
+}

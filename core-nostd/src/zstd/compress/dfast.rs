@@ -19,6 +19,7 @@ pub struct DfastParams {
 }
 
 /// State of the double-fast finder.
+#[derive(Clone)]
 pub struct Dfast {
     long: [u16; 1 << LONG_LOG],
     short: [u16; 1 << SHORT_LOG],

@@ -20,6 +20,7 @@ pub struct FastParams {
 }
 
 /// State of the fast finder.
+#[derive(Clone)]
 pub struct Fast {
     table: [u16; 1 << HASH_LOG],
     epoch: Epoch,

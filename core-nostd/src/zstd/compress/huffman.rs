@@ -14,6 +14,7 @@ use crate::zstd::tables::{
 const MAX_DESCRIPTION: usize = 128;
 
 /// A Huffman code for one literals section, with its description ready to write.
+#[derive(Clone)]
 pub struct HuffmanCode {
     /// Per symbol: the code in the low bits and its length in bits (0 for absent symbols).
     codes: [(u16, u8); 256],

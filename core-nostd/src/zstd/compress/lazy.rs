@@ -38,6 +38,7 @@ pub struct LazyParams {
 }
 
 /// State of the lazy finder.
+#[derive(Clone)]
 pub struct Lazy {
     head: [u16; 1 << HASH_LOG],
     chain: [u16; 1 << CHAIN_LOG],

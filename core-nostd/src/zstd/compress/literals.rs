@@ -12,6 +12,7 @@ const RLE: u32 = 1;
 const COMPRESSED: u32 = 2;
 
 /// Writes literals sections; keeps the Huffman code between blocks to avoid re-zeroing it.
+#[derive(Clone)]
 pub struct LiteralsEncoder {
     code: HuffmanCode,
 }

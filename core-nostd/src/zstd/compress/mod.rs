@@ -104,6 +104,7 @@ fn strategy(level: i8) -> Result<Strategy> {
 /// The state of one match finder. Variants differ in size, and the enum takes the largest: nothing
 /// is boxed in an allocation-free core.
 #[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
 enum Finder {
     Fast(Fast),
     Dfast(Dfast),
@@ -112,6 +113,7 @@ enum Finder {
 
 /// A Zstandard compressor: a level, the checksum flag, and every table it needs, kept between calls
 /// so that compressing a page sets up almost nothing.
+#[derive(Clone)]
 pub struct Compressor {
     level: i8,
     strategy: Strategy,
@@ -286,9 +288,75 @@ impl Compressor {
     }
 }
 
+// Every table of a compressor, at every level, fits 64 KiB: checked when the crate compiles.
+const _: () = assert!(Compressor::FOOTPRINT <= 64 * 1024);
+
 /// Compresses `src` into one frame at `level` (`-7..=9`, 0 meaning 3) without checksum; returns the
 /// frame's length. The compressor lives on the stack for the call: [`Compressor::FOOTPRINT`] bytes.
 /// Keep a [`Compressor`] to compress many inputs without setting it up each time.
 pub fn compress_into(src: &[u8], dst: &mut [u8], level: i8) -> Result<usize> {
     Compressor::new(level)?.compress_into(src, dst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pages with structure: text-like runs, repeats at many distances, and noise, from a fixed
+    /// generator so that every target sees the same bytes.
+    fn sample_pages() -> [[u8; 4096]; 4] {
+        let mut pages = [[0u8; 4096]; 4];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for (k, page) in pages.iter_mut().enumerate() {
+            let mut i = 0;
+            while i < page.len() {
+                let r = next();
+                let len = (r % 40) as usize + 1;
+                match (r >> 8) % 4 {
+                    0 if i > 64 => {
+                        let dist = ((r >> 16) % (i as u64).min(2000)) as usize + 1;
+                        for j in i..(i + len).min(page.len()) {
+                            page[j] = page[j - dist];
+                        }
+                    }
+                    1 => page[i..(i + len).min(4096)].fill(b"eaiou rst"[(r >> 20) as usize % 9]),
+                    _ if k == 3 => page[i..(i + len).min(4096)].fill((r >> 32) as u8),
+                    _ => {
+                        for j in i..(i + len).min(page.len()) {
+                            page[j] = b"the page of text "[((r >> 24) as usize + j) % 17];
+                        }
+                    }
+                }
+                i += len;
+            }
+        }
+        pages
+    }
+
+    /// The frames of every level over the sample pages, hashed: the same on every target and
+    /// every run. A change here is a change of output that must be deliberate.
+    #[test]
+    fn output_is_the_same_bytes_on_every_target() {
+        let pages = sample_pages();
+        let mut all = [0u8; 4 * 4200];
+        let mut digests = [0u64; 17];
+        for (d, level) in digests.iter_mut().zip(MIN_LEVEL..=MAX_LEVEL) {
+            let mut c = Compressor::new(level).unwrap().with_checksum(true);
+            let mut pos = 0;
+            for p in &pages {
+                pos += c.compress_into(p, &mut all[pos..]).unwrap();
+            }
+            *d = xxhash_rust::xxh64::xxh64(&all[..pos], u64::from(level.unsigned_abs()));
+        }
+        let combined = digests.iter().fold(0u64, |a, &d| a.rotate_left(7) ^ d);
+        assert_eq!(combined, EXPECTED_DIGEST, "digests per level: {digests:x?}");
+    }
+
+    const EXPECTED_DIGEST: u64 = 3_923_888_662_278_294_548;
 }

@@ -33,6 +33,7 @@ pub struct Sequence {
 
 /// What a match finder fills for one block: the sequences, every literal byte, and the repeat
 /// offsets as they stand after the block.
+#[derive(Clone)]
 pub struct SeqStore {
     /// Sequences of the block.
     pub seqs: [Sequence; MAX_SEQUENCES],
@@ -211,6 +212,7 @@ enum Mode {
 
 /// The encoding tables a compressor keeps: the three predefined ones, built once, and room for
 /// the per-block ones.
+#[derive(Clone)]
 pub struct SequenceTables {
     ll_predefined: EncodingTable,
     ml_predefined: EncodingTable,
