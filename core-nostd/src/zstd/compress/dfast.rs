@@ -101,7 +101,7 @@ impl Dfast {
                 self.short[hs] = here;
                 // The repeat offset one byte ahead, as its literals are then never empty.
                 let rep = store.reps[0] as usize;
-                let (mut mpos, offset, mut len);
+                let (mut mpos, mut offset, mut len);
                 // Candidates are read clamped into the window, so that every read is in bounds;
                 // validity is tested beside the comparison.
                 let r = (ip + 1).saturating_sub(rep);
@@ -141,6 +141,19 @@ impl Dfast {
                         mpos = short_cand;
                         offset = ip - short_cand;
                         len = 4 + count(window, ip + 4, mpos + 4, end);
+                        // A short match one byte on that is longer still wins.
+                        let hs1 = hash(v1, sb, SHORT_LOG);
+                        let short1 = e.decode(self.short[hs1]);
+                        if short1 < ip + 1 && short1 != short_cand + 1 {
+                            let len1 = count(window, ip + 1, short1, end);
+                            if len1 > len + 1 {
+                                self.short[hs1] = e.encode(ip + 1);
+                                ip += 1;
+                                mpos = short1;
+                                offset = ip - short1;
+                                len = len1;
+                            }
+                        }
                     }
                 } else {
                     ip += 1 + ((ip - anchor) >> skip_log);

@@ -112,7 +112,19 @@ impl Fast {
                 let (mut mpos, offset) = if ip > anchor && ip >= rep && at_r0 == low32(v0) {
                     (r0, rep)
                 } else if cand0 < ip && at_c0 == low32(v0) {
-                    (cand0, ip - cand0)
+                    // A longer match one byte on (already loaded) beats a short one here.
+                    if cand1 < ip1 && at_c1 == low32(v1) && cand1 != cand0 + 1 {
+                        let l0 = count(window, ip + 4, cand0 + 4, end);
+                        let l1 = count(window, ip1 + 4, cand1 + 4, end);
+                        if l1 > l0 + 1 {
+                            ip = ip1;
+                            (cand1, ip1 - cand1)
+                        } else {
+                            (cand0, ip - cand0)
+                        }
+                    } else {
+                        (cand0, ip - cand0)
+                    }
                 } else if ip1 >= rep && at_r1 == low32(v1) {
                     ip = ip1;
                     (r1, rep)

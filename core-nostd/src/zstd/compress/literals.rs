@@ -15,13 +15,16 @@ const COMPRESSED: u32 = 2;
 #[derive(Clone)]
 pub struct LiteralsEncoder {
     code: HuffmanCode,
+    /// Whether Huffman coding is tried at all: the fastest levels send literals raw.
+    huffman: bool,
 }
 
 impl LiteralsEncoder {
     /// A new encoder.
-    pub const fn new() -> Self {
+    pub const fn new(huffman: bool) -> Self {
         Self {
             code: HuffmanCode::new(),
+            huffman,
         }
     }
 
@@ -30,7 +33,7 @@ impl LiteralsEncoder {
     #[inline(never)]
     pub fn write(&mut self, lits: &[u8], out: &mut [u8]) -> Option<usize> {
         let n = lits.len();
-        if n < MIN_HUFFMAN_LITERALS {
+        if n < MIN_HUFFMAN_LITERALS || !self.huffman {
             return write_raw(lits, out);
         }
         let mut counts = [[0u32; 256]; 4];
@@ -119,7 +122,7 @@ impl LiteralsEncoder {
 
 impl Default for LiteralsEncoder {
     fn default() -> Self {
-        Self::new()
+        Self::new(true)
     }
 }
 

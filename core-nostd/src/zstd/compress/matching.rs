@@ -65,7 +65,11 @@ pub fn low32(v: u64) -> u32 {
 pub fn count(b: &[u8], mut a: usize, mut m: usize, end: usize) -> usize {
     let start = a;
     let end = end.min(b.len());
-    while a + 8 <= end && m < a {
+    if m >= a {
+        return 0;
+    }
+    // `a` and `m` advance together, so `m < a` holds throughout.
+    while a + 8 <= end {
         // SAFETY: a + 8 <= end <= b.len(), and m < a.
         let x = unsafe { read64(b, a) ^ read64(b, m) };
         if x != 0 {

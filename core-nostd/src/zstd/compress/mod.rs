@@ -6,16 +6,17 @@
 //!
 //! | levels | match finder | tables |
 //! | --- | --- | --- |
-//! | -7..=-1 | [fast](fast), 5-6 byte hashes, a larger step at each level | 8 KiB |
-//! | 1, 2 | fast, 5- then 4-byte hashes | 8 KiB |
-//! | 3 | [double-fast](dfast): 8-byte and 5-byte hashes | 16 KiB |
+//! | -7..=-1 | [fast](fast), 5- then 6-byte hashes, step 1 to 7; literals sent raw | 16 KiB |
+//! | 1, 2 | fast, 5-byte hashes, a longer match one byte on preferred | 16 KiB |
+//! | 3 | [double-fast](dfast): 8-byte and 4-byte hashes | 32 KiB |
 //! | 4 | [greedy](lazy) hash chains, depth 4 | 32 KiB |
 //! | 5, 6 | lazy hash chains, depth 8 and 16 | 32 KiB |
 //! | 7..=9 | lazy2 hash chains, depth 16, 48, 128 | 32 KiB |
 //!
-//! "Tables" are the match finder's position tables. Every [`Compressor`] also holds the sequence
-//! store (15 KiB), the entropy tables (13 KiB) and the Huffman code (1.2 KiB), whatever the level:
-//! [`Compressor::FOOTPRINT`] bytes in all, the stack size of [`compress_into`].
+//! "Tables" are the match finder's position tables (16-bit positions). Every [`Compressor`] also
+//! holds the sequence store (15 KiB), the entropy tables (13 KiB) and the Huffman code (1.5 KiB),
+//! whatever the level: [`Compressor::FOOTPRINT`] bytes in all (62 424 on x86-64, checked at compile time
+//! to stay within 64 KiB), the stack size of [`compress_into`]. Nothing is allocated.
 //!
 //! Windows are at most 32 KiB (positions fit 16 bits, see `matching`); a longer input is cut into
 //! 32 KiB windows that do not reference each other, and its frame declares a 32 KiB window.
@@ -50,6 +51,9 @@ pub const MIN_LEVEL: i8 = -7;
 pub const MAX_LEVEL: i8 = 9;
 /// The level that 0 stands for, as in the reference implementation.
 pub const DEFAULT_LEVEL: i8 = 3;
+/// Levels below this send literals raw, as the reference does at its negative levels: Huffman
+/// coding is then most of the time a page takes.
+const HUFFMAN_FROM_LEVEL: i8 = 1;
 
 /// Which finder a level uses, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,11 +74,12 @@ fn strategy(level: i8) -> Result<Strategy> {
     };
     Ok(match level {
         -7..=-1 => {
-            let a = usize::from(level.unsigned_abs());
+            // Each level down skips more: a larger first step and a faster-growing one.
+            let a = level.unsigned_abs();
             Strategy::Fast(FastParams {
                 hash_bytes: if a <= 2 { 5 } else { 6 },
-                step: 1 + a / 2,
-                skip_log: 5 - (level.unsigned_abs() as u32 - 1) / 2,
+                step: usize::from(a),
+                skip_log: 6 - u32::from(a.min(7)) / 2,
             })
         }
         1 => Strategy::Fast(FastParams {
@@ -89,7 +94,7 @@ fn strategy(level: i8) -> Result<Strategy> {
         }),
         0 | 3 => Strategy::Dfast(DfastParams {
             short_bytes: 4,
-            skip_log: 7,
+            skip_log: 8,
         }),
         4 => lazy(4, Lookahead::Greedy, 32),
         5 => lazy(8, Lookahead::Lazy, 32),
@@ -181,7 +186,7 @@ impl<const W: usize> Compressor<W> {
             },
             store: SeqStore::new(),
             tables: SequenceTables::new(),
-            literals: LiteralsEncoder::new(),
+            literals: LiteralsEncoder::new(level >= HUFFMAN_FROM_LEVEL),
             dict_id: 0,
             initial_reps: INITIAL_REPEAT_OFFSETS,
             dict_len: 0,
@@ -482,5 +487,5 @@ mod tests {
         assert_eq!(combined, EXPECTED_DIGEST, "digests per level: {digests:x?}");
     }
 
-    const EXPECTED_DIGEST: u64 = 3_923_888_662_278_294_548;
+    const EXPECTED_DIGEST: u64 = 6_272_394_350_859_613_641;
 }

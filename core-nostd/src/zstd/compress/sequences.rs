@@ -39,8 +39,8 @@ pub struct SeqStore {
     pub seqs: [Sequence; MAX_SEQUENCES],
     /// How many are in use.
     pub count: usize,
-    /// Literal bytes of the block, the trailing ones included.
-    pub lits: [u8; BLOCK_MAX],
+    /// Literal bytes of the block, the trailing ones included (16 spare bytes for wide copies).
+    pub lits: [u8; BLOCK_MAX + 16],
     /// How many literal bytes.
     pub lit_count: usize,
     /// The repeat offsets (most recent first).
@@ -57,7 +57,7 @@ impl SeqStore {
                 off_base: 0,
             }; MAX_SEQUENCES],
             count: 0,
-            lits: [0; BLOCK_MAX],
+            lits: [0; BLOCK_MAX + 16],
             lit_count: 0,
             reps: crate::zstd::tables::INITIAL_REPEAT_OFFSETS,
         }
@@ -71,14 +71,25 @@ impl SeqStore {
     }
 
     /// Appends literals without a match (the block's tail).
-    #[inline]
+    #[inline(always)]
     pub fn push_literals(&mut self, literals: &[u8]) {
-        if let Some(dst) = self
-            .lits
-            .get_mut(self.lit_count..self.lit_count + literals.len())
+        let n = literals.len();
+        // Short runs, the common case, go as one 16-byte move; the buffer has room past its end.
+        if n <= 16
+            && let (Some(dst), Some(src)) = (
+                self.lits.get_mut(self.lit_count..self.lit_count + 16),
+                literals.get(..n),
+            )
         {
+            let mut chunk = [0u8; 16];
+            chunk[..n].copy_from_slice(src);
+            dst.copy_from_slice(&chunk);
+            self.lit_count += n;
+            return;
+        }
+        if let Some(dst) = self.lits.get_mut(self.lit_count..self.lit_count + n) {
             dst.copy_from_slice(literals);
-            self.lit_count += literals.len();
+            self.lit_count += n;
         }
     }
 
@@ -454,17 +465,13 @@ fn encode_stream(
     let mut of_state = of_t.init_state(of_last);
     // Within a 4 KiB block literal and match lengths take at most 12 extra bits each and offsets
     // 15, so states (26 bits) and both lengths fit one flush and the offset another.
+    // Every baseline with extra bits is a multiple of 2^bits (match lengths counted from 3), so
+    // the extra bits are the length's low bits: no baseline lookup.
     let extras = |w: &mut BitWriter<'_>, s: Sequence, llc: u8, mlc: u8, ofc: u8| {
-        let llc = usize::from(llc).min(LL_MAX_SYMBOL);
-        let mlc = usize::from(mlc).min(ML_MAX_SYMBOL);
-        w.add_clean(
-            u64::from(u32::from(s.lit_len) - LL_BASELINE[llc]),
-            u32::from(LL_EXTRA_BITS[llc]),
-        );
-        w.add_clean(
-            u64::from(u32::from(s.match_len) - ML_BASELINE[mlc]),
-            u32::from(ML_EXTRA_BITS[mlc]),
-        );
+        let ll_bits = LL_EXTRA_BITS[usize::from(llc).min(LL_MAX_SYMBOL)];
+        let ml_bits = ML_EXTRA_BITS[usize::from(mlc).min(ML_MAX_SYMBOL)];
+        w.add(u64::from(s.lit_len), u32::from(ll_bits));
+        w.add(u64::from(s.match_len) - 3, u32::from(ml_bits));
         w.flush();
         w.add(u64::from(s.off_base), u32::from(ofc));
     };
@@ -494,6 +501,24 @@ fn encode_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_bits_are_the_low_bits_of_the_length() {
+        for c in 0..=LL_MAX_SYMBOL {
+            assert_eq!(
+                LL_BASELINE[c] % (1 << LL_EXTRA_BITS[c]),
+                0,
+                "literals-length code {c}"
+            );
+        }
+        for c in 0..=ML_MAX_SYMBOL {
+            assert_eq!(
+                (ML_BASELINE[c] - 3) % (1 << ML_EXTRA_BITS[c]),
+                0,
+                "match-length code {c}"
+            );
+        }
+    }
 
     #[test]
     fn codes_match_the_baselines() {
