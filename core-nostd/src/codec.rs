@@ -21,6 +21,12 @@ pub enum Algorithm {
     /// Detect same-fill pages and store every other page raw: for data known to be incompressible
     /// (encrypted or already compressed), where running a codec only costs time.
     SameFillOnly,
+    /// One Zstandard frame per page at `level` (`-7..=9`, 0 meaning 3; see [`crate::zstd::compress`]
+    /// for what each level does and the memory it takes).
+    Zstd {
+        /// Compression level: negative is faster, higher is smaller.
+        level: i8,
+    },
 }
 
 /// Compresses and decompresses whole pages. Implementations keep codec state (hash tables, entropy
@@ -81,10 +87,15 @@ impl CompressorBuilder {
             Some(b) => b.resolve(),
             None => SimdBackend::detect(),
         };
+        let zstd = match self.algorithm {
+            Algorithm::Zstd { level } => Some(crate::zstd::Compressor::new(level)?),
+            _ => None,
+        };
         Ok(StandardCompressor {
             algorithm: self.algorithm,
             backend,
             lz4: lz4::Compressor::with_backend(backend),
+            zstd,
         })
     }
 }
@@ -97,6 +108,8 @@ pub struct StandardCompressor {
     backend: SimdBackend,
     /// The LZ4 hash table, kept between pages.
     lz4: lz4::Compressor,
+    /// The Zstandard encoder's tables, kept between pages (`Algorithm::Zstd` only).
+    zstd: Option<crate::zstd::Compressor>,
 }
 
 impl StandardCompressor {
@@ -129,11 +142,25 @@ impl PageCompressor for StandardCompressor {
                     Err(e) => Err(e),
                 }
             }
+            Algorithm::Zstd { .. } => match &mut self.zstd {
+                Some(z) => zstd_page(z, page),
+                None => Err(Error::InvalidConfig("zstd compressor missing")),
+            },
         }
     }
 
     fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()> {
         decode_page(self.backend, packed, out)
+    }
+}
+
+/// A Zstandard page, or a stored one when the frame would not be smaller than a page.
+fn zstd_page(z: &mut crate::zstd::Compressor, page: &Page) -> Result<CompressedPage> {
+    let mut frame = [0u8; PAGE_SIZE - 1];
+    match z.compress_into(page, &mut frame) {
+        Ok(n) => CompressedPage::from_parts(Encoding::Zstd, &frame[..n]),
+        Err(Error::OutputTooSmall { .. }) => Ok(CompressedPage::stored(page)),
+        Err(e) => Err(e),
     }
 }
 
