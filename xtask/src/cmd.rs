@@ -181,7 +181,8 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
 }
 
 /// `soak --minutes N`: the release daemon on a Unix socket under fio with crc32c verification over
-/// four connections (each on its own region, varied block sizes, a new seed each pass) until the
+/// four connections (each on its own region, varied block sizes, a new seed each pass, compressible
+/// and incompressible data in turn) until the
 /// time is up; any fio error, a failed request in the daemon's figures or an unclean stop fails it.
 pub fn soak(args: &[String]) -> Result<(), String> {
     let minutes = match args {
@@ -229,11 +230,11 @@ pub fn soak(args: &[String]) -> Result<(), String> {
             break Ok(());
         }
         pass += 1;
-        let rw = if pass.is_multiple_of(2) {
-            "randwrite"
-        } else {
-            "write"
-        };
+        // Sequential, random, and trim-then-write (discards on the device) in turn.
+        let rw = ["write", "randwrite", "trimwrite"][usize::try_from(pass % 3).unwrap_or(0)];
+        // Every other pair of passes writes data that compresses (fio fills 60% of each buffer
+        // with zeros), so that both the codec's and the stored pages' paths are soaked.
+        let compressible = (pass / 2).is_multiple_of(2);
         let outcome = run(Command::new("fio")
             .args([
                 "--name=soak",
@@ -242,7 +243,6 @@ pub fn soak(args: &[String]) -> Result<(), String> {
                 "--size=64m",
                 "--offset_increment=64m",
                 "--bsrange=4k-128k",
-                "--iodepth=16",
                 "--verify=crc32c",
                 "--verify_fatal=1",
                 "--do_verify=1",
@@ -251,7 +251,20 @@ pub fn soak(args: &[String]) -> Result<(), String> {
                 "--verify_state_save=0",
             ])
             .arg(format!("--rw={rw}"))
+            // fio issues a block's trim and its write together: at a depth above 1 the two may
+            // pass each other (NBD lets a server reorder requests in flight, nbdkit does too),
+            // so trim-then-write runs one request at a time.
+            .arg(format!(
+                "--iodepth={}",
+                if rw == "trimwrite" { 1 } else { 16 }
+            ))
             .arg(format!("--randseed={pass}"))
+            .args(
+                compressible
+                    .then_some(["--buffer_compress_percentage=60", "--refill_buffers"])
+                    .into_iter()
+                    .flatten(),
+            )
             .arg(format!("--uri={uri}"))
             .stdout(std::process::Stdio::null()));
         if let Err(e) = outcome {
