@@ -1,0 +1,47 @@
+//! The codecs the suite runs, each with the stack bounds that the boards enforce.
+
+use trueno_zram_core::{Algorithm, CompressedPage};
+
+/// The most stack, in bytes, that compressing or decompressing one page may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StackBounds {
+    /// Bound for `PageCompressor::compress`.
+    pub compress: usize,
+    /// Bound for `PageCompressor::decompress_into`.
+    pub decompress: usize,
+}
+
+/// One codec as the suite exercises it.
+#[derive(Debug, Clone, Copy)]
+pub struct Codec {
+    /// Its name in the report.
+    pub name: &'static str,
+    /// The page-API algorithm.
+    pub algorithm: Algorithm,
+    /// The stack bounds through the page API, state excluded (it is in `static` storage).
+    pub bounds: StackBounds,
+}
+
+/// What the page API itself puts on the stack around any codec: `compress` returns a
+/// [`CompressedPage`] by value, whose payload buffer is inline (4 KiB), and building it may take one
+/// more copy before it lands in the caller's slot.
+pub const PAGE_API_STACK: usize = 2 * core::mem::size_of::<CompressedPage>();
+
+/// Slack for the call chain itself (saved registers, small locals) in every bound.
+pub const CALL_SLACK: usize = 512;
+
+/// Every codec the core offers, in the order the suite runs them.
+pub const CODECS: &[Codec] = &[Codec {
+    name: "same-fill/stored",
+    algorithm: Algorithm::SameFillOnly,
+    bounds: StackBounds {
+        compress: PAGE_API_STACK + CALL_SLACK,
+        decompress: CALL_SLACK,
+    },
+}];
+
+/// The largest number of codecs the summary can hold.
+pub const MAX_CODECS: usize = 8;
+
+const _: () = assert!(CODECS.len() <= MAX_CODECS);

@@ -1,0 +1,358 @@
+//! The firmware smoke tests: the page suite of `targets/firmware-suite` runs on the host for the
+//! expected digest, then on each emulated board (`targets/cortex-m4`, `targets/riscv32`) under
+//! qemu-system, which must print the same digest and exit 0.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use trueno_zram_firmware::board::{FAIL_PREFIX, FAILURE_EXIT, PASS_LINE};
+use trueno_zram_firmware::stack::Unmeasured;
+
+use crate::cmd::workspace_root;
+use crate::setup::{self, run};
+
+/// PAGE_SIZE of the core.
+const PAGE: usize = 4096;
+
+/// How long one firmware run may take under emulation (they take well under a second).
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One emulated board.
+pub struct Board {
+    /// Short name, also the folder under `targets/`.
+    pub name: &'static str,
+    /// Rust target triple.
+    pub target: &'static str,
+    /// Binary name of the firmware crate.
+    pub binary: &'static str,
+    /// The emulator and its arguments, before `-kernel ELF`.
+    pub qemu: &'static [&'static str],
+}
+
+pub const CORTEX_M4: Board = Board {
+    name: "cortex-m4",
+    target: "thumbv7em-none-eabihf",
+    binary: "trueno-zram-firmware-cortex-m4",
+    qemu: &[
+        "qemu-system-arm",
+        "-machine",
+        "mps2-an386",
+        "-cpu",
+        "cortex-m4",
+    ],
+};
+
+pub const RISCV32: Board = Board {
+    name: "riscv32",
+    target: "riscv32imac-unknown-none-elf",
+    binary: "trueno-zram-firmware-riscv32",
+    qemu: &["qemu-system-riscv32", "-machine", "virt", "-bios", "none"],
+};
+
+pub const BOARDS: [&Board; 2] = [&CORTEX_M4, &RISCV32];
+
+/// Flags every board's emulator gets: no display, no monitor or UART, semihosting to our stdio.
+const QEMU_COMMON: &[&str] = &[
+    "-nographic",
+    "-monitor",
+    "none",
+    "-serial",
+    "none",
+    "-semihosting-config",
+    "enable=on,target=native",
+];
+
+/// The page file and the digest that every board must reproduce.
+pub struct SuiteInput {
+    pub pages: PathBuf,
+    pub digest: u64,
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|d| {
+            if d.is_absolute() {
+                d
+            } else {
+                workspace_root().join(d)
+            }
+        })
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn firmware_dir() -> PathBuf {
+    target_dir().join("firmware")
+}
+
+/// Pages from the shared corpus, one from each part of each file: the four processes of
+/// memdump.bin, and the ELF, library, text and other parts of files.bin (see its README).
+const CORPUS_PICKS: &[(&str, usize)] = &[
+    ("corpus/memdump.bin", 1000),
+    ("corpus/memdump.bin", 5000),
+    ("corpus/memdump.bin", 9000),
+    ("corpus/memdump.bin", 13000),
+    ("corpus/files.bin", 1000),
+    ("corpus/files.bin", 4000),
+    ("corpus/files.bin", 6500),
+    ("corpus/files.bin", 7800),
+];
+
+fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("TRUENO_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared"));
+    dir.is_dir().then_some(dir)
+}
+
+fn read_page(path: &Path, index: usize) -> Result<Vec<u8>, String> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let offset = u64::try_from(index * PAGE).map_err(|e| e.to_string())?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut page = vec![0u8; PAGE];
+    file.read_exact(&mut page)
+        .map_err(|e| format!("{} page {index}: {e}", path.display()))?;
+    Ok(page)
+}
+
+/// The pages to embed: real ones from the shared corpus, or generated text when it is absent.
+fn embedded_pages() -> Result<Vec<u8>, String> {
+    let shared = shared_dir();
+    if let Some(shared) = shared.filter(|d| CORPUS_PICKS.iter().all(|(f, _)| d.join(f).is_file())) {
+        let mut bytes = Vec::new();
+        for (file, index) in CORPUS_PICKS {
+            bytes.extend(read_page(&shared.join(file), *index)?);
+        }
+        eprintln!(
+            "firmware: embedding {} pages of ../shared/corpus",
+            CORPUS_PICKS.len()
+        );
+        return Ok(bytes);
+    }
+    eprintln!(
+        "firmware: ../shared/corpus is absent (it exists only beside the repository); embedding 4 \
+         generated text pages instead"
+    );
+    let mut bytes = Vec::new();
+    for seed in 1..=4 {
+        let mut page = [0u8; PAGE];
+        trueno_zram_firmware::pages::text_page(seed, &mut page);
+        bytes.extend_from_slice(&page);
+    }
+    Ok(bytes)
+}
+
+/// Writes the page file and runs the very same suite on the host for the digest.
+pub fn prepare_suite() -> Result<SuiteInput, String> {
+    let bytes = embedded_pages()?;
+    let dir = firmware_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let pages = dir.join("pages.bin");
+    std::fs::write(&pages, &bytes).map_err(|e| format!("writing {}: {e}", pages.display()))?;
+    let summary = trueno_zram_firmware::run(&bytes, &mut Unmeasured)
+        .map_err(|f| format!("the suite fails on the host: {f}"))?;
+    eprintln!("firmware: host run of the suite:\n{summary}");
+    Ok(SuiteInput {
+        pages,
+        digest: summary.digest,
+    })
+}
+
+/// How to build one firmware image.
+pub struct Build<'a> {
+    pub board: &'a Board,
+    /// Cargo features of the board crate.
+    pub features: &'a [&'a str],
+    /// Whether the default features stay on.
+    pub default_features: bool,
+    /// `opt-level` of the release profile (the crates' own is "s").
+    pub opt_level: &'a str,
+    /// A name for the target folder of this variant, so variants do not rebuild each other.
+    pub variant: &'a str,
+}
+
+/// Builds a firmware image in release and returns the ELF's path.
+pub fn build(build: &Build<'_>, pages: &Path, digest: u64) -> Result<PathBuf, String> {
+    let board = build.board;
+    let dir = firmware_dir().join(board.name).join(build.variant);
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(workspace_root().join("targets").join(board.name))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            board.target,
+            "--target-dir",
+        ])
+        .arg(&dir)
+        // The host's flags (a target-cpu, say) mean nothing to these targets.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", build.opt_level)
+        .env("TRUENO_FIRMWARE_PAGES", pages)
+        .env("TRUENO_FIRMWARE_DIGEST", format!("{digest:#018x}"));
+    if !build.default_features {
+        cmd.arg("--no-default-features");
+    }
+    if !build.features.is_empty() {
+        cmd.arg("--features").arg(build.features.join(","));
+    }
+    run(&mut cmd)?;
+    Ok(dir.join(board.target).join("release").join(board.binary))
+}
+
+/// What a firmware run printed and how it ended.
+pub struct Outcome {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a firmware image under its emulator, with a time limit.
+pub fn run_image(board: &Board, elf: &Path) -> Result<Outcome, String> {
+    let (program, args) = board
+        .qemu
+        .split_first()
+        .ok_or("board without an emulator")?;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .args(QEMU_COMMON)
+        .arg("-kernel")
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    eprintln!("+ {}", setup::describe(&cmd));
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut stderr = child.stderr.take().ok_or("no stderr")?;
+    let out_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout.read_to_end(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() > RUN_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} firmware did not finish within {} s",
+                    board.name,
+                    RUN_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("waiting for {program}: {e}")),
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    Ok(Outcome {
+        status: status.code(),
+        stdout,
+        stderr,
+    })
+}
+
+/// Checks a run that must pass: exit 0, the host's digest printed, the pass line last.
+fn expect_pass(board: &Board, outcome: &Outcome, digest: u64) -> Result<(), String> {
+    let digest_line = format!("digest {digest:#018x}");
+    let ok = outcome.status == Some(0)
+        && outcome.stdout.lines().any(|l| l == digest_line)
+        && outcome.stdout.lines().last() == Some(PASS_LINE);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} firmware failed (exit {:?}, expected 0 with `{digest_line}` and `{PASS_LINE}`):\n{}{}",
+            board.name, outcome.status, outcome.stdout, outcome.stderr
+        ))
+    }
+}
+
+/// Builds and runs the suite on every board, then checks that a wrong digest fails and that the
+/// defmt build of the Cortex-M firmware runs.
+pub fn test_firmware() -> Result<(), String> {
+    setup::rustup_targets("stable", &[CORTEX_M4.target, RISCV32.target])?;
+    let input = prepare_suite()?;
+    for board in BOARDS {
+        // A wrong expected digest must fail: the comparison is real, and failures exit non-zero.
+        let wrong = input.digest ^ 1;
+        let build_for = |digest| {
+            build(
+                &Build {
+                    board,
+                    features: &[],
+                    default_features: true,
+                    opt_level: "s",
+                    variant: "suite",
+                },
+                &input.pages,
+                digest,
+            )
+        };
+        let elf = build_for(wrong)?;
+        let outcome = run_image(board, &elf)?;
+        let fail_line = format!("{FAIL_PREFIX}digest");
+        if outcome.status != Some(FAILURE_EXIT)
+            || !outcome.stdout.lines().any(|l| l.starts_with(&fail_line))
+        {
+            return Err(format!(
+                "{} firmware built with a wrong digest did not fail as it must (exit {:?}):\n{}{}",
+                board.name, outcome.status, outcome.stdout, outcome.stderr
+            ));
+        }
+        eprintln!(
+            "firmware: {} rejects a wrong digest (exit {FAILURE_EXIT})",
+            board.name
+        );
+
+        let elf = build_for(input.digest)?;
+        let outcome = run_image(board, &elf)?;
+        print!("{}", outcome.stdout);
+        expect_pass(board, &outcome, input.digest)?;
+    }
+
+    // The defmt build prints binary defmt frames (decode them with defmt-print and the ELF); its exit
+    // status carries the verdict.
+    let elf = build(
+        &Build {
+            board: &CORTEX_M4,
+            features: &["defmt"],
+            default_features: true,
+            opt_level: "s",
+            variant: "defmt",
+        },
+        &input.pages,
+        input.digest,
+    )?;
+    let outcome = run_image(&CORTEX_M4, &elf)?;
+    if outcome.status != Some(0) || outcome.stdout.is_empty() {
+        return Err(format!(
+            "cortex-m4 defmt firmware failed (exit {:?}, {} bytes of defmt frames):\n{}",
+            outcome.status,
+            outcome.stdout.len(),
+            outcome.stderr
+        ));
+    }
+    eprintln!(
+        "firmware: cortex-m4 defmt build passed ({} bytes of defmt frames)",
+        outcome.stdout.len()
+    );
+    Ok(())
+}
