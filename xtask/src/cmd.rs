@@ -44,6 +44,7 @@ pub fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
+    crate::firmware::lint_boards()?;
     run(cargo().args(["test", "--workspace"]))?;
     build_targets()?;
     test_cross()?;

@@ -356,3 +356,152 @@ pub fn test_firmware() -> Result<(), String> {
     );
     Ok(())
 }
+
+/// One size-probe build: which codecs it links.
+struct Probe {
+    /// The row's name in the table.
+    name: &'static str,
+    /// Features of the suite crate to turn on.
+    suite_features: &'static [&'static str],
+}
+
+/// The baseline (no codec) first; every other probe is reported as what it adds to it.
+const PROBES: &[Probe] = &[
+    Probe {
+        name: "baseline: runtime, semihosting, page generator",
+        suite_features: &[],
+    },
+    Probe {
+        name: "page API, every algorithm (`CompressorBuilder`, `Adaptive`)",
+        suite_features: &["probe-page-api"],
+    },
+];
+
+const SIZE_OPT_LEVELS: [&str; 2] = ["s", "3"];
+
+/// Builds the size probes of every board at opt-level "s" and "3", runs each (they must pass), and
+/// prints a Markdown table of their flash sizes; also writes it to `target/firmware/size.md`.
+pub fn firmware_size() -> Result<(), String> {
+    setup::rustup_targets("stable", &[CORTEX_M4.target, RISCV32.target])?;
+    // The probes embed no pages: only code and constants count.
+    let empty = firmware_dir().join("no-pages.bin");
+    std::fs::create_dir_all(firmware_dir()).map_err(|e| e.to_string())?;
+    std::fs::write(&empty, []).map_err(|e| format!("writing {}: {e}", empty.display()))?;
+    let mut sizes = vec![vec![0u64; BOARDS.len() * SIZE_OPT_LEVELS.len()]; PROBES.len()];
+    for (b, board) in BOARDS.iter().enumerate() {
+        for (o, opt_level) in SIZE_OPT_LEVELS.iter().enumerate() {
+            for (p, probe) in PROBES.iter().enumerate() {
+                let mut features = vec!["size-probe".to_owned()];
+                features.extend(
+                    probe
+                        .suite_features
+                        .iter()
+                        .map(|f| format!("trueno-zram-firmware/{f}")),
+                );
+                let features: Vec<&str> = features.iter().map(String::as_str).collect();
+                let elf = build(
+                    &Build {
+                        board,
+                        features: &features,
+                        default_features: false,
+                        opt_level,
+                        variant: "size",
+                    },
+                    &empty,
+                    0,
+                )?;
+                let outcome = run_image(board, &elf)?;
+                if outcome.status != Some(0) {
+                    return Err(format!(
+                        "{} size probe `{}` failed (exit {:?}): {}",
+                        board.name, probe.name, outcome.status, outcome.stderr
+                    ));
+                }
+                sizes[p][b * SIZE_OPT_LEVELS.len() + o] = crate::elf::flash_size(&elf)?;
+            }
+        }
+    }
+    let table = size_table(&sizes);
+    println!("{table}");
+    let path = firmware_dir().join("size.md");
+    std::fs::write(&path, &table).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+fn size_table(sizes: &[Vec<u64>]) -> String {
+    let mut header = String::from("| flash bytes |");
+    let mut rule = String::from("| --- |");
+    for board in BOARDS {
+        for opt in SIZE_OPT_LEVELS {
+            header.push_str(&format!(" {} opt-level {opt} |", board.name));
+            rule.push_str(" ---: |");
+        }
+    }
+    let mut table = format!("{header}\n{rule}\n");
+    let baseline = sizes.first().cloned().unwrap_or_default();
+    for (probe, row) in PROBES.iter().zip(sizes) {
+        table.push_str(&format!("| {} |", probe.name));
+        for (column, size) in row.iter().enumerate() {
+            let base = baseline.get(column).copied().unwrap_or(0);
+            if std::ptr::eq(probe, &PROBES[0]) {
+                table.push_str(&format!(" {size} |"));
+            } else {
+                table.push_str(&format!(" +{} |", size.saturating_sub(base)));
+            }
+        }
+        table.push('\n');
+    }
+    table
+}
+
+/// `cargo fmt --check` and `cargo clippy -D warnings` on the board crates, which sit outside the
+/// workspace (each builds for its own target only), and clippy on the suite for each board's target,
+/// where its painted-stack meter is compiled (a board's clippy does not lint its path dependencies).
+pub fn lint_boards() -> Result<(), String> {
+    setup::rustup_targets("stable", &[CORTEX_M4.target, RISCV32.target])?;
+    let input = prepare_suite()?;
+    for board in BOARDS {
+        run(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(workspace_root())
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .args([
+                    "clippy",
+                    "-p",
+                    "trueno-zram-firmware",
+                    "--all-features",
+                    "--target",
+                ])
+                .args([board.target, "--", "-D", "warnings"]),
+        )?;
+        let dir = workspace_root().join("targets").join(board.name);
+        let cargo = || {
+            let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cmd.current_dir(&dir)
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .env("TRUENO_FIRMWARE_PAGES", &input.pages)
+                .env("TRUENO_FIRMWARE_DIGEST", format!("{:#018x}", input.digest));
+            cmd
+        };
+        run(cargo().args(["fmt", "--check"]))?;
+        let features: &[&str] = if board.name == CORTEX_M4.name {
+            &["", "defmt"]
+        } else {
+            &[""]
+        };
+        for feature in features {
+            run(cargo()
+                .args([
+                    "clippy",
+                    "--release",
+                    "--target",
+                    board.target,
+                    "--target-dir",
+                ])
+                .arg(firmware_dir().join(board.name).join("clippy"))
+                .args(["--features", feature, "--", "-D", "warnings"]))?;
+        }
+    }
+    Ok(())
+}

@@ -24,6 +24,9 @@ unsafe extern "C" {
 
 #[entry]
 fn main() -> ! {
+    if cfg!(feature = "size-probe") {
+        semihosting::process::exit(trueno_zram_firmware::probe::run());
+    }
     // SAFETY: cortex-m-rt gives the stack everything from `_stack_end` up to `_stack_start`; this
     // firmware never enables an interrupt, so `main` is the only context that uses that stack.
     let mut meter = unsafe { PaintedStack::new(&raw const _stack_end) };

@@ -19,6 +19,7 @@ pub mod board;
 pub mod codecs;
 pub mod digest;
 pub mod pages;
+pub mod probe;
 pub mod stack;
 pub mod suite;
 

@@ -19,6 +19,9 @@ unsafe extern "C" {
 
 #[riscv_rt::entry]
 fn main() -> ! {
+    if cfg!(feature = "size-probe") {
+        semihosting::process::exit(trueno_zram_firmware::probe::run());
+    }
     // SAFETY: riscv-rt gives the single hart's stack everything from `__estack` up to `_stack_start`;
     // this firmware never enables an interrupt, so `main` is the only context that uses that stack.
     let mut meter = unsafe { PaintedStack::new(&raw const __estack) };
