@@ -20,6 +20,7 @@ pub mod codecs;
 pub mod digest;
 pub mod pages;
 pub mod probe;
+pub mod raw;
 pub mod stack;
 pub mod suite;
 

@@ -21,6 +21,7 @@ use trueno_zram_core::{
 use crate::codecs::{CODECS, Codec, MAX_CODECS, StackBounds};
 use crate::digest::Fnv1a64;
 use crate::pages::{PageKind, PageSet};
+use crate::raw::{RAW_CODECS, RawCodec};
 use crate::stack::StackMeter;
 
 /// The buffers one round trip works in.
@@ -35,6 +36,9 @@ static BUFFERS: Mutex<Buffers> = Mutex::new(Buffers {
     decoded: [0; PAGE_SIZE],
     wire: [0; PAGE_SIZE + 1],
 });
+
+/// The output buffer of the codec APIs ([`crate::raw`]).
+static RAW_OUT: Mutex<[u8; PAGE_SIZE]> = Mutex::new([0; PAGE_SIZE]);
 
 /// The compressor of the codec being run; rebuilt for each codec.
 static COMPRESSOR: Mutex<Option<StandardCompressor>> = Mutex::new(None);
@@ -127,16 +131,25 @@ pub struct CodecSummary {
 }
 
 impl CodecSummary {
-    fn new(codec: &Codec) -> Self {
+    fn new(name: &'static str, bounds: StackBounds) -> Self {
         Self {
-            name: codec.name,
+            name,
             pages: 0,
             input_bytes: 0,
             payload_bytes: 0,
             encodings: [0; 4],
             stack_compress: None,
             stack_decompress: None,
-            bounds: codec.bounds,
+            bounds,
+        }
+    }
+
+    fn count(&mut self, encoding: Encoding, payload_len: usize) {
+        self.pages += 1;
+        self.input_bytes += PAGE_SIZE;
+        self.payload_bytes += payload_len;
+        if let Some(count) = self.encodings.get_mut(usize::from(encoding.tag())) {
+            *count += 1;
         }
     }
 
@@ -168,9 +181,13 @@ pub struct Summary {
     pub pages: usize,
     /// Of which embedded at build time.
     pub embedded_pages: usize,
-    /// One entry per codec, in the order of [`CODECS`].
+    /// One entry per codec through the page API, in the order of [`CODECS`].
     pub codecs: heapless::Vec<CodecSummary, MAX_CODECS>,
-    /// FNV-1a 64 of every compressed page's wire form (length, then bytes), codec by codec.
+    /// One entry per codec through its own API, in the order of [`RAW_CODECS`]; a page the codec
+    /// does not apply to counts as stored.
+    pub raw: heapless::Vec<CodecSummary, MAX_CODECS>,
+    /// FNV-1a 64 of every compressed page's wire form (length, then bytes), codec by codec, then of
+    /// every codec API output.
     pub digest: u64,
 }
 
@@ -188,11 +205,12 @@ impl Summary {
     }
 }
 
-/// Runs every page of `embedded` plus the generated pages through every codec, measuring each call
-/// with `meter`.
+/// Runs every page of `embedded` plus the generated pages through every codec, first through the page
+/// API and then through each codec's own API, measuring each call with `meter`.
 pub fn run(embedded: &[u8], meter: &mut dyn StackMeter) -> Result<Summary, Failure> {
     let mut buffers = BUFFERS.try_lock().ok_or(Failure::StateBusy)?;
     let mut compressor = COMPRESSOR.try_lock().ok_or(Failure::StateBusy)?;
+    let mut raw_out = RAW_OUT.try_lock().ok_or(Failure::StateBusy)?;
     let set = PageSet::new(embedded);
     let mut digest = Fnv1a64::new();
     let mut codecs = heapless::Vec::new();
@@ -206,7 +224,7 @@ pub fn run(embedded: &[u8], meter: &mut dyn StackMeter) -> Result<Summary, Failu
                 error,
             })?;
         let state = compressor.insert(built);
-        let mut summary = CodecSummary::new(codec);
+        let mut summary = CodecSummary::new(codec.name, codec.bounds);
         for page in 0..set.len() {
             round_trip(
                 codec,
@@ -223,12 +241,84 @@ pub fn run(embedded: &[u8], meter: &mut dyn StackMeter) -> Result<Summary, Failu
         let _ = codecs.push(summary);
     }
     *compressor = None;
+    let mut raw = heapless::Vec::new();
+    for codec in RAW_CODECS {
+        (codec.prepare)()?;
+        let mut summary = CodecSummary::new(codec.name, codec.bounds);
+        for page in 0..set.len() {
+            raw_round_trip(
+                codec,
+                &mut buffers,
+                &mut raw_out,
+                &set,
+                page,
+                meter,
+                &mut digest,
+                &mut summary,
+            )
+            .map_err(|failure| failure.at_page(page))?;
+        }
+        let _ = raw.push(summary);
+    }
     Ok(Summary {
         pages: set.len(),
         embedded_pages: set.embedded_len(),
         codecs,
+        raw,
         digest: digest.value(),
     })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn raw_round_trip(
+    codec: &RawCodec,
+    buffers: &mut Buffers,
+    out: &mut [u8; PAGE_SIZE],
+    set: &PageSet<'_>,
+    page: usize,
+    meter: &mut dyn StackMeter,
+    digest: &mut Fnv1a64,
+    summary: &mut CodecSummary,
+) -> Result<(), Failure> {
+    let Buffers {
+        original, decoded, ..
+    } = buffers;
+    let Some(kind) = set.load(page, original) else {
+        return Err(Failure::NotRun);
+    };
+    let mut compressed = None;
+    let depth = meter.measure(&mut || compressed = Some((codec.compress)(original, out)));
+    let Some(len) = compressed.ok_or(Failure::NotRun)?? else {
+        summary.count(Encoding::Stored, PAGE_SIZE);
+        return summary.record_depth(Op::Compress, depth);
+    };
+    summary.record_depth(Op::Compress, depth)?;
+    let output = out.get(..len).ok_or(Failure::WireMismatch {
+        codec: codec.name,
+        page,
+    })?;
+    digest.write_len(len);
+    digest.write(output);
+
+    decoded.fill(0xa5);
+    let mut decompressed = None;
+    let depth = meter.measure(&mut || decompressed = Some((codec.decompress)(output, decoded)));
+    decompressed.ok_or(Failure::NotRun)??;
+    summary.record_depth(Op::Decompress, depth)?;
+    if let Some(offset) = first_difference(original, decoded) {
+        return Err(Failure::Mismatch {
+            codec: codec.name,
+            page,
+            kind,
+            offset,
+        });
+    }
+    summary.count(codec.encoding, len);
+    Ok(())
+}
+
+fn first_difference(a: &Page, b: &Page) -> Option<usize> {
+    a.iter().zip(b.iter()).position(|(x, y)| x != y)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -303,6 +393,20 @@ fn round_trip(
     Ok(())
 }
 
+impl Failure {
+    /// The failure with its page index filled in where a codec API could not know it.
+    fn at_page(self, page: usize) -> Self {
+        match self {
+            Failure::Core {
+                codec,
+                page: usize::MAX,
+                error,
+            } => Failure::Core { codec, page, error },
+            other => other,
+        }
+    }
+}
+
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -368,32 +472,39 @@ impl fmt::Display for Summary {
             self.pages, self.embedded_pages
         )?;
         for c in &self.codecs {
-            let [stored, same_fill, lz4, zstd] = c.encodings;
-            let per_mille = (c.input_bytes * 1000)
-                .checked_div(c.payload_bytes)
-                .unwrap_or(0);
-            writeln!(
-                f,
-                "codec {}: {} pages round-tripped, {} -> {} bytes (ratio {}.{:03}); stored {stored}, same-fill {same_fill}, lz4 {lz4}, zstd {zstd}",
-                c.name,
-                c.pages,
-                c.input_bytes,
-                c.payload_bytes,
-                per_mille / 1000,
-                per_mille % 1000
-            )?;
-            writeln!(
-                f,
-                "stack {}: compress {} (bound {} B), decompress {} (bound {} B)",
-                c.name,
-                Depth(c.stack_compress),
-                c.bounds.compress,
-                Depth(c.stack_decompress),
-                c.bounds.decompress
-            )?;
+            write_codec(f, "page API", c)?;
+        }
+        for c in &self.raw {
+            write_codec(f, "codec API", c)?;
         }
         write!(f, "digest {:#018x}", self.digest)
     }
+}
+
+fn write_codec(f: &mut fmt::Formatter<'_>, layer: &str, c: &CodecSummary) -> fmt::Result {
+    let [stored, same_fill, lz4, zstd] = c.encodings;
+    let per_mille = (c.input_bytes * 1000)
+        .checked_div(c.payload_bytes)
+        .unwrap_or(0);
+    writeln!(
+        f,
+        "{layer} {}: {} pages round-tripped, {} -> {} bytes (ratio {}.{:03}); stored {stored}, same-fill {same_fill}, lz4 {lz4}, zstd {zstd}",
+        c.name,
+        c.pages,
+        c.input_bytes,
+        c.payload_bytes,
+        per_mille / 1000,
+        per_mille % 1000
+    )?;
+    writeln!(
+        f,
+        "stack {layer} {}: compress {} (bound {} B), decompress {} (bound {} B)",
+        c.name,
+        Depth(c.stack_compress),
+        c.bounds.compress,
+        Depth(c.stack_decompress),
+        c.bounds.decompress
+    )
 }
 
 /// Encodings in wire-tag order, for readers of [`CodecSummary::encodings`].
@@ -431,6 +542,12 @@ mod tests {
             // Zero and pattern pages are same-fill for every codec.
             assert!(c.encodings[1] >= 2, "{c:?}");
         }
+        assert_eq!(summary.raw.len(), RAW_CODECS.len());
+        for c in &summary.raw {
+            assert_eq!(c.pages, summary.pages, "{c:?}");
+        }
+        // Same-fill detection applies to the zero and pattern pages only.
+        assert_eq!(summary.raw[0].encodings, [summary.pages - 2, 2, 0, 0]);
     }
 
     #[test]
