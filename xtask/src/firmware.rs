@@ -372,7 +372,11 @@ const PROBES: &[Probe] = &[
         suite_features: &[],
     },
     Probe {
-        name: "page API, every algorithm (`CompressorBuilder`, `Adaptive`)",
+        name: "LZ4 compress + decompress (`lz4::Compressor::compress_page`, `lz4::decompress_page`)",
+        suite_features: &["probe-lz4"],
+    },
+    Probe {
+        name: "page API, every algorithm (`CompressorBuilder`, `PageCompressor`)",
         suite_features: &["probe-page-api"],
     },
 ];

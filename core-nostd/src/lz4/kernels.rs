@@ -38,8 +38,11 @@ pub(crate) trait Kernels {
 
 /// For each small match offset `o` (1..16), the byte indices `i % o`: a shuffle with this row turns
 /// the `o` bytes before a match into the repeated pattern that the match writes. Row 0 is unused.
+/// Only the SIMD kernels shuffle, so targets without them (the embedded ones) have no table.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub(crate) static PATTERN_INDEX: [[u8; 64]; 16] = pattern_index();
 
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const fn pattern_index() -> [[u8; 64]; 16] {
     let mut table = [[0u8; 64]; 16];
     let mut o = 1;
@@ -63,8 +66,10 @@ const fn pattern_index() -> [[u8; 64]; 16] {
 /// hot path has no division. Entry 0 is unused.
 pub(crate) static PATTERN_STEP_16: [u8; 16] = pattern_step::<16>();
 /// [`PATTERN_STEP_16`] for 32-byte registers.
+#[cfg(target_arch = "x86_64")]
 pub(crate) static PATTERN_STEP_32: [u8; 16] = pattern_step::<32>();
 /// [`PATTERN_STEP_16`] for 64-byte registers.
+#[cfg(target_arch = "x86_64")]
 pub(crate) static PATTERN_STEP_64: [u8; 16] = pattern_step::<64>();
 
 const fn pattern_step<const W: usize>() -> [u8; 16] {

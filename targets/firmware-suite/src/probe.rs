@@ -19,6 +19,10 @@ static BUFFERS: Mutex<Buffers> = Mutex::new(Buffers {
     decoded: [0; PAGE_SIZE],
 });
 
+/// A codec's output, for the codec-API probes.
+#[cfg(feature = "probe-lz4")]
+static OUTPUT: Mutex<[u8; PAGE_SIZE]> = Mutex::new([0; PAGE_SIZE]);
+
 /// Round-trips one generated text page through every codec this build links; 0 when all held, else
 /// the number of codecs that failed (as an exit status).
 pub fn run() -> i32 {
@@ -43,7 +47,24 @@ type RoundTrip = fn(&Page, &mut Page) -> bool;
 const CODECS: &[RoundTrip] = &[
     #[cfg(feature = "probe-page-api")]
     page_api,
+    #[cfg(feature = "probe-lz4")]
+    lz4,
 ];
+
+/// LZ4 through its own API: `Compressor::compress_page` and `decompress_page`.
+#[cfg(feature = "probe-lz4")]
+fn lz4(original: &Page, decoded: &mut Page) -> bool {
+    use trueno_zram_core::{SimdBackend, lz4};
+    static STATE: Mutex<Option<lz4::Compressor>> = Mutex::new(None);
+    let (Some(mut state), Some(mut out)) = (STATE.try_lock(), OUTPUT.try_lock()) else {
+        return false;
+    };
+    let compressor = state.get_or_insert_with(lz4::Compressor::new);
+    let Ok(len) = compressor.compress_page(original, &mut out[..]) else {
+        return false;
+    };
+    lz4::decompress_page(SimdBackend::detect(), &out[..len], decoded).is_ok()
+}
 
 /// The page API with every algorithm the core offers (what an embedder who picks `Adaptive` links).
 #[cfg(feature = "probe-page-api")]

@@ -3,9 +3,10 @@
 //! [`StackMeter`](crate::stack::StackMeter) sees is exactly what the codec needs beyond its state:
 //! the figure an embedder sizes a stack by, and the one the bounds here hold the codecs to.
 
-use trueno_zram_core::{Encoding, PAGE_SIZE, Page, samefill};
+use spin::Mutex;
+use trueno_zram_core::{Encoding, Error, PAGE_SIZE, Page, SimdBackend, lz4, samefill};
 
-use crate::codecs::{CALL_SLACK, StackBounds};
+use crate::codecs::{CALL_SLACK, LZ4_STACK, StackBounds};
 use crate::suite::Failure;
 
 /// One codec through its own API.
@@ -27,17 +28,58 @@ pub struct RawCodec {
 }
 
 /// Every codec API the core offers, in the order the suite runs them.
-pub const RAW_CODECS: &[RawCodec] = &[RawCodec {
-    name: "same-fill detect/fill",
-    encoding: Encoding::SameFill,
-    prepare: || Ok(()),
-    compress: samefill_detect,
-    decompress: samefill_fill,
-    bounds: StackBounds {
-        compress: CALL_SLACK,
-        decompress: CALL_SLACK,
+pub const RAW_CODECS: &[RawCodec] = &[
+    RawCodec {
+        name: "same-fill detect/fill",
+        encoding: Encoding::SameFill,
+        prepare: || Ok(()),
+        compress: samefill_detect,
+        decompress: samefill_fill,
+        bounds: StackBounds {
+            compress: CALL_SLACK,
+            decompress: CALL_SLACK,
+        },
     },
-}];
+    RawCodec {
+        name: "lz4 compress_page/decompress_page",
+        encoding: Encoding::Lz4,
+        prepare: lz4_prepare,
+        compress: lz4_compress,
+        decompress: lz4_decompress,
+        bounds: StackBounds {
+            compress: LZ4_STACK,
+            decompress: LZ4_STACK,
+        },
+    },
+];
+
+const LZ4: &str = "lz4 compress_page/decompress_page";
+
+/// The LZ4 compressor: its 32 KiB hash table, kept between pages.
+static LZ4_STATE: Mutex<Option<lz4::Compressor>> = Mutex::new(None);
+
+fn lz4_prepare() -> Result<(), Failure> {
+    let mut state = LZ4_STATE.try_lock().ok_or(Failure::StateBusy)?;
+    if state.is_none() {
+        *state = Some(lz4::Compressor::new());
+    }
+    Ok(())
+}
+
+fn lz4_compress(page: &Page, out: &mut [u8; PAGE_SIZE]) -> Result<Option<usize>, Failure> {
+    let mut state = LZ4_STATE.try_lock().ok_or(Failure::StateBusy)?;
+    let compressor = state.as_mut().ok_or(Failure::NotRun)?;
+    // One byte short of a page, as the page API does: a block that does not fit is not worth it.
+    match compressor.compress_page(page, &mut out[..PAGE_SIZE - 1]) {
+        Ok(len) => Ok(Some(len)),
+        Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => Ok(None),
+        Err(error) => Err(core_error(LZ4)(error)),
+    }
+}
+
+fn lz4_decompress(block: &[u8], page: &mut Page) -> Result<(), Failure> {
+    lz4::decompress_page(SimdBackend::detect(), block, page).map_err(core_error(LZ4))
+}
 
 fn core_error(codec: &'static str) -> impl Fn(trueno_zram_core::Error) -> Failure {
     move |error| Failure::Core {

@@ -542,6 +542,11 @@ mod tests {
             // Zero and pattern pages are same-fill for every codec.
             assert!(c.encodings[1] >= 2, "{c:?}");
         }
+        // Text, sparse and half-random pages compress with LZ4; random bytes and counters that
+        // never repeat 4 bytes do not.
+        let lz4 = summary.codecs.iter().find(|c| c.name == "lz4").unwrap();
+        assert_eq!(lz4.encodings, [2, 2, summary.pages - 4, 0]);
+        assert!(lz4.payload_bytes < lz4.input_bytes / 2, "{lz4:?}");
         assert_eq!(summary.raw.len(), RAW_CODECS.len());
         for c in &summary.raw {
             assert_eq!(c.pages, summary.pages, "{c:?}");
