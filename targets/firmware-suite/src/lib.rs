@@ -21,6 +21,7 @@ pub mod digest;
 pub mod pages;
 pub mod probe;
 pub mod raw;
+pub mod slot;
 pub mod stack;
 pub mod suite;
 

@@ -55,11 +55,16 @@ const CODECS: &[RoundTrip] = &[
 #[cfg(feature = "probe-lz4")]
 fn lz4(original: &Page, decoded: &mut Page) -> bool {
     use trueno_zram_core::{SimdBackend, lz4};
-    static STATE: Mutex<Option<lz4::Compressor>> = Mutex::new(None);
+    static STATE: Mutex<crate::slot::Slot<lz4::Compressor>> = Mutex::new(crate::slot::Slot::Empty);
     let (Some(mut state), Some(mut out)) = (STATE.try_lock(), OUTPUT.try_lock()) else {
         return false;
     };
-    let compressor = state.get_or_insert_with(lz4::Compressor::new);
+    if !state.is_full() {
+        state.set(lz4::Compressor::new());
+    }
+    let Some(compressor) = state.get_mut() else {
+        return false;
+    };
     let Ok(len) = compressor.compress_page(original, &mut out[..]) else {
         return false;
     };

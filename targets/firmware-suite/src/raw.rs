@@ -7,6 +7,7 @@ use spin::Mutex;
 use trueno_zram_core::{Encoding, Error, PAGE_SIZE, Page, SimdBackend, lz4, samefill};
 
 use crate::codecs::{CALL_SLACK, LZ4_STACK, StackBounds};
+use crate::slot::Slot;
 use crate::suite::Failure;
 
 /// One codec through its own API.
@@ -55,20 +56,20 @@ pub const RAW_CODECS: &[RawCodec] = &[
 
 const LZ4: &str = "lz4 compress_page/decompress_page";
 
-/// The LZ4 compressor: its 32 KiB hash table, kept between pages.
-static LZ4_STATE: Mutex<Option<lz4::Compressor>> = Mutex::new(None);
+/// The LZ4 compressor: its 32 KiB hash table, kept between pages (in `.bss`, see [`Slot`]).
+static LZ4_STATE: Mutex<Slot<lz4::Compressor>> = Mutex::new(Slot::Empty);
 
 fn lz4_prepare() -> Result<(), Failure> {
     let mut state = LZ4_STATE.try_lock().ok_or(Failure::StateBusy)?;
-    if state.is_none() {
-        *state = Some(lz4::Compressor::new());
+    if !state.is_full() {
+        state.set(lz4::Compressor::new());
     }
     Ok(())
 }
 
 fn lz4_compress(page: &Page, out: &mut [u8; PAGE_SIZE]) -> Result<Option<usize>, Failure> {
     let mut state = LZ4_STATE.try_lock().ok_or(Failure::StateBusy)?;
-    let compressor = state.as_mut().ok_or(Failure::NotRun)?;
+    let compressor = state.get_mut().ok_or(Failure::NotRun)?;
     // One byte short of a page, as the page API does: a block that does not fit is not worth it.
     match compressor.compress_page(page, &mut out[..PAGE_SIZE - 1]) {
         Ok(len) => Ok(Some(len)),

@@ -22,6 +22,7 @@ use crate::codecs::{CODECS, Codec, MAX_CODECS, StackBounds};
 use crate::digest::Fnv1a64;
 use crate::pages::{PageKind, PageSet};
 use crate::raw::{RAW_CODECS, RawCodec};
+use crate::slot::Slot;
 use crate::stack::StackMeter;
 
 /// The buffers one round trip works in.
@@ -40,8 +41,9 @@ static BUFFERS: Mutex<Buffers> = Mutex::new(Buffers {
 /// The output buffer of the codec APIs ([`crate::raw`]).
 static RAW_OUT: Mutex<[u8; PAGE_SIZE]> = Mutex::new([0; PAGE_SIZE]);
 
-/// The compressor of the codec being run; rebuilt for each codec.
-static COMPRESSOR: Mutex<Option<StandardCompressor>> = Mutex::new(None);
+/// The compressor of the codec being run; rebuilt for each codec. A [`Slot`], not an `Option`, so
+/// that its tens of KiB of state take RAM (`.bss`) and no flash.
+static COMPRESSOR: Mutex<Slot<StandardCompressor>> = Mutex::new(Slot::Empty);
 
 /// Which half of a round trip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +225,8 @@ pub fn run(embedded: &[u8], meter: &mut dyn StackMeter) -> Result<Summary, Failu
                 page: usize::MAX,
                 error,
             })?;
-        let state = compressor.insert(built);
+        compressor.set(built);
+        let state = compressor.get_mut().ok_or(Failure::NotRun)?;
         let mut summary = CodecSummary::new(codec.name, codec.bounds);
         for page in 0..set.len() {
             round_trip(
@@ -240,7 +243,7 @@ pub fn run(embedded: &[u8], meter: &mut dyn StackMeter) -> Result<Summary, Failu
         // CODECS.len() <= MAX_CODECS is asserted at compile time, so this push always fits.
         let _ = codecs.push(summary);
     }
-    *compressor = None;
+    compressor.clear();
     let mut raw = heapless::Vec::new();
     for codec in RAW_CODECS {
         (codec.prepare)()?;
