@@ -209,7 +209,10 @@ pub fn build(build: &Build<'_>, pages: &Path, digest: u64) -> Result<PathBuf, St
 /// What a firmware run printed and how it ended.
 pub struct Outcome {
     pub status: Option<i32>,
+    /// Stdout as text (lossy), for the text firmware.
     pub stdout: String,
+    /// Stdout as bytes, for the defmt firmware.
+    pub raw_stdout: Vec<u8>,
     pub stderr: String,
 }
 
@@ -260,11 +263,13 @@ pub fn run_image(board: &Board, elf: &Path) -> Result<Outcome, String> {
             Err(e) => return Err(format!("waiting for {program}: {e}")),
         }
     };
-    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
+    let raw_stdout = out_reader.join().unwrap_or_default();
+    let stdout = String::from_utf8_lossy(&raw_stdout).into_owned();
     let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
     Ok(Outcome {
         status: status.code(),
         stdout,
+        raw_stdout,
         stderr,
     })
 }
@@ -328,8 +333,8 @@ pub fn test_firmware() -> Result<(), String> {
         expect_pass(board, &outcome, input.digest)?;
     }
 
-    // The defmt build prints binary defmt frames (decode them with defmt-print and the ELF); its exit
-    // status carries the verdict.
+    // The defmt build prints defmt frames: decode them far enough to name each frame's format string
+    // (see `crate::defmt`) and check that the run logged its board first and its verdict last.
     let elf = build(
         &Build {
             board: &CORTEX_M4,
@@ -342,17 +347,28 @@ pub fn test_firmware() -> Result<(), String> {
         input.digest,
     )?;
     let outcome = run_image(&CORTEX_M4, &elf)?;
-    if outcome.status != Some(0) || outcome.stdout.is_empty() {
+    let frames = crate::defmt::frames(&elf, &outcome.raw_stdout)?;
+    let formats: Vec<&str> = frames.iter().map(|(f, _)| f.as_str()).collect();
+    let first = "trueno-zram firmware suite on {=str}";
+    let last = "trueno-zram firmware suite: PASS";
+    // The summary frame carries the digest as its last field, a u64 little-endian.
+    let digest = input.digest.to_le_bytes();
+    let summary_has_digest = frames
+        .iter()
+        .any(|(_, bytes)| bytes.windows(8).any(|w| w == digest));
+    if outcome.status != Some(0)
+        || formats.first() != Some(&first)
+        || formats.last() != Some(&last)
+        || !summary_has_digest
+    {
         return Err(format!(
-            "cortex-m4 defmt firmware failed (exit {:?}, {} bytes of defmt frames):\n{}",
-            outcome.status,
-            outcome.stdout.len(),
-            outcome.stderr
+            "cortex-m4 defmt firmware failed (exit {:?}, digest logged: {summary_has_digest}), its frames' format strings: {formats:?}\n{}",
+            outcome.status, outcome.stderr
         ));
     }
     eprintln!(
-        "firmware: cortex-m4 defmt build passed ({} bytes of defmt frames)",
-        outcome.stdout.len()
+        "firmware: cortex-m4 defmt build passed; {} defmt frames (format strings {formats:?}), the summary frame carries the host's digest",
+        formats.len()
     );
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! Commands: `ci`, `build-targets`, `test-cross`, `test-firmware`, `firmware-size`, `lint-firmware`, `miri`, `bench NAME [ARGS]`, `fuzz NAME --seconds N`.
 
 mod cmd;
+mod defmt;
 mod elf;
 mod firmware;
 mod setup;
