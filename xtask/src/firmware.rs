@@ -171,7 +171,9 @@ pub struct Build<'a> {
     pub default_features: bool,
     /// `opt-level` of the release profile (the crates' own is "s").
     pub opt_level: &'a str,
-    /// A name for the target folder of this variant, so variants do not rebuild each other.
+    /// The target folder under `target/firmware/BOARD/`: variants that differ in features share one
+    /// (cargo keeps each feature set's artifacts apart), builds at another opt-level take their own
+    /// so that they do not rebuild each other.
     pub variant: &'a str,
 }
 
@@ -341,7 +343,7 @@ pub fn test_firmware() -> Result<(), String> {
             features: &["defmt"],
             default_features: true,
             opt_level: "s",
-            variant: "defmt",
+            variant: "suite",
         },
         &input.pages,
         input.digest,
@@ -519,7 +521,7 @@ pub fn lint_boards() -> Result<(), String> {
                     board.target,
                     "--target-dir",
                 ])
-                .arg(firmware_dir().join(board.name).join("clippy"))
+                .arg(firmware_dir().join(board.name).join("suite"))
                 .args(["--features", feature, "--", "-D", "warnings"]))?;
         }
     }
