@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use trueno_zram_firmware::board::{FAIL_PREFIX, FAILURE_EXIT, PASS_LINE};
+use trueno_zram_firmware::pool::POOL_DONE_PREFIX;
 use trueno_zram_firmware::stack::Unmeasured;
 
 use crate::cmd::workspace_root;
@@ -156,6 +157,9 @@ pub fn prepare_suite() -> Result<SuiteInput, String> {
     let summary = trueno_zram_firmware::run(&bytes, &mut Unmeasured)
         .map_err(|f| format!("the suite fails on the host: {f}"))?;
     eprintln!("firmware: host run of the suite:\n{summary}");
+    let pool = trueno_zram_firmware::pool::run(&bytes)
+        .map_err(|f| format!("the pool pass fails on the host: {f}"))?;
+    eprintln!("{pool}");
     Ok(SuiteInput {
         pages,
         digest: summary.digest,
@@ -333,6 +337,37 @@ pub fn test_firmware() -> Result<(), String> {
         let outcome = run_image(board, &elf)?;
         print!("{}", outcome.stdout);
         expect_pass(board, &outcome, input.digest)?;
+
+        // The pool variant: the same suite, then the pages through a PagePool on a fixed heap.
+        let elf = build(
+            &Build {
+                board,
+                features: &["pool"],
+                default_features: true,
+                opt_level: "s",
+                variant: "pool",
+            },
+            &input.pages,
+            input.digest,
+        )?;
+        let outcome = run_image(board, &elf)?;
+        expect_pass(board, &outcome, input.digest)?;
+        let pool_lines: Vec<&str> = outcome
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("pool"))
+            .collect();
+        if !pool_lines.iter().any(|l| l.starts_with(POOL_DONE_PREFIX)) {
+            return Err(format!(
+                "{} pool firmware did not report its pool pass:\n{}",
+                board.name, outcome.stdout
+            ));
+        }
+        println!(
+            "{} with feature pool:\n{}",
+            board.name,
+            pool_lines.join("\n")
+        );
     }
 
     // The defmt build prints defmt frames: decode them far enough to name each frame's format string
@@ -508,9 +543,9 @@ pub fn lint_boards() -> Result<(), String> {
         };
         run(cargo().args(["fmt", "--check"]))?;
         let features: &[&str] = if board.name == CORTEX_M4.name {
-            &["", "defmt"]
+            &["", "pool", "defmt"]
         } else {
-            &[""]
+            &["", "pool"]
         };
         for feature in features {
             run(cargo()

@@ -11,6 +11,9 @@ use cortex_m as _;
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 use trueno_zram_firmware::stack::PaintedStack;
 
+#[cfg(feature = "pool")]
+include!("../../heap.rs");
+
 mod suite_input {
     include!(concat!(env!("OUT_DIR"), "/suite_input.rs"));
 }
@@ -27,6 +30,8 @@ fn main() -> ! {
     if cfg!(feature = "size-probe") {
         semihosting::process::exit(trueno_zram_firmware::probe::run());
     }
+    #[cfg(feature = "pool")]
+    init_heap();
     // SAFETY: cortex-m-rt gives the stack everything from `_stack_end` up to `_stack_start`; this
     // firmware never enables an interrupt, so `main` is the only context that uses that stack.
     let mut meter = unsafe { PaintedStack::new(&raw const _stack_end) };

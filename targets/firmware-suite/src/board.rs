@@ -46,6 +46,11 @@ fn run_checked(
 ) -> Result<Summary, Failure> {
     let summary = run(embedded, meter)?;
     let _ = writeln!(console, "{summary}");
+    #[cfg(feature = "pool")]
+    {
+        let pool = crate::pool::run(embedded)?;
+        let _ = writeln!(console, "{pool}");
+    }
     let _ = writeln!(console, "expected {expected:#018x} (host)");
     summary.check_digest(expected)?;
     Ok(summary)

@@ -15,10 +15,15 @@
 //! each depth against its codec's bound ([`codecs::Codec`]).
 #![no_std]
 
+#[cfg(feature = "pool")]
+extern crate alloc;
+
 pub mod board;
 pub mod codecs;
 pub mod digest;
 pub mod pages;
+#[cfg(feature = "pool")]
+pub mod pool;
 pub mod probe;
 pub mod raw;
 pub mod slot;

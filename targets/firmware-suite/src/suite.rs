@@ -104,6 +104,24 @@ pub enum Failure {
         /// The host's.
         expected: u64,
     },
+    /// The page pool refused an operation (feature `pool`).
+    #[cfg(feature = "pool")]
+    Pool {
+        /// The codec whose pages it held.
+        codec: &'static str,
+        /// The page index.
+        page: usize,
+        /// The pool's error.
+        error: trueno_zram_alloc::Error,
+    },
+    /// A figure of the page pool is not what the pages stored imply (feature `pool`).
+    #[cfg(feature = "pool")]
+    PoolCheck {
+        /// The codec whose pages it held.
+        codec: &'static str,
+        /// What should have held.
+        what: &'static str,
+    },
     /// The suite's static state is held by another context.
     StateBusy,
     /// The stack meter did not run the call it was given.
@@ -447,6 +465,12 @@ impl fmt::Display for Failure {
                 f,
                 "digest {got:#018x} differs from the host's {expected:#018x}"
             ),
+            #[cfg(feature = "pool")]
+            Failure::Pool { codec, page, error } => {
+                write!(f, "{codec}: page {page}: pool error: {error}")
+            }
+            #[cfg(feature = "pool")]
+            Failure::PoolCheck { codec, what } => write!(f, "{codec}: pool check failed: {what}"),
             Failure::StateBusy => f.write_str("suite state is held by another context"),
             Failure::NotRun => f.write_str("stack meter did not run the call"),
         }

@@ -4,7 +4,13 @@
 #![no_std]
 #![no_main]
 
+// Linked for its single-hart `critical-section` implementation, which the pool's heap takes.
+#[cfg(feature = "pool")]
+use riscv as _;
 use trueno_zram_firmware::stack::PaintedStack;
+
+#[cfg(feature = "pool")]
+include!("../../heap.rs");
 
 mod suite_input {
     include!(concat!(env!("OUT_DIR"), "/suite_input.rs"));
@@ -22,6 +28,8 @@ fn main() -> ! {
     if cfg!(feature = "size-probe") {
         semihosting::process::exit(trueno_zram_firmware::probe::run());
     }
+    #[cfg(feature = "pool")]
+    init_heap();
     // SAFETY: riscv-rt gives the single hart's stack everything from `__estack` up to `_stack_start`;
     // this firmware never enables an interrupt, so `main` is the only context that uses that stack.
     let mut meter = unsafe { PaintedStack::new(&raw const __estack) };
