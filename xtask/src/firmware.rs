@@ -301,6 +301,7 @@ fn expect_pass(board: &Board, outcome: &Outcome, digest: u64) -> Result<(), Stri
 pub fn test_firmware() -> Result<(), String> {
     setup::rustup_targets("stable", &[CORTEX_M4.target, RISCV32.target])?;
     let input = prepare_suite()?;
+    let mut stack_lines = Vec::new();
     for board in BOARDS {
         // A wrong expected digest must fail: the comparison is real, and failures exit non-zero.
         let wrong = input.digest ^ 1;
@@ -337,6 +338,7 @@ pub fn test_firmware() -> Result<(), String> {
         let outcome = run_image(board, &elf)?;
         print!("{}", outcome.stdout);
         expect_pass(board, &outcome, input.digest)?;
+        stack_lines.push(outcome.stdout.clone());
 
         // The pool variant: the same suite, then the pages through a PagePool on a fixed heap.
         let elf = build(
@@ -369,6 +371,11 @@ pub fn test_firmware() -> Result<(), String> {
             pool_lines.join("\n")
         );
     }
+
+    let table = stack_table(&stack_lines);
+    println!("{table}");
+    let path = firmware_dir().join("stack.md");
+    std::fs::write(&path, &table).map_err(|e| format!("writing {}: {e}", path.display()))?;
 
     // The defmt build prints defmt frames: decode them far enough to name each frame's format string
     // (see `crate::defmt`) and check that the run logged its board first and its verdict last.
@@ -408,6 +415,53 @@ pub fn test_firmware() -> Result<(), String> {
         formats.len()
     );
     Ok(())
+}
+
+/// A Markdown table of the stack depths that the boards printed (one output per board, in the order
+/// of [`BOARDS`]): lines `stack LAYER NAME: compress D B (bound B B), decompress D B (bound B B)`.
+fn stack_table(outputs: &[String]) -> String {
+    // (call, bound, depth per board), in the order the first board printed them.
+    let mut rows: Vec<(String, String, Vec<String>)> = Vec::new();
+    for (column, output) in outputs.iter().enumerate() {
+        for line in output.lines() {
+            let Some((call, figures)) =
+                line.strip_prefix("stack ").and_then(|l| l.split_once(": "))
+            else {
+                continue;
+            };
+            for part in figures.split("), ") {
+                let Some((op, rest)) = part.split_once(' ') else {
+                    continue;
+                };
+                let Some((depth, bound)) = rest.split_once(" (bound ") else {
+                    continue;
+                };
+                let name = format!("{call}, {op}");
+                let bound = bound.trim_end_matches(')').to_owned();
+                let index = match rows.iter().position(|(n, _, _)| *n == name) {
+                    Some(i) => i,
+                    None => {
+                        rows.push((name, bound, vec![String::new(); outputs.len()]));
+                        rows.len() - 1
+                    }
+                };
+                rows[index].2[column] = depth.to_owned();
+            }
+        }
+    }
+    let mut table = String::from("| call |");
+    let mut rule = String::from("| --- |");
+    for board in BOARDS.iter().take(outputs.len()) {
+        table.push_str(&format!(" {} |", board.name));
+        rule.push_str(" ---: |");
+    }
+    table.push_str(" bound |\n");
+    rule.push_str(" ---: |\n");
+    table.push_str(&rule);
+    for (name, bound, depths) in rows {
+        table.push_str(&format!("| {name} | {} | {bound} |\n", depths.join(" | ")));
+    }
+    table
 }
 
 /// One size-probe build: which codecs it links.
