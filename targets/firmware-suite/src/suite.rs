@@ -13,9 +13,10 @@
 use core::fmt;
 
 use spin::Mutex;
+use trueno_zram_core::adaptive::{AdaptivePolicy, Choice};
 use trueno_zram_core::{
     CompressedPage, CompressorBuilder, Encoding, Error, PAGE_SIZE, Page, PageCompressor,
-    StandardCompressor,
+    StandardCompressor, entropy,
 };
 
 use crate::codecs::{CODECS, Codec, MAX_CODECS, StackBounds};
@@ -53,6 +54,8 @@ pub enum Op {
     Compress,
     /// `PageCompressor::decompress_into`.
     Decompress,
+    /// `entropy::estimate` and `AdaptivePolicy::choose`.
+    Estimate,
 }
 
 /// Why the suite failed.
@@ -176,7 +179,7 @@ impl CodecSummary {
     fn record_depth(&mut self, op: Op, depth: Option<usize>) -> Result<(), Failure> {
         let (deepest, bound) = match op {
             Op::Compress => (&mut self.stack_compress, self.bounds.compress),
-            Op::Decompress => (&mut self.stack_decompress, self.bounds.decompress),
+            Op::Decompress | Op::Estimate => (&mut self.stack_decompress, self.bounds.decompress),
         };
         if let Some(used) = depth {
             *deepest = Some(deepest.map_or(used, |d| d.max(used)));
@@ -206,10 +209,32 @@ pub struct Summary {
     /// One entry per codec through its own API, in the order of [`RAW_CODECS`]; a page the codec
     /// does not apply to counts as stored.
     pub raw: heapless::Vec<CodecSummary, MAX_CODECS>,
+    /// What the adaptive policy chose for the pages.
+    pub adaptive: AdaptiveSummary,
     /// FNV-1a 64 of every compressed page's wire form (length, then bytes), codec by codec, then of
-    /// every codec API output.
+    /// every codec API output, then of every page's entropy estimate and adaptive choice.
     pub digest: u64,
 }
+
+/// What [`AdaptivePolicy::DEFAULT`] chose for the pages, from each page's entropy estimate (integer
+/// arithmetic, so every target must choose the same: the estimates and choices go into the digest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AdaptiveSummary {
+    /// Pages it would store without running a codec.
+    pub stored: usize,
+    /// Pages it gives to LZ4.
+    pub lz4: usize,
+    /// Pages it gives to Zstandard.
+    pub zstd: usize,
+    /// Deepest stack of `entropy::estimate` and `AdaptivePolicy::choose`, where measured.
+    pub stack: Option<usize>,
+}
+
+/// Stack bound of `entropy::estimate` and the choice: its sample, the histogram's four interleaved
+/// 1 KiB count tables, the merged histogram it returns by value, and slack (about 7.3 KiB measured on
+/// Cortex-M4F).
+pub const ESTIMATE_STACK: usize = 8 * 1024;
 
 impl Summary {
     /// `Ok` when the digest is the one the host computed.
@@ -281,13 +306,70 @@ pub fn run(embedded: &[u8], meter: &mut dyn StackMeter) -> Result<Summary, Failu
         }
         let _ = raw.push(summary);
     }
+    let adaptive = adaptive_choices(&mut buffers, &set, meter, &mut digest)?;
     Ok(Summary {
         pages: set.len(),
         embedded_pages: set.embedded_len(),
         codecs,
         raw,
+        adaptive,
         digest: digest.value(),
     })
+}
+
+fn adaptive_choices(
+    buffers: &mut Buffers,
+    set: &PageSet<'_>,
+    meter: &mut dyn StackMeter,
+    digest: &mut Fnv1a64,
+) -> Result<AdaptiveSummary, Failure> {
+    let mut summary = AdaptiveSummary::default();
+    for page in 0..set.len() {
+        set.load(page, &mut buffers.original)
+            .ok_or(Failure::NotRun)?;
+        let original = &buffers.original;
+        let mut result = None;
+        let depth = meter.measure(&mut || {
+            let estimate = entropy::estimate(original);
+            result = Some((estimate, AdaptivePolicy::DEFAULT.choose(&estimate)));
+        });
+        let (estimate, choice) = result.ok_or(Failure::NotRun)?;
+        if let Some(used) = depth {
+            summary.stack = Some(summary.stack.map_or(used, |d| d.max(used)));
+            if used > ESTIMATE_STACK {
+                return Err(Failure::StackOverBound {
+                    codec: "adaptive choice",
+                    op: Op::Estimate,
+                    used,
+                    bound: ESTIMATE_STACK,
+                });
+            }
+        }
+        for field in [
+            estimate.sample_entropy_q16,
+            estimate.zero_bytes,
+            estimate.repeated_words,
+        ] {
+            digest.write(&field.to_le_bytes());
+        }
+        let (tag, level) = match choice {
+            Choice::Stored => {
+                summary.stored += 1;
+                (0, 0)
+            }
+            Choice::Lz4 => {
+                summary.lz4 += 1;
+                (1, 0)
+            }
+            Choice::Zstd(level) => {
+                summary.zstd += 1;
+                (2, level)
+            }
+        };
+        digest.write(&[tag]);
+        digest.write(&level.to_le_bytes());
+    }
+    Ok(summary)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -433,6 +515,7 @@ impl fmt::Display for Op {
         f.write_str(match self {
             Op::Compress => "compress",
             Op::Decompress => "decompress",
+            Op::Estimate => "estimate",
         })
     }
 }
@@ -504,6 +587,17 @@ impl fmt::Display for Summary {
         for c in &self.raw {
             write_codec(f, "codec API", c)?;
         }
+        let a = &self.adaptive;
+        writeln!(
+            f,
+            "adaptive choice (default policy): stored {}, lz4 {}, zstd {}",
+            a.stored, a.lz4, a.zstd
+        )?;
+        writeln!(
+            f,
+            "stack adaptive choice: estimate {} (bound {ESTIMATE_STACK} B)",
+            Depth(a.stack)
+        )?;
         write!(f, "digest {:#018x}", self.digest)
     }
 }
@@ -578,6 +672,11 @@ mod tests {
         for c in &summary.raw {
             assert_eq!(c.pages, summary.pages, "{c:?}");
         }
+        // The random page is stored; the zero and pattern pages never reach the policy in the page
+        // API, but the estimate sees them like any other page.
+        let a = summary.adaptive;
+        assert_eq!(a.stored + a.lz4 + a.zstd, summary.pages);
+        assert!(a.stored >= 1, "{a:?}");
         // Same-fill detection applies to the zero and pattern pages only.
         assert_eq!(summary.raw[0].encodings, [summary.pages - 2, 2, 0, 0]);
     }
