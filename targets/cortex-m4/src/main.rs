@@ -3,6 +3,9 @@
 //! its bound and the digest equals the host's. A failure exits 1, a panic or fault 101.
 //!
 //! With feature `defmt` it logs through defmt over semihosting instead (decode with defmt-print).
+//!
+//! Feature `pool` adds the pool pass over a fixed heap (`targets/heap.rs`); feature `size-probe`
+//! runs the size probe instead of the suite (`cargo xtask firmware-size`).
 #![no_std]
 #![no_main]
 

@@ -1,6 +1,9 @@
 //! Firmware for QEMU's virt board (RISC-V 32, riscv32imac): runs the trueno-zram page suite, prints the
 //! summary through semihosting and exits 0 only when every round trip held, every stack depth stayed
 //! within its bound and the digest equals the host's. A failure exits 1, a panic or trap 101.
+//!
+//! Feature `pool` adds the pool pass over a fixed heap (`targets/heap.rs`); feature `size-probe`
+//! runs the size probe instead of the suite (`cargo xtask firmware-size`).
 #![no_std]
 #![no_main]
 
