@@ -44,6 +44,7 @@ pub fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
+    crate::firmware::lint_boards()?;
     run(cargo().args(["test", "--workspace"]))?;
     build_targets()?;
     test_cross()?;
@@ -68,8 +69,10 @@ pub fn build_targets() -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the core's tests for aarch64 Linux under qemu-user, so that the NEON kernels run for real.
+/// Runs the core's tests for aarch64 Linux under qemu-user, so that the NEON kernels run for real,
+/// then the firmware suite on the emulated Cortex-M4F and RISC-V 32 boards.
 pub fn test_cross() -> Result<(), String> {
+    setup::apt_packages(setup::EMULATOR_PACKAGES)?;
     setup::apt_packages(&[
         "qemu-user",
         "gcc-aarch64-linux-gnu",
@@ -84,7 +87,8 @@ pub fn test_cross() -> Result<(), String> {
             "--target",
             CROSS_TEST_TARGET,
         ])
-        .env("PROPTEST_CASES", "64"))
+        .env("PROPTEST_CASES", "64"))?;
+    crate::firmware::test_firmware()
 }
 
 /// Runs the core's tests under Miri (nightly).
