@@ -15,7 +15,9 @@
 #![no_std]
 #![cfg_attr(test, allow(clippy::cast_possible_truncation))]
 
+pub mod adaptive;
 pub mod codec;
+pub mod entropy;
 pub mod error;
 pub mod lz4;
 pub mod page;
