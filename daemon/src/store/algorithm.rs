@@ -6,6 +6,9 @@ use trueno_zram::Algorithm;
 /// The algorithm a device gets when none is named.
 pub const DEFAULT_ALGORITHM: &str = "lz4";
 
+/// The level of a plain `zstd`.
+pub const DEFAULT_ZSTD_LEVEL: i8 = 3;
+
 /// Every name [`parse_algorithm`] knows, for help texts.
 pub const ALGORITHM_NAMES: &str = "samefill, lz4, zstd[:LEVEL], adaptive";
 
@@ -21,15 +24,14 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
         ("adaptive", None) => Err(format!(
             "algorithm `{name}` is not in this build yet (its codec has not landed); known: {ALGORITHM_NAMES}"
         )),
-        ("zstd", level) => {
-            if let Some(level) = level {
-                level
-                    .parse::<i32>()
-                    .map_err(|e| format!("zstd level `{level}`: {e}"))?;
-            }
-            Err(format!(
-                "algorithm `{name}` is not in this build yet (its codec has not landed); known: {ALGORITHM_NAMES}"
-            ))
+        ("zstd", None) => Ok(Algorithm::Zstd {
+            level: DEFAULT_ZSTD_LEVEL,
+        }),
+        ("zstd", Some(level)) => {
+            let level = level
+                .parse::<i8>()
+                .map_err(|e| format!("zstd level `{level}`: {e}"))?;
+            Ok(Algorithm::Zstd { level })
         }
         _ => Err(format!(
             "unknown algorithm `{name}`; known: {ALGORITHM_NAMES}"
@@ -42,6 +44,7 @@ pub fn algorithm_name(algorithm: Algorithm) -> String {
     match algorithm {
         Algorithm::SameFillOnly => "samefill".into(),
         Algorithm::Lz4 => "lz4".into(),
+        Algorithm::Zstd { level } => format!("zstd:{level}"),
         #[allow(unreachable_patterns)]
         other => format!("{other:?}").to_lowercase(),
     }
@@ -59,5 +62,15 @@ mod tests {
         assert!(e.contains("unknown algorithm `gzip`"), "{e}");
         let e = parse_algorithm("zstd:x").unwrap_err();
         assert!(e.contains("zstd level `x`"), "{e}");
+        assert_eq!(
+            parse_algorithm("zstd").unwrap(),
+            Algorithm::Zstd {
+                level: DEFAULT_ZSTD_LEVEL
+            }
+        );
+        for name in ["lz4", "samefill", "zstd:1", "zstd:-5", "zstd:9"] {
+            let a = parse_algorithm(name).unwrap();
+            assert_eq!(algorithm_name(a), name);
+        }
     }
 }
