@@ -11,6 +11,7 @@ fn algorithms() -> Vec<Algorithm> {
         Algorithm::Lz4,
         Algorithm::Zstd { level: 1 },
         Algorithm::Zstd { level: 3 },
+        Algorithm::Adaptive,
         Algorithm::SameFillOnly,
     ]
 }

@@ -28,14 +28,15 @@ impl CodecSpec {
     }
 }
 
-/// The codecs this build offers, fastest first: `lz4`, Zstandard at levels -1, 1 and 3, and
-/// `samefill` (same-fill detection, every other page stored raw).
+/// The codecs this build offers: `lz4`, Zstandard at levels -1, 1 and 3, `adaptive` (per page, by
+/// the entropy estimate), and `samefill` (same-fill detection, every other page stored raw).
 pub fn available_codecs() -> Vec<CodecSpec> {
     vec![
         CodecSpec::new("lz4", Algorithm::Lz4),
         CodecSpec::new("zstd:-1", Algorithm::Zstd { level: -1 }),
         CodecSpec::new("zstd:1", Algorithm::Zstd { level: 1 }),
         CodecSpec::new("zstd:3", Algorithm::Zstd { level: 3 }),
+        CodecSpec::new("adaptive", Algorithm::Adaptive),
         CodecSpec::new("samefill", Algorithm::SameFillOnly),
     ]
 }
