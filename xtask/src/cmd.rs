@@ -30,6 +30,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// Everything CI checks, in order, stopping at the first failure.
 pub fn ci() -> Result<(), String> {
+    setup::apt_packages(setup::EMULATOR_PACKAGES)?;
     setup::apt_packages(setup::APT_PACKAGES)?;
     setup::rustup_components("stable", &["rustfmt", "clippy"])?;
     setup::rustup_targets("stable", EMBEDDED_TARGETS)?;
