@@ -49,6 +49,7 @@ mod tests;
 
 use core::num::NonZeroU64;
 use core::ops::Deref;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use spin::MutexGuard;
 use trueno_zram_core::{CompressedPage, Encoding, PAGE_SIZE, Page, PageCompressor};
@@ -109,7 +110,8 @@ impl Handle {
     }
 
     fn index(self) -> usize {
-        usize::try_from((self.0.get() >> 8) - 1).unwrap_or(usize::MAX)
+        // A raw value below 256 (never made by `new`) wraps to an index no table reaches.
+        usize::try_from((self.0.get() >> 8).wrapping_sub(1)).unwrap_or(usize::MAX)
     }
 }
 
@@ -202,6 +204,9 @@ impl core::fmt::Debug for ObjectRef<'_> {
 /// A pool of compressed objects of 1 to 4096 bytes, densely packed; see the [module](self) documentation.
 pub struct PagePool {
     classes: [Mutex<ClassStore>; CLASS_COUNT],
+    /// Whether each class holds memory, written under its lock, so that pool-wide walks (`compact`,
+    /// `stats`) skip idle classes without taking their locks.
+    active: [AtomicBool; CLASS_COUNT],
     acct: Accounting,
 }
 
@@ -225,6 +230,7 @@ impl PagePool {
     pub const fn new() -> Self {
         Self {
             classes: [const { Mutex::new(ClassStore::new()) }; CLASS_COUNT],
+            active: [const { AtomicBool::new(false) }; CLASS_COUNT],
             acct: Accounting::new(core::mem::size_of::<Self>()),
         }
     }
@@ -282,13 +288,33 @@ impl PagePool {
             max: PAGE_SIZE,
         };
         let class = class_of(len).ok_or(size_error)?;
-        let (store, spec) = self.class(class).ok_or(size_error)?;
-        let index = store.lock().insert(class, spec, kind, bytes, &self.acct)?;
-        Ok(Handle::new(class, index))
+        let (store, spec, active) = self.class(class).ok_or(size_error)?;
+        let mut store = store.lock();
+        let inserted = store.insert(class, spec, kind, bytes, &self.acct);
+        // Even a failed insert may have grown the table.
+        active.store(store.holds_memory(), Ordering::Release);
+        Ok(Handle::new(class, inserted?))
     }
 
-    fn class(&self, class: usize) -> Option<(&Mutex<ClassStore>, &'static ClassSpec)> {
-        Some((self.classes.get(class)?, CLASSES.get(class)?))
+    fn class(&self, class: usize) -> Option<(&Mutex<ClassStore>, &'static ClassSpec, &AtomicBool)> {
+        Some((
+            self.classes.get(class)?,
+            CLASSES.get(class)?,
+            self.active.get(class)?,
+        ))
+    }
+
+    /// The classes that hold memory, each with its shape and its flag. A class that becomes active
+    /// meanwhile may be missed, as if the walk had come first.
+    fn active_classes(
+        &self,
+    ) -> impl Iterator<Item = (&Mutex<ClassStore>, &'static ClassSpec, &AtomicBool)> {
+        self.classes
+            .iter()
+            .zip(CLASSES.iter())
+            .zip(self.active.iter())
+            .filter(|(_, active)| active.load(Ordering::Acquire))
+            .map(|((store, spec), active)| (store, spec, active))
     }
 
     /// Read access to an object. The guard holds the object's size-class lock until dropped.
@@ -296,7 +322,7 @@ impl PagePool {
         let invalid = Error::InvalidHandle {
             raw: handle.to_raw(),
         };
-        let (store, spec) = self.class(handle.class()).ok_or(invalid)?;
+        let (store, spec, _) = self.class(handle.class()).ok_or(invalid)?;
         let store = store.lock();
         let loc = store.locate(handle.index()).ok_or(invalid)?;
         if store.bytes(spec, &loc).is_none() {
@@ -350,7 +376,7 @@ impl PagePool {
         let invalid = Error::InvalidHandle {
             raw: handle.to_raw(),
         };
-        let (store, spec) = self.class(handle.class()).ok_or(invalid)?;
+        let (store, spec, _) = self.class(handle.class()).ok_or(invalid)?;
         store
             .lock()
             .remove(spec, handle.index(), &self.acct)
@@ -362,18 +388,26 @@ impl PagePool {
     /// the rest back to the allocator. Handles stay valid. Locks one class at a time, so other threads
     /// keep working meanwhile. Returns the pages given back (also added to `pages_compacted`).
     pub fn compact(&self) -> usize {
-        self.classes
-            .iter()
-            .zip(CLASSES.iter())
-            .map(|(store, spec)| store.lock().compact(spec, &self.acct))
-            .sum()
+        let freed = self
+            .active_classes()
+            .map(|(store, spec, active)| {
+                let mut store = store.lock();
+                let freed = store.compact(spec, &self.acct);
+                active.store(store.holds_memory(), Ordering::Release);
+                freed
+            })
+            .sum();
+        self.acct.add_compacted(freed);
+        freed
     }
 
     /// Removes every object and gives all memory back; handles become invalid. Statistics restart, but
     /// `mem_used_max` and `pages_compacted` keep their history.
     pub fn clear(&self) {
-        for store in &self.classes {
-            store.lock().clear(&self.acct);
+        for (store, _, active) in self.active_classes() {
+            let mut store = store.lock();
+            store.clear(&self.acct);
+            active.store(store.holds_memory(), Ordering::Release);
         }
     }
 
@@ -384,17 +418,18 @@ impl PagePool {
             mem_limit: self.limit().map(|l| l as u64),
             ..PoolStats::default()
         };
-        for store in &self.classes {
+        for (store, _, _) in self.active_classes() {
             let s = store.lock().stats;
             stats.objects += s.objects;
             stats.orig_data_size += s.pages * PAGE_SIZE as u64;
             stats.compr_data_size += s.compr_bytes;
             stats.same_pages += s.same_pages;
             stats.huge_pages += s.huge_pages;
-            stats.pages_compacted += s.pages_compacted;
         }
+        stats.pages_compacted = self.acct.compacted() as u64;
         stats.mem_used_total = self.acct.used() as u64;
-        stats.mem_used_max = self.acct.max() as u64;
+        // A charge raises the use before the maximum: never report a maximum below the use just read.
+        stats.mem_used_max = (self.acct.max() as u64).max(stats.mem_used_total);
         stats
     }
 
