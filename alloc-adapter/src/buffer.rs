@@ -110,7 +110,8 @@ mod tests {
                 .algorithm(algorithm)
                 .build()
                 .unwrap();
-            for n in [0, 1, 2, 5] {
+            let counts: &[usize] = if cfg!(miri) { &[0, 2] } else { &[0, 1, 2, 5] };
+            for &n in counts {
                 let buf = sample(n);
                 let packed = compress_buffer(&mut c, &buf).unwrap();
                 assert_eq!(packed.len(), n);

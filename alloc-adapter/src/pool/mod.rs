@@ -3,7 +3,9 @@
 //!
 //! # Design
 //! - **Size classes.** An object goes to the smallest class whose slot holds it: 8, 16, then every
-//!   multiple of 32 bytes up to 4096 ([`class`](self) has the table).
+//!   multiple of 32 bytes up to 4096: [`CLASS_COUNT`] classes. A 32-byte step loses 16 bytes per
+//!   object on average (about 1% of a typical LZ4 page) and keeps few classes, each with at most one
+//!   partly filled span.
 //! - **Spans.** A class keeps its slots back to back in spans of 1 to 16 pages, objects straddling page
 //!   boundaries, so that little is lost at a span's end. A span's memory grows a page at a time as
 //!   slots are handed out, so a class's partly filled span holds less than one unused page.
@@ -22,8 +24,14 @@
 //!   shared between threads as it is (`PagePool: Send + Sync`, put it in an `Arc` or a `static`).
 //!   Operations on objects of different classes never contend. A thread that finds a lock taken spins,
 //!   or with feature `std` yields its time slice. [`PagePool::get`] returns a guard that
-//!   holds the object's class lock: drop it before calling the pool again for an object of the same
-//!   class from the same thread, or that call spins forever.
+//!   holds the object's class lock: drop it before calling the pool again from the same thread (an
+//!   operation on the same class, or `compact`, `stats`, `clear`, would wait for it forever).
+//!
+//! # Density
+//! On `memdump.bin` (16384 real anonymous pages, each compressed with our LZ4; `cargo xtask bench
+//! pool`) all memory the pool holds is 1.035x the compressed bytes when freshly filled, and 1.036x
+//! after replacing a random half of the objects with others of new sizes and compacting (1.055x
+//! before compacting). Linux zram's zsmalloc: 1.079x fresh, not counting its slot table.
 //!
 //! ```
 //! use trueno_zram_alloc::{PagePool, CompressedPage, Encoding};
