@@ -21,6 +21,12 @@ pub enum Algorithm {
     /// Detect same-fill pages and store every other page raw: for data known to be incompressible
     /// (encrypted or already compressed), where running a codec only costs time.
     SameFillOnly,
+    /// One Zstandard frame per page at `level` (`-7..=9`, 0 meaning 3; see [`crate::zstd::compress`]
+    /// for what each level does and the memory it takes).
+    Zstd {
+        /// Compression level: negative is faster, higher is smaller.
+        level: i8,
+    },
 }
 
 /// Compresses and decompresses whole pages. Implementations keep codec state (hash tables, entropy
@@ -81,10 +87,15 @@ impl CompressorBuilder {
             Some(b) => b.resolve(),
             None => SimdBackend::detect(),
         };
+        let zstd = match self.algorithm {
+            Algorithm::Zstd { level } => Some(crate::zstd::Compressor::new(level)?),
+            _ => None,
+        };
         Ok(StandardCompressor {
             algorithm: self.algorithm,
             backend,
             lz4: lz4::Compressor::with_backend(backend),
+            zstd,
         })
     }
 }
@@ -97,6 +108,8 @@ pub struct StandardCompressor {
     backend: SimdBackend,
     /// The LZ4 hash table, kept between pages.
     lz4: lz4::Compressor,
+    /// The Zstandard encoder's tables, kept between pages (`Algorithm::Zstd` only).
+    zstd: Option<crate::zstd::Compressor>,
 }
 
 impl StandardCompressor {
@@ -129,11 +142,25 @@ impl PageCompressor for StandardCompressor {
                     Err(e) => Err(e),
                 }
             }
+            Algorithm::Zstd { .. } => match &mut self.zstd {
+                Some(z) => zstd_page(z, page),
+                None => Err(Error::InvalidConfig("zstd compressor missing")),
+            },
         }
     }
 
     fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()> {
         decode_page(self.backend, packed, out)
+    }
+}
+
+/// A Zstandard page, or a stored one when the frame would not be smaller than a page.
+fn zstd_page(z: &mut crate::zstd::Compressor, page: &Page) -> Result<CompressedPage> {
+    let mut frame = [0u8; PAGE_SIZE - 1];
+    match z.compress_into(page, &mut frame) {
+        Ok(n) => CompressedPage::from_parts(Encoding::Zstd, &frame[..n]),
+        Err(Error::OutputTooSmall { .. }) => Ok(CompressedPage::stored(page)),
+        Err(e) => Err(e),
     }
 }
 
@@ -160,9 +187,14 @@ fn decode_page(backend: SimdBackend, packed: &CompressedPage, out: &mut Page) ->
             Ok(())
         }
         Encoding::Lz4 => lz4::decompress_page(backend, payload, out),
-        Encoding::Zstd => Err(Error::InvalidConfig(
-            "this build has no decoder for the page's encoding",
-        )),
+        Encoding::Zstd => {
+            // One frame that must fill the page exactly; a frame of more fails as output too small.
+            let len = crate::zstd::decompress_into(payload, out)?;
+            if len != PAGE_SIZE {
+                return Err(Error::WrongDecodedLength { len });
+            }
+            Ok(())
+        }
     }
 }
 
@@ -233,6 +265,27 @@ mod tests {
         // A block with a bad offset is an LZ4 error.
         let bad = CompressedPage::from_parts(Encoding::Lz4, &[0x10, 7, 9, 0]).unwrap();
         assert!(matches!(c.decompress(&bad), Err(Error::Lz4(_))));
+    }
+
+    #[test]
+    fn zstd_pages_decode_to_exactly_one_page() {
+        let mut c = CompressorBuilder::new().build().unwrap();
+        // Single-segment frame, content size 4096 (2-byte field: 4096 - 256), one RLE block of 'z'.
+        let frame = [
+            0x28, 0xB5, 0x2F, 0xFD, 0x60, 0x00, 0x0F, 0x03, 0x80, 0x00, b'z',
+        ];
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &frame).unwrap();
+        assert_eq!(c.decompress(&packed).unwrap(), [b'z'; PAGE_SIZE]);
+        // The same block of 100 bytes without a content size is a frame of the wrong length.
+        let short = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x00, 0x23, 0x03, 0x00, b'z'];
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &short).unwrap();
+        assert_eq!(
+            c.decompress(&packed),
+            Err(Error::WrongDecodedLength { len: 100 })
+        );
+        // A corrupt frame is an error, not a panic.
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &frame[..9]).unwrap();
+        assert!(matches!(c.decompress(&packed), Err(Error::Zstd(_))));
     }
 
     #[test]

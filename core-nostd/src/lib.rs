@@ -15,6 +15,7 @@
 #![no_std]
 #![cfg_attr(test, allow(clippy::cast_possible_truncation))]
 
+pub mod adaptive;
 pub mod codec;
 pub mod entropy;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod lz4;
 pub mod page;
 pub mod samefill;
 pub mod simd;
+pub mod zstd;
 
 pub use codec::{Algorithm, CompressorBuilder, PageCompressor, StandardCompressor};
 pub use error::{Error, Result};

@@ -1,0 +1,23 @@
+//! Zstandard benchmarks: each page of the corpus on its own, ours against libzstd (bundled with the
+//! `zstd` crate) with reused contexts, interleaved in one process. `cargo xtask bench zstd`.
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+mod decode;
+mod encode;
+
+fn main() {
+    let mut args = harness::args();
+    // Both shared corpora by default: memory pages and file pages compress differently.
+    if let Some(dir) = trueno_zram_tests::shared_dir()
+        && args.corpora == [dir.join("corpus/memdump.bin")]
+    {
+        args.corpora.push(dir.join("corpus/files.bin"));
+    }
+    let corpora = harness::corpora(&args);
+    let mut report = harness::Report::new("zstd", &["MB/s", "ratio", "vs libzstd"]);
+    encode::run(&args, &corpora, &mut report);
+    decode::run(&args, &corpora, &mut report);
+    report.finish(&args);
+}
