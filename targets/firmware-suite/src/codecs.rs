@@ -92,6 +92,15 @@ pub const CODECS: &[Codec] = &[
             decompress: PAGE_API_DECOMPRESS_STACK + ZSTD_DECOMPRESS_STACK,
         },
     },
+    Codec {
+        name: "adaptive",
+        algorithm: Algorithm::Adaptive,
+        bounds: StackBounds {
+            // The estimate runs first and returns before the chosen codec runs.
+            compress: PAGE_API_STACK + ZSTD_COMPRESS_STACK,
+            decompress: PAGE_API_DECOMPRESS_STACK + ZSTD_DECOMPRESS_STACK,
+        },
+    },
 ];
 
 /// The largest number of codecs the summary can hold.

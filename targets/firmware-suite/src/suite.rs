@@ -668,6 +668,22 @@ mod tests {
         let lz4 = summary.codecs.iter().find(|c| c.name == "lz4").unwrap();
         assert_eq!(lz4.encodings, [2, 2, summary.pages - 4, 0]);
         assert!(lz4.payload_bytes < lz4.input_bytes / 2, "{lz4:?}");
+        // Adaptive: same-fill first, then LZ4 or Zstandard as the policy says (a page whose codec
+        // output would not fit is stored); it uses both codecs on these pages.
+        let adaptive = summary
+            .codecs
+            .iter()
+            .find(|c| c.name == "adaptive")
+            .unwrap();
+        assert_eq!(adaptive.encodings[1], 2, "{adaptive:?}");
+        assert!(
+            adaptive.encodings[2] >= 1 && adaptive.encodings[3] >= 1,
+            "{adaptive:?}"
+        );
+        assert!(
+            adaptive.encodings[3] <= summary.adaptive.zstd,
+            "{adaptive:?}"
+        );
         // Zstandard's entropy coding also takes the counters; only the random page is stored.
         for zstd in summary.codecs.iter().filter(|c| c.name.starts_with("zstd")) {
             assert_eq!(zstd.encodings, [1, 2, 0, summary.pages - 3], "{zstd:?}");
