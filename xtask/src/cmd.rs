@@ -129,7 +129,10 @@ fn bench_names() -> Vec<String> {
         .flatten()
         .filter_map(|e| {
             let path = e.path();
-            (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(str::to_owned))?
+            // `NAME.rs`, or a folder `NAME/` with a `main.rs` (a benchmark in several files).
+            let is_bench =
+                path.extension().is_some_and(|x| x == "rs") || path.join("main.rs").is_file();
+            is_bench.then(|| path.file_stem()?.to_str().map(str::to_owned))?
         })
         .collect();
     names.sort();
