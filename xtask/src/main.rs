@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's automation, in Rust so that it runs wherever cargo does.
 //!
-//! Commands: `ci`, `build-targets`, `test-cross`, `miri`, `bench NAME [ARGS]`, `fuzz NAME --seconds N`.
+//! Commands: `ci`, `build-targets`, `test-cross`, `miri`, `bench NAME [ARGS]`, `fuzz NAME --seconds N`,
+//! `soak --minutes N`.
 
 mod cmd;
 mod setup;
@@ -15,7 +16,8 @@ commands:
   test-cross                 run the core's tests for aarch64 under qemu-user (NEON kernels for real)
   miri                       run the core's tests under Miri
   bench NAME [--corpus FILE] run benchmark NAME in release (tests/benches/NAME.rs); JSON in target/bench/NAME.json
-  fuzz NAME [--seconds N]    run fuzz target NAME (tests/fuzz) with cargo fuzz for N seconds (default 60)";
+  fuzz NAME [--seconds N]    run fuzz target NAME (tests/fuzz) with cargo fuzz for N seconds (default 60)
+  soak [--minutes N]         the release daemon under fio with crc32c verify over 4 connections (default 10)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         "miri" => cmd::miri(),
         "bench" => cmd::bench(rest),
         "fuzz" => cmd::fuzz(rest),
+        "soak" => cmd::soak(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

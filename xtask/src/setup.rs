@@ -3,6 +3,11 @@
 
 use std::process::Command;
 
+/// Full-system emulators for the firmware smoke tests. Installed before [`APT_PACKAGES`]: on machines
+/// with a backported qemu-utils, Debian 12's emulators replace it, and the second step then brings back
+/// the matching qemu-utils.
+pub const EMULATOR_PACKAGES: &[&str] = &["qemu-system-arm", "qemu-system-misc"];
+
 /// Debian packages the test suite uses: cross toolchain and emulator, the reference C libraries and
 /// their command-line tools, the NBD clients and fio for end-to-end tests, libclang for bindgen.
 pub const APT_PACKAGES: &[&str] = &[

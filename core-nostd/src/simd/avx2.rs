@@ -49,3 +49,38 @@ pub(crate) unsafe fn fill_word(page: &mut Page, word: u64) {
         unsafe { _mm256_storeu_si256(ptr.add(i), pattern) };
     }
 }
+
+/// Zero bytes, and 8-byte words equal to the word before them (see `entropy::redundancy_counts`).
+///
+/// # Safety
+/// The CPU must support AVX2 and POPCNT.
+#[target_feature(enable = "avx2,popcnt")]
+pub(crate) unsafe fn redundancy_counts(page: &Page) -> (u32, u32) {
+    let ptr = page.as_ptr();
+    let zero = _mm256_setzero_si256();
+    let mut zeros = 0u32;
+    for i in (0..page.len()).step_by(32) {
+        // SAFETY: i + 32 <= 4096, so the load stays inside the page.
+        let v = unsafe { _mm256_loadu_si256(ptr.add(i).cast()) };
+        zeros += _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, zero)).count_ones();
+    }
+    // Words 1..=508 four at a time, each against the word before it; the rest in scalar.
+    let mut repeated = 0u32;
+    let mut offset = 8;
+    while offset + 32 <= page.len() {
+        // SAFETY: offset >= 8 and offset + 32 <= 4096, so both loads stay inside the page.
+        let (cur, prev) = unsafe {
+            (
+                _mm256_loadu_si256(ptr.add(offset).cast()),
+                _mm256_loadu_si256(ptr.add(offset - 8).cast()),
+            )
+        };
+        let eq = _mm256_castsi256_pd(_mm256_cmpeq_epi64(cur, prev));
+        repeated += _mm256_movemask_pd(eq).count_ones();
+        offset += 32;
+    }
+    (
+        zeros,
+        repeated + crate::entropy::repeated_words_from(page, offset / 8),
+    )
+}

@@ -49,3 +49,37 @@ pub(crate) unsafe fn fill_word(page: &mut Page, word: u64) {
         unsafe { _mm512_storeu_si512(ptr.add(i), pattern) };
     }
 }
+
+/// Zero bytes, and 8-byte words equal to the word before them (see `entropy::redundancy_counts`).
+///
+/// # Safety
+/// The CPU must support AVX-512 F and BW, and POPCNT.
+#[target_feature(enable = "avx512f,avx512bw,popcnt")]
+pub(crate) unsafe fn redundancy_counts(page: &Page) -> (u32, u32) {
+    let ptr = page.as_ptr();
+    let zero = _mm512_setzero_si512();
+    let mut zeros = 0u32;
+    for i in (0..page.len()).step_by(64) {
+        // SAFETY: i + 64 <= 4096, so the load stays inside the page.
+        let v = unsafe { _mm512_loadu_si512(ptr.add(i).cast()) };
+        zeros += _mm512_cmpeq_epi8_mask(v, zero).count_ones();
+    }
+    // Words 1..=504 eight at a time, each against the word before it; the rest in scalar.
+    let mut repeated = 0u32;
+    let mut offset = 8;
+    while offset + 64 <= page.len() {
+        // SAFETY: offset >= 8 and offset + 64 <= 4096, so both loads stay inside the page.
+        let (cur, prev) = unsafe {
+            (
+                _mm512_loadu_si512(ptr.add(offset).cast()),
+                _mm512_loadu_si512(ptr.add(offset - 8).cast()),
+            )
+        };
+        repeated += _mm512_cmpeq_epi64_mask(cur, prev).count_ones();
+        offset += 64;
+    }
+    (
+        zeros,
+        repeated + crate::entropy::repeated_words_from(page, offset / 8),
+    )
+}

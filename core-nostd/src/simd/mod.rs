@@ -102,6 +102,13 @@ mod tests {
     }
 
     #[test]
+    #[cfg(all(target_arch = "aarch64", not(miri)))]
+    fn neon_is_detected_on_aarch64() {
+        assert!(SimdBackend::Neon.is_available());
+        assert_eq!(SimdBackend::detect(), SimdBackend::Neon);
+    }
+
+    #[test]
     fn neon_and_x86_are_exclusive() {
         assert!(!(SimdBackend::Neon.is_available() && SimdBackend::Avx2.is_available()));
     }

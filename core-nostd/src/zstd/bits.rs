@@ -20,6 +20,7 @@ pub(crate) struct BackwardBits<'a> {
     consumed: u32,
 }
 
+#[inline(always)]
 fn load_le(src: &[u8], pos: usize) -> u64 {
     match src.get(pos..pos + 8) {
         Some(bytes) => {
@@ -34,6 +35,7 @@ fn load_le(src: &[u8], pos: usize) -> u64 {
 
 impl<'a> BackwardBits<'a> {
     /// Starts reading `src` from its end mark, the highest set bit of its last byte.
+    #[inline(always)]
     pub(crate) fn new(src: &'a [u8], what: &'static str) -> Result<Self> {
         let Some(&last) = src.last() else {
             return Err(ZstdError::BadBitstream {
@@ -120,22 +122,34 @@ impl<'a> BackwardBits<'a> {
     /// Refills the container so that at least 56 bits can be read, unless the stream start is near.
     #[inline(always)]
     pub(crate) fn reload(&mut self) {
-        if self.consumed > 64 {
-            return;
-        }
-        let bytes = (self.consumed >> 3) as usize;
-        if self.pos >= 8 {
-            self.pos -= bytes;
+        if self.pos >= 8 && self.consumed <= 64 {
+            // The hot case, far from the stream start: at most 8 bytes were read, pos stays >= 0.
+            self.pos -= (self.consumed >> 3) as usize;
             self.consumed &= 7;
-        } else if self.pos == 0 {
-            return;
+            self.container = load_le(self.src, self.pos);
         } else {
-            let bytes = bytes.min(self.pos);
-            self.pos -= bytes;
-            // bytes <= consumed / 8, so this cannot underflow.
-            self.consumed -= u32::try_from(bytes * 8).unwrap_or(0);
+            self.reload_near_start();
         }
+    }
+
+    /// `reload` within 8 bytes of the stream start, or after reading past it.
+    #[cold]
+    fn reload_near_start(&mut self) {
+        if self.consumed > 64 || self.pos == 0 {
+            return;
+        }
+        let bytes = ((self.consumed >> 3) as usize).min(self.pos);
+        self.pos -= bytes;
+        // bytes <= consumed / 8, so this cannot underflow.
+        self.consumed -= u32::try_from(bytes * 8).unwrap_or(0);
         self.container = load_le(self.src, self.pos);
+    }
+
+    /// Whether 8 or more bytes precede the loaded ones: then the container was full after the last
+    /// reload, and at least 57 bits could be read from it.
+    #[inline(always)]
+    pub(crate) fn far_from_start(&self) -> bool {
+        self.pos >= 8
     }
 
     /// Whether reads went past the start of the stream.
@@ -163,12 +177,17 @@ impl<'a> ForwardBits<'a> {
     }
 
     /// The next up to 32 bits, without consuming them.
+    #[inline(always)]
     pub(crate) fn peek32(&self) -> u32 {
         let byte = self.bit_pos / 8;
         let mut word = [0u8; 8];
-        if let Some(rest) = self.src.get(byte..) {
-            let n = rest.len().min(8);
-            word[..n].copy_from_slice(&rest[..n]);
+        if let Some(bytes) = self.src.get(byte..byte + 8) {
+            // The common case: a fixed-size load.
+            word.copy_from_slice(bytes);
+        } else if let Some(rest) = self.src.get(byte..) {
+            for (w, &b) in word.iter_mut().zip(rest) {
+                *w = b;
+            }
         }
         #[allow(clippy::cast_possible_truncation)] // keeps the low 32 bits on purpose
         let value = (u64::from_le_bytes(word) >> (self.bit_pos % 8)) as u32;

@@ -57,8 +57,52 @@ pub(crate) struct BlockState {
     pub(crate) repeat_offsets: [u32; 3],
 }
 
-/// Decodes a compressed block's content `src` into `o` (output from `o.out`).
+/// Decodes a compressed block's content `src` into `o` (output from `o.out`). With `bmi2`, the same
+/// code compiled for BMI1/BMI2 (shifts by any register, bit extraction) runs: the bit readers'
+/// variable shifts are most of the work. Both give the same bytes (tested).
 pub(crate) fn decode_compressed(
+    src: &[u8],
+    state: &mut BlockState,
+    o: &mut Output<'_, '_>,
+    block_max: usize,
+    bmi2: bool,
+) -> Result<()> {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    if bmi2 {
+        // SAFETY: `bmi2` is true only when CPUID reported BMI1 and BMI2 on this CPU
+        // (`Decompressor` takes it from the AVX2 backend's detection, which requires both).
+        return unsafe { decode_compressed_bmi2(src, state, o, block_max) };
+    }
+    let _ = bmi2;
+    decode_compressed_portable(src, state, o, block_max)
+}
+
+fn decode_compressed_portable(
+    src: &[u8],
+    state: &mut BlockState,
+    o: &mut Output<'_, '_>,
+    block_max: usize,
+) -> Result<()> {
+    decode_compressed_body(src, state, o, block_max)
+}
+
+/// # Safety
+/// The CPU must support BMI1 and BMI2.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[target_feature(enable = "bmi1,bmi2")]
+unsafe fn decode_compressed_bmi2(
+    src: &[u8],
+    state: &mut BlockState,
+    o: &mut Output<'_, '_>,
+    block_max: usize,
+) -> Result<()> {
+    decode_compressed_body(src, state, o, block_max)
+}
+
+/// The block decoder itself; everything it calls on the hot path is `inline(always)`, so each
+/// wrapper above compiles it whole for its instruction set.
+#[inline(always)]
+fn decode_compressed_body(
     src: &[u8],
     state: &mut BlockState,
     o: &mut Output<'_, '_>,

@@ -9,6 +9,8 @@ type Result<T> = core::result::Result<T, ZstdError>;
 
 /// Most symbols any FSE alphabet of the format has (match-length codes: 53).
 pub(crate) const FSE_MAX_SYMBOLS: usize = 64;
+/// The largest accuracy log of any FSE table of the format (literals and match lengths: 9).
+pub(crate) const FSE_MAX_LOG: u32 = 9;
 
 /// A table description: one normalized probability per symbol (`-1` is "less than 1") and the
 /// accuracy log whose power of two they add up to.
@@ -31,6 +33,7 @@ impl NormalizedCounts {
 
 /// Reads an FSE table description from the start of `src` (4.1.1) for an alphabet of symbols
 /// `0..=max_symbol` and an accuracy log of at most `max_log`. Returns it and the bytes it took.
+#[inline(always)]
 pub(crate) fn read_counts(
     src: &[u8],
     max_symbol: usize,
@@ -148,20 +151,25 @@ impl FseEntry {
     };
 }
 
-/// Builds the decoding table of `counts` with `1 << log` states into `table` (4.1.1): symbols of
-/// probability "less than 1" take the last states, the others are spread with the RFC's step, and
-/// each state gets the bits that lead to its successor. Returns false when the counts cannot fill the
-/// table (they must add up to `1 << log`), when there are more than 256 symbols or the table is short.
+/// Spreads the symbols of `counts` over `1 << log` states (4.1.1): symbols of probability "less than
+/// 1" take the last states, the others are spread with the RFC's step. Writes each state's symbol to
+/// `symbols` and, to `next_state`, the first successor number of each symbol (its probability, or 1).
+/// Returns false when the counts do not add up to `1 << log`, or the buffers are short.
 /// A `const fn` so that the predefined tables are built at compile time.
-// Casts: symbols are < FSE_MAX_SYMBOLS (64), log <= 15 so sizes fit u16/u32 and nb_bits <= 15, and a
-// next state's base is below the table size.
+// Casts: symbols are < FSE_MAX_SYMBOLS (64) and counts are checked non-negative before the casts.
 #[allow(clippy::cast_possible_truncation)]
-pub(crate) const fn build_table(counts: &[i16], log: u32, table: &mut [FseEntry]) -> bool {
+#[inline(always)]
+pub(crate) const fn spread(
+    counts: &[i16],
+    log: u32,
+    symbols: &mut [u8],
+    next_state: &mut [u16; FSE_MAX_SYMBOLS],
+) -> bool {
     if log > 15 || counts.len() > FSE_MAX_SYMBOLS {
         return false;
     }
     let size = 1usize << log;
-    if table.len() < size {
+    if symbols.len() < size {
         return false;
     }
     // Sum check first: it guarantees every loop below stays inside the table.
@@ -178,21 +186,20 @@ pub(crate) const fn build_table(counts: &[i16], log: u32, table: &mut [FseEntry]
     if sum != size {
         return false;
     }
-    let mut next_state = [0u16; FSE_MAX_SYMBOLS];
     let mut low_count = 0usize;
     s = 0;
     while s < counts.len() {
         if counts[s] == -1 {
             low_count += 1;
-            table[size - low_count].symbol = s as u8;
+            symbols[size - low_count] = s as u8;
             next_state[s] = 1;
         } else {
             next_state[s] = counts[s] as u16;
         }
         s += 1;
     }
-    // States 0..=high take the symbols of ordinary probability.
-    let high = size - low_count; // one past the last ordinary state
+    // States 0..high take the symbols of ordinary probability.
+    let high = size - low_count;
     let step = (size >> 1) + (size >> 3) + 3;
     let mask = size - 1;
     let mut position = 0usize;
@@ -200,7 +207,7 @@ pub(crate) const fn build_table(counts: &[i16], log: u32, table: &mut [FseEntry]
     while s < counts.len() {
         let mut i = 0i16;
         while i < counts[s] {
-            table[position].symbol = s as u8;
+            symbols[position] = s as u8;
             // The step is odd and the size a power of two, so this visits every state; the sum check
             // guarantees that some ordinary state is left whenever one is still being placed.
             position = (position + step) & mask;
@@ -211,25 +218,55 @@ pub(crate) const fn build_table(counts: &[i16], log: u32, table: &mut [FseEntry]
         }
         s += 1;
     }
-    if position != 0 {
+    position == 0
+}
+
+/// The transition of a state whose symbol's successor number is `x` (in `[count, 2 * count)`): the
+/// bits to read and the base they are added to, so that the successors cover the table.
+#[inline(always)]
+pub(crate) const fn transition(x: u16, log: u32) -> (u8, u16) {
+    let highest_bit = 15 - x.leading_zeros();
+    let nb_bits = log.wrapping_sub(highest_bit) & 15;
+    // Casts: nb_bits < 16 and the base is below the table size (at most 2^15).
+    #[allow(clippy::cast_possible_truncation)]
+    let result = (
+        nb_bits as u8,
+        ((x as u32) << nb_bits).wrapping_sub(1 << log) as u16,
+    );
+    result
+}
+
+/// Builds the decoding table of `counts` with `1 << log` states into `table` (4.1.1). Returns false
+/// when the counts cannot fill the table or the table is short.
+#[inline(always)]
+pub(crate) const fn build_table(counts: &[i16], log: u32, table: &mut [FseEntry]) -> bool {
+    if log > FSE_MAX_LOG {
+        return false;
+    }
+    let mut symbols = [0u8; 1 << FSE_MAX_LOG];
+    let size = 1usize << log;
+    let mut next_state = [0u16; FSE_MAX_SYMBOLS];
+    if table.len() < size || !spread(counts, log, &mut symbols, &mut next_state) {
         return false;
     }
     let mut state = 0;
     while state < size {
-        let symbol = table[state].symbol as usize;
-        let x = next_state[symbol];
-        next_state[symbol] += 1;
-        // x lies in [count, 2 * count): the bits to read make the next state cover the table.
-        let highest_bit = 15 - x.leading_zeros();
-        let nb_bits = log - highest_bit;
-        table[state].nb_bits = nb_bits as u8;
-        table[state].base = ((x as u32) << nb_bits).wrapping_sub(size as u32) as u16;
+        let symbol = symbols[state];
+        let x = next_state[symbol as usize];
+        next_state[symbol as usize] += 1;
+        let (nb_bits, base) = transition(x, log);
+        table[state] = FseEntry {
+            symbol,
+            nb_bits,
+            base,
+        };
         state += 1;
     }
     true
 }
 
 /// Builds the table of `counts`, or says what was wrong with the description.
+#[inline(always)]
 pub(crate) fn build_checked(
     counts: &NormalizedCounts,
     table: &mut [FseEntry],

@@ -4,14 +4,25 @@
 use super::bits::BackwardBits;
 use super::error::ZstdError;
 use super::fse::{self, FseEntry};
-use super::tables::{HUFFMAN_MAX_BITS, HUFFMAN_MAX_SYMBOLS, HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG};
+use super::tables::{
+    HUFFMAN_MAX_BITS, HUFFMAN_MAX_SYMBOLS, HUFFMAN_MAX_WEIGHT, HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG,
+};
 
 type Result<T> = core::result::Result<T, ZstdError>;
 
 const WHAT: &str = "Huffman weights";
 
-/// Entries of the largest decoding table: one per `HUFFMAN_MAX_BITS`-bit prefix.
-pub(crate) const HUFFMAN_TABLE_SIZE: usize = 1 << HUFFMAN_MAX_BITS;
+/// The longest code this decoder accepts. RFC 8878 limits codes to 11 bits (what encoders write,
+/// `tables::HUFFMAN_MAX_BITS`), but libzstd's decoder accepts 12 and its dictionary builder can write
+/// 12-bit codes (zstd's own `zero-weight-dict` test vector has them): decode what libzstd decodes.
+pub(crate) const HUFFMAN_DECODE_MAX_BITS: u32 = 12;
+const _: () = assert!(
+    HUFFMAN_DECODE_MAX_BITS == HUFFMAN_MAX_BITS + 1
+        && HUFFMAN_MAX_WEIGHT as u32 == HUFFMAN_MAX_BITS
+);
+
+/// Entries of the largest decoding table: one per `HUFFMAN_DECODE_MAX_BITS`-bit prefix.
+pub(crate) const HUFFMAN_TABLE_SIZE: usize = 1 << HUFFMAN_DECODE_MAX_BITS;
 
 /// One entry of the decoding table: the symbol that a prefix decodes to and its code length.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,6 +43,7 @@ pub(crate) struct Weights {
 
 /// Reads a Huffman tree description (4.2.1) from the start of `src`: the weights of the symbols and
 /// the bytes it took.
+#[inline(always)]
 pub(crate) fn read_weights(src: &[u8]) -> Result<(Weights, usize)> {
     let Some((&header, rest)) = src.split_first() else {
         return Err(ZstdError::Truncated {
@@ -68,10 +80,11 @@ pub(crate) fn read_weights(src: &[u8]) -> Result<(Weights, usize)> {
 }
 
 /// Decodes FSE-compressed weights with two interleaved states (4.2.1.2).
+#[inline(always)]
 fn decode_fse_weights(src: &[u8], weights: &mut [u8; HUFFMAN_MAX_SYMBOLS]) -> Result<usize> {
     let (counts, used) = fse::read_counts(
         src,
-        usize::from(super::tables::HUFFMAN_MAX_WEIGHT),
+        HUFFMAN_DECODE_MAX_BITS as usize,
         HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG,
         WHAT,
     )?;
@@ -82,6 +95,22 @@ fn decode_fse_weights(src: &[u8], weights: &mut [u8; HUFFMAN_MAX_SYMBOLS]) -> Re
     let mut state1 = bits.read_index(counts.log) & mask;
     let mut state2 = bits.read_index(counts.log) & mask;
     let mut n = 0usize;
+    // Far from the stream's start a reload leaves at least 56 bits, so four symbols (6 bits each at
+    // most) cannot read past it: no overflow checks in this loop. The same symbols as checking each.
+    loop {
+        bits.reload();
+        if !bits.far_from_start() || n + 4 > HUFFMAN_MAX_SYMBOLS - 1 - 2 {
+            break;
+        }
+        for _ in 0..2 {
+            for state in [&mut state1, &mut state2] {
+                let e = table[*state & 63];
+                weights[n & (HUFFMAN_MAX_SYMBOLS - 1)] = e.symbol;
+                n += 1;
+                *state = (usize::from(e.base) + bits.read_index(u32::from(e.nb_bits))) & mask;
+            }
+        }
+    }
     // At most 255 weights are explicit; each round emits up to two.
     loop {
         if n + 2 > HUFFMAN_MAX_SYMBOLS - 1 {
@@ -114,6 +143,7 @@ fn decode_fse_weights(src: &[u8], weights: &mut [u8; HUFFMAN_MAX_SYMBOLS]) -> Re
 }
 
 /// Checks the explicit weights, derives the implied last one and the longest code length (4.2.1.3).
+#[inline(always)]
 fn complete_weights(mut weights: [u8; HUFFMAN_MAX_SYMBOLS], explicit: usize) -> Result<Weights> {
     if explicit >= HUFFMAN_MAX_SYMBOLS {
         return Err(ZstdError::BadHuffmanWeights {
@@ -121,15 +151,16 @@ fn complete_weights(mut weights: [u8; HUFFMAN_MAX_SYMBOLS], explicit: usize) -> 
         });
     }
     let mut total: u32 = 0;
+    let mut largest = 0u8;
     for &w in &weights[..explicit] {
-        if u32::from(w) > HUFFMAN_MAX_BITS {
-            return Err(ZstdError::BadHuffmanWeights {
-                what: "a weight exceeds 11",
-            });
-        }
-        if w > 0 {
-            total += 1 << (w - 1);
-        }
+        // Branch-free: weight 0 adds nothing; a weight is at most 15 (4 bits), checked below.
+        total += (1u32 << (w & 15)) >> 1;
+        largest = largest.max(w);
+    }
+    if u32::from(largest) > HUFFMAN_DECODE_MAX_BITS {
+        return Err(ZstdError::BadHuffmanWeights {
+            what: "a weight exceeds 12",
+        });
     }
     if total == 0 {
         return Err(ZstdError::BadHuffmanWeights {
@@ -137,9 +168,9 @@ fn complete_weights(mut weights: [u8; HUFFMAN_MAX_SYMBOLS], explicit: usize) -> 
         });
     }
     let max_bits = 32 - total.leading_zeros(); // highest bit of total, plus one
-    if max_bits > HUFFMAN_MAX_BITS {
+    if max_bits > HUFFMAN_DECODE_MAX_BITS {
         return Err(ZstdError::BadHuffmanWeights {
-            what: "codes longer than 11 bits",
+            what: "codes longer than 12 bits",
         });
     }
     let rest = (1u32 << max_bits) - total;
@@ -163,7 +194,13 @@ fn complete_weights(mut weights: [u8; HUFFMAN_MAX_SYMBOLS], explicit: usize) -> 
 pub(crate) struct HuffmanTable {
     pub(crate) entries: [HuffmanEntry; HUFFMAN_TABLE_SIZE],
     pub(crate) max_bits: u32,
+    /// The tree description the table was built from (when it fits), to skip rebuilding it.
+    description: [u8; DESCRIPTION_CACHE],
+    description_len: usize,
 }
+
+/// Longest tree description remembered: a header byte and up to 128 bytes.
+const DESCRIPTION_CACHE: usize = 129;
 
 impl HuffmanTable {
     pub(crate) const EMPTY: Self = Self {
@@ -172,50 +209,104 @@ impl HuffmanTable {
             nb_bits: 0,
         }; HUFFMAN_TABLE_SIZE],
         max_bits: 0,
+        description: [0; DESCRIPTION_CACHE],
+        description_len: 0,
     };
 
-    /// Reads a tree description and builds the table from it; returns the bytes it took.
+    /// Reads a tree description and builds the table from it; returns the bytes it took. A
+    /// description identical to the one the table was built from is not rebuilt: pages of similar
+    /// data often repeat their trees.
+    #[inline(always)]
     pub(crate) fn read(&mut self, src: &[u8]) -> Result<usize> {
+        let cached = &self.description[..self.description_len.min(DESCRIPTION_CACHE)];
+        if !cached.is_empty() && src.starts_with(cached) {
+            return Ok(cached.len());
+        }
+        self.description_len = 0;
         let (weights, used) = read_weights(src)?;
         self.build(&weights);
+        if let (Some(cache), Some(desc)) = (self.description.get_mut(..used), src.get(..used)) {
+            cache.copy_from_slice(desc);
+            self.description_len = used;
+        }
         Ok(used)
     }
 
     /// Fills the table: symbols in order of weight, then of value, each taking `2^(weight-1)`
-    /// consecutive entries, so that the lowest weights (longest codes) come first.
+    /// consecutive entries, so that the lowest weights (longest codes) come first. Symbols are sorted
+    /// by weight first so that each weight's loop has one length: its branches predict well.
+    #[inline(always)]
     pub(crate) fn build(&mut self, w: &Weights) {
-        let max_bits = w.max_bits;
-        let mut rank_start = [0usize; 13];
-        let mut rank_count = [0usize; 13];
-        for &weight in &w.weights[..w.symbols] {
-            rank_count[usize::from(weight).min(12)] += 1;
+        let max_bits = w.max_bits.min(HUFFMAN_DECODE_MAX_BITS);
+        let weights = &w.weights[..w.symbols.min(HUFFMAN_MAX_SYMBOLS)];
+        let mut rank_count = [0usize; 16];
+        for &weight in weights {
+            rank_count[usize::from(weight & 15)] += 1;
         }
-        let mut next = 0usize;
+        // Where each weight's symbols start in `sorted`, and in the table.
+        let mut rank_next = [0usize; 16];
+        let mut table_start = [0usize; 16];
+        let mut next_symbol = 0usize;
+        let mut next_entry = 0usize;
         for weight in 1..=max_bits as usize {
-            rank_start[weight] = next;
-            next += rank_count[weight] << (weight - 1);
+            rank_next[weight] = next_symbol;
+            table_start[weight] = next_entry;
+            next_symbol += rank_count[weight];
+            next_entry += rank_count[weight] << (weight - 1);
         }
-        for (symbol, &weight) in w.weights[..w.symbols].iter().enumerate() {
-            if weight == 0 {
-                continue;
+        let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS];
+        for (symbol, &weight) in weights.iter().enumerate() {
+            let weight = usize::from(weight & 15);
+            if weight != 0 {
+                let slot = rank_next[weight] & (HUFFMAN_MAX_SYMBOLS - 1);
+                #[allow(clippy::cast_possible_truncation)] // symbol < 256
+                {
+                    sorted[slot] = symbol as u8;
+                }
+                rank_next[weight] += 1;
             }
-            let weight = usize::from(weight).min(12);
+        }
+        let mut first = 0usize;
+        for weight in 1..=max_bits as usize {
+            let class = sorted.get(first..first + rank_count[weight]).unwrap_or(&[]);
+            first += rank_count[weight];
+            #[allow(clippy::cast_possible_truncation)] // a code length <= 11
+            let nb_bits = (max_bits + 1 - weight as u32) as u8;
             let len = 1usize << (weight - 1);
-            let start = rank_start[weight];
-            rank_start[weight] += len;
-            #[allow(clippy::cast_possible_truncation)] // symbol < 256, code length <= 11
-            let entry = HuffmanEntry {
-                symbol: symbol as u8,
-                nb_bits: (max_bits + 1 - weight as u32) as u8,
+            let start = table_start[weight];
+            let Some(area) = self.entries.get_mut(start..start + class.len() * len) else {
+                continue;
             };
-            if let Some(slots) = self.entries.get_mut(start..start + len) {
-                slots.fill(entry);
+            match len {
+                1 => {
+                    for (e, &symbol) in area.iter_mut().zip(class) {
+                        *e = HuffmanEntry { symbol, nb_bits };
+                    }
+                }
+                2 => {
+                    for (e, &symbol) in area.chunks_exact_mut(2).zip(class) {
+                        e.copy_from_slice(&[HuffmanEntry { symbol, nb_bits }; 2]);
+                    }
+                }
+                4 => {
+                    for (e, &symbol) in area.chunks_exact_mut(4).zip(class) {
+                        e.copy_from_slice(&[HuffmanEntry { symbol, nb_bits }; 4]);
+                    }
+                }
+                _ => {
+                    for (e, &symbol) in area.chunks_exact_mut(len).zip(class) {
+                        for chunk in e.chunks_exact_mut(8) {
+                            chunk.copy_from_slice(&[HuffmanEntry { symbol, nb_bits }; 8]);
+                        }
+                    }
+                }
             }
         }
         self.max_bits = max_bits;
     }
 
     /// Decodes one stream (4.2.2) into exactly `out`.
+    #[inline(always)]
     pub(crate) fn decode_1_stream(&self, src: &[u8], out: &mut [u8]) -> Result<()> {
         let mut bits = BackwardBits::new(src, "Huffman stream")?;
         self.decode_stream_into(&mut bits, out);
@@ -223,6 +314,7 @@ impl HuffmanTable {
     }
 
     /// Decodes four streams after a 6-byte jump table (4.2.2) into exactly `out`.
+    #[inline(always)]
     pub(crate) fn decode_4_streams(&self, src: &[u8], out: &mut [u8]) -> Result<()> {
         let Some((jump, data)) = src.split_first_chunk::<6>() else {
             return Err(ZstdError::Truncated {
@@ -262,7 +354,7 @@ impl HuffmanTable {
         let mut b4 = BackwardBits::new(s4, "Huffman stream 4")?;
 
         // Interleaved: four independent streams keep the CPU's units busy. Each round decodes four
-        // symbols per stream (4 * 11 bits <= the 56 a reload guarantees); reads past a stream's start
+        // symbols per stream (4 * 12 bits <= the 56 a reload guarantees); reads past a stream's start
         // cannot go out of bounds and are caught by `finish`.
         let rounds = o4.len() / 4;
         let mask = HUFFMAN_TABLE_SIZE - 1;
@@ -305,6 +397,7 @@ impl HuffmanTable {
     }
 
     /// Decodes `out.len()` symbols from one stream.
+    #[inline(always)]
     fn decode_stream_into(&self, bits: &mut BackwardBits<'_>, out: &mut [u8]) {
         let mask = HUFFMAN_TABLE_SIZE - 1;
         let shift = self.max_bits;
@@ -375,9 +468,9 @@ mod tests {
             read_weights(&[127 + 3, 0x33, 0x10]),
             Err(ZstdError::BadHuffmanWeights { .. })
         ));
-        // A weight of 12 exceeds the 11-bit limit.
+        // A weight of 13 exceeds the 12-bit limit.
         assert!(matches!(
-            read_weights(&[127 + 1, 0xC0]),
+            read_weights(&[127 + 1, 0xD0]),
             Err(ZstdError::BadHuffmanWeights { .. })
         ));
         // Truncated direct weights.

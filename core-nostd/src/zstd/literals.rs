@@ -37,6 +37,7 @@ fn truncated(needed: usize, available: usize) -> ZstdError {
     }
 }
 
+#[inline(always)]
 fn read_header(src: &[u8]) -> Result<Header> {
     let Some(&b0) = src.first() else {
         return Err(truncated(1, 0));
@@ -98,6 +99,7 @@ fn read_header(src: &[u8]) -> Result<Header> {
 /// Decodes the literals section at the start of `block` into the tail of `dst` (whose first
 /// `out_pos` bytes are output already). Returns the number of literals, now at
 /// `dst[dst.len() - count..]`, and the bytes of `block` the section took.
+#[inline(always)]
 pub(crate) fn decode(
     block: &[u8],
     dst: &mut [u8],

@@ -4,7 +4,7 @@
 
 use super::bits::BackwardBits;
 use super::error::ZstdError;
-use super::fse::{self, FseEntry};
+use super::fse::{self, FSE_MAX_SYMBOLS, FseEntry};
 use super::tables::*;
 
 type Result<T> = core::result::Result<T, ZstdError>;
@@ -150,31 +150,71 @@ const OF: Alphabet = Alphabet {
 pub(crate) struct TableState<const N: usize> {
     own: SeqTable<N>,
     slot: Slot,
+    /// The FSE description the own table was built from (when it was, and it fits).
+    description: [u8; DESCRIPTION_CACHE],
+    description_len: usize,
 }
+
+/// Longest table description remembered: 53 symbols of up to 10 bits, with room to spare.
+const DESCRIPTION_CACHE: usize = 96;
 
 impl<const N: usize> TableState<N> {
     const EMPTY: Self = Self {
         own: SeqTable::EMPTY,
         slot: Slot::None,
+        description: [0; DESCRIPTION_CACHE],
+        description_len: 0,
     };
 
     /// Builds the own table from an FSE table description at the start of `src`; returns the bytes
-    /// it took.
+    /// it took. A description identical to the one the own table was built from is not rebuilt:
+    /// pages of similar data often repeat their tables.
+    #[inline(always)]
     fn read_description(&mut self, src: &[u8], alphabet: &Alphabet) -> Result<usize> {
+        let cached = &self.description[..self.description_len];
+        if !cached.is_empty() && src.starts_with(cached) {
+            // The own table still is the table of this description (only RLE mode overwrites it,
+            // and that forgets the description).
+            self.slot = Slot::Own;
+            return Ok(self.description_len);
+        }
         let (counts, used) =
             fse::read_counts(src, alphabet.max_symbol, alphabet.max_log, alphabet.what)?;
-        let mut fse_table = [FseEntry::ZERO; N];
-        fse::build_checked(&counts, &mut fse_table, alphabet.what)?;
+        let mut symbols = [0u8; N];
+        let mut next_state = [0u16; FSE_MAX_SYMBOLS];
+        if !fse::spread(counts.as_slice(), counts.log, &mut symbols, &mut next_state) {
+            return Err(ZstdError::BadProbabilities {
+                what: alphabet.what,
+                remaining: 0,
+            });
+        }
         let size = 1usize << counts.log;
-        for (dst, &e) in self.own.entries.iter_mut().zip(&fse_table).take(size) {
-            *dst = SeqTable::<N>::entry(e, alphabet.baseline, alphabet.extra_bits);
+        for (entry, &symbol) in self.own.entries.iter_mut().zip(&symbols).take(size) {
+            let symbol = usize::from(symbol);
+            let x = next_state.get(symbol).copied().unwrap_or(1);
+            if let Some(n) = next_state.get_mut(symbol) {
+                *n += 1;
+            }
+            let (nb_bits, next_base) = fse::transition(x, counts.log);
+            *entry = SeqEntry {
+                baseline: alphabet.baseline.get(symbol).copied().unwrap_or(0),
+                next_base,
+                nb_bits,
+                extra_bits: alphabet.extra_bits.get(symbol).copied().unwrap_or(0),
+            };
         }
         self.own.log = counts.log;
         self.slot = Slot::Own;
+        self.description_len = 0;
+        if let (Some(cache), Some(desc)) = (self.description.get_mut(..used), src.get(..used)) {
+            cache.copy_from_slice(desc);
+            self.description_len = used;
+        }
         Ok(used)
     }
 
     /// Applies a table mode (3.1.1.3.2.1.2) with its description at the start of `src`.
+    #[inline(always)]
     fn apply_mode(&mut self, mode: u8, src: &[u8], alphabet: &Alphabet) -> Result<usize> {
         match mode {
             0 => {
@@ -203,6 +243,7 @@ impl<const N: usize> TableState<N> {
                 };
                 self.own.log = 0;
                 self.slot = Slot::Own;
+                self.description_len = 0;
                 Ok(1)
             }
             2 => self.read_description(src, alphabet),
@@ -279,10 +320,11 @@ pub(crate) struct Output<'a, 'd> {
 
 /// Decodes the sequences section `src` and executes its sequences into `o` (whose literals section
 /// was decoded already); ends with the literals left over.
+#[inline(always)]
 pub(crate) fn decode_and_execute(
     src: &[u8],
     tables: &mut SequenceTables,
-    reps: &mut [u32; 3],
+    reps_out: &mut [u32; 3],
     o: &mut Output<'_, '_>,
 ) -> Result<()> {
     let (count, mut pos) = read_count(src)?;
@@ -320,6 +362,11 @@ pub(crate) fn decode_and_execute(
     let mut of_state = bits.read_index(of_table.log);
     let mut ml_state = bits.read_index(ml_table.log);
 
+    let mut reps_local = *reps_out;
+    let reps = &mut reps_local;
+    // A local copy whose address never escapes keeps the output positions in registers: stores
+    // through `dst` cannot alias them.
+    let mut local = o.reborrow();
     for index in 0..count {
         let ll_e = ll_table.entries[ll_state & (LL_TABLE_SIZE - 1)];
         let ml_e = ml_table.entries[ml_state & (ML_TABLE_SIZE - 1)];
@@ -344,8 +391,12 @@ pub(crate) fn decode_and_execute(
             ml_state = usize::from(ml_e.next_base) + bits.read_index(u32::from(ml_e.nb_bits));
             of_state = usize::from(of_e.next_base) + bits.read_index(u32::from(of_e.nb_bits));
         }
-        o.execute(lit_len as usize, match_len as usize, offset as usize)?;
+        local.execute(lit_len as usize, match_len as usize, offset as usize)?;
     }
+    *reps_out = reps_local;
+    let (out, lit) = (local.out, local.lit);
+    o.out = out;
+    o.lit = lit;
     if !bits.finished() {
         return Err(ZstdError::BadBitstream {
             what: "sequences",
@@ -360,6 +411,7 @@ pub(crate) fn decode_and_execute(
 }
 
 /// Number_of_Sequences (3.1.1.3.2.1): the count and the bytes it took.
+#[inline(always)]
 fn read_count(src: &[u8]) -> Result<(usize, usize)> {
     let byte = |i: usize| -> Result<usize> {
         src.get(i)
@@ -403,10 +455,59 @@ fn resolve_offset(offset_value: u32, lit_len: u32, reps: &mut [u32; 3]) -> Optio
     (offset != 0).then_some(offset)
 }
 
-impl Output<'_, '_> {
+impl<'d> Output<'_, 'd> {
     /// Copies `lit_len` literals, then a match of `match_len` bytes at `offset` back.
     #[inline(always)]
     fn execute(&mut self, lit_len: usize, match_len: usize, offset: usize) -> Result<()> {
+        let lit_end = self.lit + lit_len;
+        let match_start = self.out + lit_len;
+        let end = match_start + match_len;
+        // Fast path: the copies below write and read up to WILD bytes past their ends, so those
+        // bytes must lie inside `dst` and before the unread literals; the match stays in this
+        // frame's output and its window. Sequences near the end of a block take the careful path.
+        if lit_end + WILD <= self.dst.len()
+            && end + WILD <= lit_end
+            && offset != 0
+            && offset <= match_start - self.frame_start
+            && offset as u64 <= self.window
+        {
+            let base = self.dst.as_mut_ptr();
+            // SAFETY: the literal copy reads below `lit_end + 32 <= dst.len()` and writes below
+            // `out + lit_len + 32 <= end + 32 <= lit_end`; the match reads from
+            // `match_start - offset >= frame_start` (offset >= 1, resolve_offset never gives 0) and
+            // writes below `end + 32 <= lit_end <= dst.len()`.
+            unsafe {
+                wild_copy(base, self.lit, self.out, lit_len);
+                copy_match_wide(base, match_start, offset, match_len);
+            }
+            self.out = end;
+            self.lit = lit_end;
+            return Ok(());
+        }
+        let mut slow = self.reborrow();
+        slow.execute_careful(lit_len, match_len, offset)?;
+        let (out, lit) = (slow.out, slow.lit);
+        self.out = out;
+        self.lit = lit;
+        Ok(())
+    }
+
+    /// A copy of this output that writes to the same destination.
+    #[inline(always)]
+    fn reborrow(&mut self) -> Output<'_, 'd> {
+        Output {
+            dst: &mut *self.dst,
+            out: self.out,
+            lit: self.lit,
+            frame_start: self.frame_start,
+            window: self.window,
+            dict: self.dict,
+        }
+    }
+
+    /// `execute` with exact copies and every check.
+    #[inline(never)]
+    fn execute_careful(&mut self, lit_len: usize, match_len: usize, offset: usize) -> Result<()> {
         let lit_end = self.lit + lit_len;
         if lit_end > self.dst.len() {
             return Err(ZstdError::LiteralsOverrun {
@@ -460,6 +561,98 @@ impl Output<'_, '_> {
         self.out += n;
         self.lit = self.dst.len();
         Ok(())
+    }
+}
+
+/// How far the wide copies may overshoot (up to 31 bytes past a copy's end).
+const WILD: usize = 32;
+
+/// Copies `N` bytes from `base + from` to `base + to`, reading all before writing any.
+///
+/// # Safety
+/// Both ranges must lie inside the allocation that `base` points into.
+#[inline(always)]
+unsafe fn copy_chunk<const N: usize>(base: *mut u8, from: usize, to: usize) {
+    // SAFETY: the caller guarantees both ranges are in bounds; unaligned accesses of a byte array.
+    unsafe {
+        let chunk = core::ptr::read_unaligned(base.add(from).cast::<[u8; N]>());
+        core::ptr::write_unaligned(base.add(to).cast::<[u8; N]>(), chunk);
+    }
+}
+
+/// Copies `len` bytes from `from` to `to <= from` in 16-byte chunks, writing and reading up to 31
+/// bytes past the ends (at least one chunk). Each chunk is read before it is written, and a later
+/// chunk's source lies past every earlier chunk's destination, so moving down is exact.
+///
+/// # Safety
+/// `from + len + 31` and `to + len + 31` must not exceed the length of the buffer at `base`.
+#[inline(always)]
+unsafe fn wild_copy(base: *mut u8, from: usize, to: usize, len: usize) {
+    // SAFETY: (all chunks) chunk ends stay below `from + len + 31` and `to + len + 31`.
+    unsafe {
+        // Most literal runs are short: one chunk, then 32 bytes a round for the long ones.
+        copy_chunk::<16>(base, from, to);
+        let mut i = 16;
+        while i < len {
+            copy_chunk::<16>(base, from + i, to + i);
+            copy_chunk::<16>(base, from + i + 16, to + i + 16);
+            i += 32;
+        }
+    }
+}
+
+/// For a match offset below 8: the smallest multiple of it that is at least 8.
+const SHORT_PERIOD: [usize; 8] = [8, 8, 8, 9, 8, 10, 12, 14];
+
+/// Copies a match of `len` bytes from `offset` back to `out`, writing up to 31 bytes past its end.
+///
+/// # Safety
+/// `1 <= offset <= out` and `out + len + 31` must not exceed the length of the buffer at `base`.
+#[inline(always)]
+unsafe fn copy_match_wide(base: *mut u8, out: usize, offset: usize, len: usize) {
+    let src = out - offset;
+    // SAFETY: (all chunks) reads start at `src >= 0` and stay below the writes, which end before
+    // `out + len + 31`.
+    unsafe {
+        if offset >= 32 {
+            // Every chunk's source was written before the chunk.
+            copy_chunk::<16>(base, src, out);
+            let mut i = 16;
+            while i < len {
+                copy_chunk::<32>(base, src + i, out + i);
+                i += 32;
+            }
+        } else if offset >= 16 {
+            let mut i = 0;
+            loop {
+                copy_chunk::<16>(base, src + i, out + i);
+                i += 16;
+                if i >= len {
+                    break;
+                }
+            }
+        } else if offset >= 8 {
+            let mut i = 0;
+            loop {
+                copy_chunk::<8>(base, src + i, out + i);
+                i += 8;
+                if i >= len {
+                    break;
+                }
+            }
+        } else {
+            // A short period: write the smallest multiple of it that is at least 8 bytes one byte
+            // at a time, then copy 8 bytes at a time from that distance (the same pattern).
+            let period = SHORT_PERIOD[offset & 7];
+            for j in 0..period {
+                *base.add(out + j) = *base.add(src + j);
+            }
+            let mut i = period;
+            while i < len {
+                copy_chunk::<8>(base, out + i - period, out + i);
+                i += 8;
+            }
+        }
     }
 }
 
