@@ -27,7 +27,7 @@ fn store_with(algorithm: &str, size: usize, mem_limit: Option<u64>) -> BlockStor
 }
 
 /// Every algorithm this build has.
-const ALGORITHMS: [&str; 4] = ["lz4", "samefill", "zstd:1", "zstd:-3"];
+const ALGORITHMS: [&str; 5] = ["lz4", "samefill", "zstd:1", "zstd:-3", "adaptive"];
 
 #[derive(Debug, Clone)]
 enum Op {

@@ -21,9 +21,7 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
     match (base, level) {
         ("samefill" | "same-fill", None) => Ok(Algorithm::SameFillOnly),
         ("lz4", None) => Ok(Algorithm::Lz4),
-        ("adaptive", None) => Err(format!(
-            "algorithm `{name}` is not in this build yet (its codec has not landed); known: {ALGORITHM_NAMES}"
-        )),
+        ("adaptive", None) => Ok(Algorithm::Adaptive),
         ("zstd", None) => Ok(Algorithm::Zstd {
             level: DEFAULT_ZSTD_LEVEL,
         }),
@@ -45,6 +43,7 @@ pub fn algorithm_name(algorithm: Algorithm) -> String {
         Algorithm::SameFillOnly => "samefill".into(),
         Algorithm::Lz4 => "lz4".into(),
         Algorithm::Zstd { level } => format!("zstd:{level}"),
+        Algorithm::Adaptive => "adaptive".into(),
         #[allow(unreachable_patterns)]
         other => format!("{other:?}").to_lowercase(),
     }
@@ -68,7 +67,7 @@ mod tests {
                 level: DEFAULT_ZSTD_LEVEL
             }
         );
-        for name in ["lz4", "samefill", "zstd:1", "zstd:-5", "zstd:9"] {
+        for name in ["lz4", "samefill", "zstd:1", "zstd:-5", "zstd:9", "adaptive"] {
             let a = parse_algorithm(name).unwrap();
             assert_eq!(algorithm_name(a), name);
         }
