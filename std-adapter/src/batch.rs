@@ -5,10 +5,17 @@
 //! shared lock; a clone serves a run of [`RayonBatch::CHUNK_PAGES`] pages, so its setup cost is
 //! spread over many pages. Every page is compressed on its own, exactly as the single-page
 //! [`PageCompressor`] API does it: a batch gives the same bytes as a loop.
+//!
+//! Batches also go straight into a [`PagePool`]: workers compress and insert in one pass (the pool
+//! locks per size class, so workers storing pages of different sizes do not contend), and read back
+//! through the pool's `decompress_into`, which holds a class lock only while copying bytes out.
 
 use rayon::prelude::*;
 
-use crate::{CompressedPage, CompressorBuilder, Error, Page, PageCompressor, StandardCompressor};
+use crate::{
+    AllocError, CompressedPage, CompressorBuilder, Error, Handle, Page, PageCompressor, PagePool,
+    StandardCompressor,
+};
 
 /// What can go wrong with a batch.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +41,15 @@ pub enum BatchError {
     /// The compressor configuration is invalid.
     #[error("cannot build the batch's compressor: {0}")]
     Config(#[source] Error),
+    /// The page pool refused a page (memory limit, exhausted heap) or a handle.
+    #[error("page {index} of the batch: {source}")]
+    Pool {
+        /// Its index in the batch.
+        index: usize,
+        /// The pool's error.
+        #[source]
+        source: AllocError,
+    },
     /// The thread pool could not be built.
     #[error("cannot start {threads} worker threads: {reason}")]
     ThreadPool {
@@ -72,6 +88,49 @@ pub trait BatchCompressor: Send + Sync {
         let mut out = vec![[0u8; crate::PAGE_SIZE]; packed.len()];
         self.decompress_batch(packed, &mut out)?;
         Ok(out)
+    }
+
+    /// Compresses `pages` into `pool` and returns their handles in page order. On failure the pages
+    /// already stored are removed again: a failed batch leaves the pool as it found it.
+    fn compress_to_pool(&self, pages: &[Page], pool: &PagePool) -> Result<Vec<Handle>, BatchError> {
+        let packed = self.compress_to_vec(pages)?;
+        let mut handles = Vec::with_capacity(packed.len());
+        for (index, page) in packed.iter().enumerate() {
+            match pool.insert_page(page) {
+                Ok(h) => handles.push(h),
+                Err(source) => {
+                    remove_all(pool, &handles);
+                    return Err(BatchError::Pool { index, source });
+                }
+            }
+        }
+        Ok(handles)
+    }
+
+    /// Decompresses the pages that `handles` name in `pool` into `out`.
+    fn decompress_from_pool(
+        &self,
+        pool: &PagePool,
+        handles: &[Handle],
+        out: &mut [Page],
+    ) -> Result<(), BatchError> {
+        check_lengths(handles.len(), out.len())?;
+        let packed = handles
+            .iter()
+            .enumerate()
+            .map(|(index, &h)| {
+                pool.get_page(h)
+                    .map_err(|source| BatchError::Pool { index, source })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.decompress_batch(&packed, out)
+    }
+}
+
+/// Removes `handles` from `pool`, undoing part of a batch (a handle already gone is no loss).
+fn remove_all(pool: &PagePool, handles: &[Handle]) {
+    for &h in handles {
+        let _ = pool.remove(h);
     }
 }
 
@@ -189,6 +248,82 @@ impl<C: PageCompressor + Clone + Send + Sync> BatchCompressor for RayonBatch<C> 
                 )
         })
     }
+
+    fn compress_to_pool(&self, pages: &[Page], pool: &PagePool) -> Result<Vec<Handle>, BatchError> {
+        let chunk = Self::CHUNK_PAGES;
+        // Each chunk yields the handles it stored and, if it stopped early, why.
+        let chunks: Vec<(Vec<Handle>, Option<BatchError>)> = self.pool.install(|| {
+            pages
+                .par_chunks(chunk)
+                .enumerate()
+                .map_init(
+                    || self.prototype.clone(),
+                    |codec, (n, src)| {
+                        let mut handles = Vec::with_capacity(src.len());
+                        for (i, page) in src.iter().enumerate() {
+                            let index = n * chunk + i;
+                            let stored = codec
+                                .compress(page)
+                                .map_err(|source| BatchError::Page { index, source })
+                                .and_then(|packed| {
+                                    pool.insert_page(&packed)
+                                        .map_err(|source| BatchError::Pool { index, source })
+                                });
+                            match stored {
+                                Ok(h) => handles.push(h),
+                                Err(e) => return (handles, Some(e)),
+                            }
+                        }
+                        (handles, None)
+                    },
+                )
+                .collect()
+        });
+        let mut all = Vec::with_capacity(pages.len());
+        let mut first_error = None;
+        for (handles, error) in chunks {
+            all.extend(handles);
+            if first_error.is_none() {
+                first_error = error;
+            }
+        }
+        match first_error {
+            None => Ok(all),
+            Some(e) => {
+                remove_all(pool, &all);
+                Err(e)
+            }
+        }
+    }
+
+    fn decompress_from_pool(
+        &self,
+        pool: &PagePool,
+        handles: &[Handle],
+        out: &mut [Page],
+    ) -> Result<(), BatchError> {
+        check_lengths(handles.len(), out.len())?;
+        let chunk = Self::CHUNK_PAGES;
+        self.pool.install(|| {
+            handles
+                .par_chunks(chunk)
+                .zip(out.par_chunks_mut(chunk))
+                .enumerate()
+                .try_for_each_init(
+                    || self.prototype.clone(),
+                    |codec, (n, (src, dst))| {
+                        for (i, (&handle, slot)) in src.iter().zip(dst.iter_mut()).enumerate() {
+                            pool.decompress_into(handle, codec, slot)
+                                .map_err(|source| BatchError::Pool {
+                                    index: n * chunk + i,
+                                    source,
+                                })?;
+                        }
+                        Ok(())
+                    },
+                )
+        })
+    }
 }
 
 #[cfg(test)]
@@ -214,6 +349,128 @@ mod tests {
                 p
             })
             .collect()
+    }
+
+    #[test]
+    fn pool_batches_store_what_single_pages_give() {
+        let pages = mixed_pages(300);
+        let mut single = CompressorBuilder::new().build().unwrap();
+        for threads in [1, 2] {
+            let batch = RayonBatch::new(CompressorBuilder::new(), threads).unwrap();
+            let pool = PagePool::new();
+            let handles = batch.compress_to_pool(&pages, &pool).unwrap();
+            assert_eq!(handles.len(), pages.len());
+            for (page, &h) in pages.iter().zip(&handles) {
+                assert_eq!(pool.get_page(h).unwrap(), single.compress(page).unwrap());
+            }
+            let stats = pool.stats();
+            assert_eq!(stats.orig_data_size, 300 * PAGE_SIZE as u64);
+            assert_eq!(stats.same_pages, 100);
+            let mut back = vec![[0u8; PAGE_SIZE]; pages.len()];
+            batch
+                .decompress_from_pool(&pool, &handles, &mut back)
+                .unwrap();
+            assert!(back == pages);
+        }
+    }
+
+    #[test]
+    fn a_full_pool_fails_the_batch_and_keeps_nothing() {
+        let pages = mixed_pages(400);
+        let batch = RayonBatch::new(CompressorBuilder::new(), 2).unwrap();
+        let pool = PagePool::new();
+        let before = pool.stats().mem_used_total;
+        // Room for some pages but not all: the batch must fail and leave no object behind.
+        pool.set_limit(Some(usize::try_from(before).unwrap() + 64 * PAGE_SIZE));
+        match batch.compress_to_pool(&pages, &pool) {
+            Err(BatchError::Pool { index, .. }) => assert!(index < pages.len()),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(pool.len(), 0);
+        assert_eq!(pool.stats().orig_data_size, 0);
+        let mut back = vec![[0u8; PAGE_SIZE]; 1];
+        assert!(matches!(
+            batch.decompress_from_pool(&pool, &[], &mut back),
+            Err(BatchError::LengthMismatch { .. })
+        ));
+    }
+
+    /// A one-thread backend with only the required methods, to exercise the trait's defaults.
+    struct Serial;
+
+    impl BatchCompressor for Serial {
+        fn name(&self) -> String {
+            "serial".into()
+        }
+
+        fn compress_batch(
+            &self,
+            pages: &[Page],
+            out: &mut [CompressedPage],
+        ) -> Result<(), BatchError> {
+            check_lengths(pages.len(), out.len())?;
+            let mut c = CompressorBuilder::new()
+                .build()
+                .map_err(BatchError::Config)?;
+            for (index, (p, o)) in pages.iter().zip(out.iter_mut()).enumerate() {
+                *o = c
+                    .compress(p)
+                    .map_err(|source| BatchError::Page { index, source })?;
+            }
+            Ok(())
+        }
+
+        fn decompress_batch(
+            &self,
+            packed: &[CompressedPage],
+            out: &mut [Page],
+        ) -> Result<(), BatchError> {
+            check_lengths(packed.len(), out.len())?;
+            let mut c = CompressorBuilder::new()
+                .build()
+                .map_err(BatchError::Config)?;
+            for (index, (p, o)) in packed.iter().zip(out.iter_mut()).enumerate() {
+                c.decompress_into(p, o)
+                    .map_err(|source| BatchError::Page { index, source })?;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_default_pool_methods_agree_with_rayon() {
+        let pages = mixed_pages(150);
+        let (a, b) = (PagePool::new(), PagePool::new());
+        let serial = Serial.compress_to_pool(&pages, &a).unwrap();
+        let rayon = RayonBatch::new(CompressorBuilder::new(), 2).unwrap();
+        let parallel = rayon.compress_to_pool(&pages, &b).unwrap();
+        for (&x, &y) in serial.iter().zip(&parallel) {
+            assert_eq!(a.get_page(x).unwrap(), b.get_page(y).unwrap());
+        }
+        assert_eq!(a.stats().compr_data_size, b.stats().compr_data_size);
+        let mut back = vec![[0u8; PAGE_SIZE]; pages.len()];
+        Serial.decompress_from_pool(&a, &serial, &mut back).unwrap();
+        assert!(back == pages);
+        // A stale handle is an error naming the page, not a panic.
+        a.remove(serial[7]).unwrap();
+        assert!(matches!(
+            Serial.decompress_from_pool(&a, &serial, &mut back),
+            Err(BatchError::Pool { index: 7, .. })
+        ));
+        b.remove(parallel[9]).unwrap();
+        assert!(matches!(
+            rayon.decompress_from_pool(&b, &parallel, &mut back),
+            Err(BatchError::Pool { index: 9, .. })
+        ));
+        let tight = PagePool::new();
+        tight.set_limit(Some(
+            usize::try_from(tight.stats().mem_used_total).unwrap() + 8 * PAGE_SIZE,
+        ));
+        assert!(matches!(
+            Serial.compress_to_pool(&pages, &tight),
+            Err(BatchError::Pool { .. })
+        ));
+        assert_eq!(tight.len(), 0);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Parallel batches: MB/s of uncompressed data through `RayonBatch` on 1 and 2 worker threads, and the
-//! speed-up of 2 over 1, for compress and decompress. The only benchmark that measures scaling.
+//! speed-up of 2 over 1, for compress and decompress into caller-provided slices and into a
+//! `PagePool`. The only benchmark that measures scaling.
 //!
 //! Wall-clock speed-up needs two idle cores. On a shared machine the process gets less, so the
 //! benchmark also measures CPU time (every thread of the process, from /proc/self/task/*/schedstat):
@@ -12,7 +13,7 @@ use harness::{Contender, Report};
 use std::cell::RefCell;
 use std::hint::black_box;
 use trueno_zram::{
-    Algorithm, BatchCompressor, CompressedPage, CompressorBuilder, PAGE_SIZE, RayonBatch,
+    Algorithm, BatchCompressor, CompressedPage, CompressorBuilder, PAGE_SIZE, PagePool, RayonBatch,
 };
 
 /// The algorithm measured: LZ4, the default and the one whose scaling the issue asks for.
@@ -58,28 +59,62 @@ fn main() {
         let ratio = corpus.bytes() as f64 / stored.max(1) as f64;
         let outs = RefCell::new(vec![CompressedPage::same_fill(0); pages.len()]);
         let backs = RefCell::new(vec![[0u8; PAGE_SIZE]; pages.len()]);
+        let pool = PagePool::new();
+        let handles = RefCell::new(Vec::new());
+        // The pool that `from pool` reads: filled once, read every round.
+        let filled = PagePool::new();
+        let filled_handles = batches[0]
+            .compress_to_pool(pages, &filled)
+            .unwrap_or_else(|e| panic!("{e}"));
         // CPU seconds of each call, per contender (warm-up included; the median is taken).
-        let cpu: Vec<RefCell<Vec<f64>>> = (0..4).map(|_| RefCell::new(Vec::new())).collect();
+        let kinds = 4;
+        let cpu: Vec<RefCell<Vec<f64>>> = (0..kinds * batches.len())
+            .map(|_| RefCell::new(Vec::new()))
+            .collect();
+        let timed = |slot: &RefCell<Vec<f64>>, work: &mut dyn FnMut()| {
+            let start = process_cpu_seconds();
+            work();
+            slot.borrow_mut().push(process_cpu_seconds() - start);
+        };
         let mut contenders: Vec<Contender> = Vec::new();
         for (i, b) in batches.iter().enumerate() {
-            let (outs, backs, packed) = (&outs, &backs, &packed);
-            let (cpu_c, cpu_d) = (&cpu[2 * i], &cpu[2 * i + 1]);
+            let (outs, backs, packed, timed) = (&outs, &backs, &packed, &timed);
+            let (pool, handles, filled, filled_handles) =
+                (&pool, &handles, &filled, &filled_handles);
+            let cpu = &cpu[kinds * i..kinds * (i + 1)];
             contenders.push(Contender::new(
                 format!("compress {}", b.name()),
                 move || {
-                    let start = process_cpu_seconds();
-                    b.compress_batch(black_box(pages), &mut outs.borrow_mut())
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    cpu_c.borrow_mut().push(process_cpu_seconds() - start);
+                    timed(&cpu[0], &mut || {
+                        b.compress_batch(black_box(pages), &mut outs.borrow_mut())
+                            .unwrap_or_else(|e| panic!("{e}"));
+                    });
                 },
             ));
             contenders.push(Contender::new(
                 format!("decompress {}", b.name()),
                 move || {
-                    let start = process_cpu_seconds();
-                    b.decompress_batch(black_box(packed), &mut backs.borrow_mut())
+                    timed(&cpu[1], &mut || {
+                        b.decompress_batch(black_box(packed), &mut backs.borrow_mut())
+                            .unwrap_or_else(|e| panic!("{e}"));
+                    });
+                },
+            ));
+            contenders.push(Contender::new(format!("to pool {}", b.name()), move || {
+                timed(&cpu[2], &mut || {
+                    pool.clear();
+                    *handles.borrow_mut() = b
+                        .compress_to_pool(black_box(pages), pool)
                         .unwrap_or_else(|e| panic!("{e}"));
-                    cpu_d.borrow_mut().push(process_cpu_seconds() - start);
+                });
+            }));
+            contenders.push(Contender::new(
+                format!("from pool {}", b.name()),
+                move || {
+                    timed(&cpu[3], &mut || {
+                        b.decompress_from_pool(filled, filled_handles, &mut backs.borrow_mut())
+                            .unwrap_or_else(|e| panic!("{e}"));
+                    });
                 },
             ));
         }
@@ -88,15 +123,16 @@ fn main() {
             .iter()
             .map(|c| corpus.bytes() as f64 / harness::median(c.borrow().clone()) / 1e6)
             .collect();
-        // Order: compress x1, decompress x1, compress x2, decompress x2.
+        // Order: the four kinds on 1 thread, then on 2 threads.
         for (i, c) in contenders.iter().enumerate() {
-            let threads = if i < 2 { 1.0 } else { 2.0 };
-            let efficiency = per_cpu[i] / per_cpu[i % 2];
+            let threads = (i / kinds + 1) as f64;
+            let base = i % kinds;
+            let efficiency = per_cpu[i] / per_cpu[base];
             report.row(
                 format!("{} {}", corpus.name, c.name),
                 vec![
                     speeds[i],
-                    speeds[i] / speeds[i % 2],
+                    speeds[i] / speeds[base],
                     per_cpu[i],
                     efficiency,
                     threads * efficiency,

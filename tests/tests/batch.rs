@@ -2,7 +2,8 @@
 //! thread count, and decompresses its own output back to the input.
 
 use trueno_zram::{
-    Algorithm, BatchCompressor, CompressorBuilder, PAGE_SIZE, Page, PageCompressor, RayonBatch,
+    Algorithm, BatchCompressor, CompressorBuilder, Encoding, PAGE_SIZE, Page, PageCompressor,
+    PagePool, RayonBatch,
 };
 
 /// The algorithms this build has.
@@ -46,6 +47,31 @@ fn batches_equal_the_single_page_api() {
             assert!(
                 back == pages,
                 "{algorithm:?} on {threads} threads did not round-trip"
+            );
+
+            let pool = PagePool::new();
+            let handles = batch.compress_to_pool(&pages, &pool).unwrap();
+            for (h, e) in handles.iter().zip(&expected) {
+                assert!(
+                    pool.get_page(*h).unwrap() == *e,
+                    "{algorithm:?} pool page differs"
+                );
+            }
+            let stats = pool.stats();
+            let stored: u64 = expected
+                .iter()
+                .filter(|p| p.encoding() != Encoding::SameFill)
+                .map(|p| p.payload().len() as u64)
+                .sum();
+            assert_eq!(stats.compr_data_size, stored);
+            assert_eq!(stats.orig_data_size, (pages.len() * PAGE_SIZE) as u64);
+            let mut back = vec![[0u8; PAGE_SIZE]; pages.len()];
+            batch
+                .decompress_from_pool(&pool, &handles, &mut back)
+                .unwrap();
+            assert!(
+                back == pages,
+                "{algorithm:?} pool on {threads} threads did not round-trip"
             );
         }
     }
