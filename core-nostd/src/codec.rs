@@ -6,6 +6,7 @@
 //! [`Encoding::Stored`]. Decompression needs nothing but the page: its encoding says everything.
 
 use crate::error::{Error, Result};
+use crate::lz4;
 use crate::page::{CompressedPage, Encoding};
 use crate::simd::SimdBackend;
 use crate::{PAGE_SIZE, Page, samefill};
@@ -15,6 +16,8 @@ use crate::{PAGE_SIZE, Page, samefill};
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Algorithm {
+    /// LZ4 blocks (the standard block format), liblz4's fast mode at acceleration 1. The default.
+    Lz4,
     /// Detect same-fill pages and store every other page raw: for data known to be incompressible
     /// (encrypted or already compressed), where running a codec only costs time.
     SameFillOnly,
@@ -54,7 +57,7 @@ impl CompressorBuilder {
     /// A builder with the default algorithm and the best backend this CPU has.
     pub const fn new() -> Self {
         Self {
-            algorithm: Algorithm::SameFillOnly,
+            algorithm: Algorithm::Lz4,
             backend: None,
         }
     }
@@ -81,6 +84,7 @@ impl CompressorBuilder {
         Ok(StandardCompressor {
             algorithm: self.algorithm,
             backend,
+            lz4: lz4::Compressor::with_backend(backend),
         })
     }
 }
@@ -91,6 +95,8 @@ impl CompressorBuilder {
 pub struct StandardCompressor {
     algorithm: Algorithm,
     backend: SimdBackend,
+    /// The LZ4 hash table, kept between pages.
+    lz4: lz4::Compressor,
 }
 
 impl StandardCompressor {
@@ -112,6 +118,17 @@ impl PageCompressor for StandardCompressor {
         }
         match self.algorithm {
             Algorithm::SameFillOnly => Ok(CompressedPage::stored(page)),
+            Algorithm::Lz4 => {
+                // One byte short of a page: a block that does not fit is stored instead.
+                let mut block = [0u8; PAGE_SIZE - 1];
+                match self.lz4.compress_page(page, &mut block) {
+                    Ok(len) => CompressedPage::from_parts(Encoding::Lz4, &block[..len]),
+                    Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
+                        Ok(CompressedPage::stored(page))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
         }
     }
 
@@ -142,7 +159,8 @@ fn decode_page(backend: SimdBackend, packed: &CompressedPage, out: &mut Page) ->
             samefill::fill_with(backend, out, word);
             Ok(())
         }
-        Encoding::Lz4 | Encoding::Zstd => Err(Error::InvalidConfig(
+        Encoding::Lz4 => lz4::decompress_page(backend, payload, out),
+        Encoding::Zstd => Err(Error::InvalidConfig(
             "this build has no decoder for the page's encoding",
         )),
     }
@@ -154,7 +172,10 @@ mod tests {
 
     #[test]
     fn same_fill_and_stored_round_trip() {
-        let mut c = CompressorBuilder::new().build().unwrap();
+        let mut c = CompressorBuilder::new()
+            .algorithm(Algorithm::SameFillOnly)
+            .build()
+            .unwrap();
         let zero = [0u8; PAGE_SIZE];
         let packed = c.compress(&zero).unwrap();
         assert_eq!(packed.encoding(), Encoding::SameFill);
@@ -168,6 +189,50 @@ mod tests {
         let packed = c.compress(&mixed).unwrap();
         assert_eq!(packed.encoding(), Encoding::Stored);
         assert_eq!(c.decompress(&packed).unwrap(), mixed);
+    }
+
+    #[test]
+    fn lz4_is_the_default_and_round_trips() {
+        let mut c = CompressorBuilder::new().build().unwrap();
+        assert_eq!(c.algorithm(), Algorithm::Lz4);
+        let mut text = [0u8; PAGE_SIZE];
+        for (i, b) in text.iter_mut().enumerate() {
+            *b = b"the quick brown fox jumps over the lazy dog "[i % 44] ^ (i / 700) as u8;
+        }
+        let packed = c.compress(&text).unwrap();
+        assert_eq!(packed.encoding(), Encoding::Lz4);
+        assert!(packed.payload().len() < 400, "{}", packed.payload().len());
+        assert_eq!(c.decompress(&packed).unwrap(), text);
+
+        // Same-fill wins before the codec runs.
+        let fill = [0x5au8; PAGE_SIZE];
+        assert_eq!(c.compress(&fill).unwrap().encoding(), Encoding::SameFill);
+    }
+
+    #[test]
+    fn lz4_incompressible_page_is_stored_and_bad_block_is_an_error() {
+        let mut c = CompressorBuilder::new().build().unwrap();
+        let mut noise = [0u8; PAGE_SIZE];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for b in noise.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = (x >> 24) as u8;
+        }
+        let packed = c.compress(&noise).unwrap();
+        assert_eq!(packed.encoding(), Encoding::Stored);
+        assert_eq!(c.decompress(&packed).unwrap(), noise);
+
+        // A block that decodes to fewer than 4096 bytes is not a page.
+        let short = CompressedPage::from_parts(Encoding::Lz4, &[0x30, 1, 2, 3]).unwrap();
+        assert_eq!(
+            c.decompress(&short),
+            Err(Error::WrongDecodedLength { len: 3 })
+        );
+        // A block with a bad offset is an LZ4 error.
+        let bad = CompressedPage::from_parts(Encoding::Lz4, &[0x10, 7, 9, 0]).unwrap();
+        assert!(matches!(c.decompress(&bad), Err(Error::Lz4(_))));
     }
 
     #[test]

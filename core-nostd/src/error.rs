@@ -55,6 +55,9 @@ pub enum Error {
         /// The length it decoded to.
         len: usize,
     },
+    /// An LZ4 block could not be decoded, or its buffers could not hold the result.
+    #[error("lz4: {0}")]
+    Lz4(#[from] crate::lz4::Lz4Error),
     /// The requested algorithm or setting is not valid.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),

@@ -1,7 +1,7 @@
 //! # trueno-zram-core
 //!
-//! The `no_std`, allocation-free heart of trueno-zram: the 4 KiB page format, same-fill detection and
-//! the SIMD dispatch that the codecs build on. Nothing here allocates; every decoder returns
+//! The `no_std`, allocation-free heart of trueno-zram: the 4 KiB page format, same-fill detection,
+//! the LZ4 codec and the SIMD dispatch that the codecs build on. Nothing here allocates; every decoder returns
 //! [`Error`] for bad input instead of panicking.
 //!
 //! ```
@@ -18,6 +18,7 @@
 pub mod codec;
 pub mod entropy;
 pub mod error;
+pub mod lz4;
 pub mod page;
 pub mod samefill;
 pub mod simd;

@@ -1,0 +1,173 @@
+//! The LZ4 block decoder: any standard block (liblz4 at any level, lz4hc, the Linux kernel) into a
+//! caller's buffer, checking every length and offset against both buffers.
+//!
+//! One loop serves every size. Each sequence takes a fast path when the buffers have room for wide
+//! copies (a 16-byte literal copy for short literals, [`Kernels::copy_match_wild`] for matches) and an
+//! exact, checked path near their ends. For a 4096-byte page only the last few sequences take the
+//! exact path: the slack of the fixed-size output is what lets the others store whole vectors.
+
+use super::error::{Field, Lz4Error};
+use super::kernels::{Kernels, MATCH_SLACK, WILD_STEP, copy16};
+
+/// Reads the bytes that extend a length nibble of 15, stopping at the first byte below 255.
+/// Stops early with an error once the length exceeds `capacity`, so it never overflows.
+#[inline(always)]
+fn read_extended_length(
+    src: &[u8],
+    ip: &mut usize,
+    mut len: usize,
+    position: usize,
+    capacity: usize,
+) -> Result<usize, Lz4Error> {
+    loop {
+        let Some(&byte) = src.get(*ip) else {
+            return Err(Lz4Error::Truncated {
+                offset: *ip,
+                needed: 1,
+                field: Field::LengthByte,
+            });
+        };
+        *ip += 1;
+        len += usize::from(byte);
+        if byte != 255 {
+            return Ok(len);
+        }
+        if len > capacity {
+            return Err(Lz4Error::OutputOverrun {
+                position,
+                needed: len,
+                capacity,
+            });
+        }
+    }
+}
+
+/// Copies a match exactly, without touching bytes past its end: the path near the end of the output.
+/// `offset <= op` and `op + len <= dst.len()` are checked by the caller.
+#[inline(never)]
+fn copy_match_exact(dst: &mut [u8], op: usize, offset: usize, len: usize) {
+    let start = op - offset;
+    if offset >= len {
+        dst.copy_within(start..start + len, op);
+    } else {
+        for i in op..op + len {
+            dst[i] = dst[i - offset];
+        }
+    }
+}
+
+/// Room the fast path needs in the input at the top of a sequence: the token, a 16-byte literal copy
+/// (of at most 14 literals) and the 2-byte offset, with margin.
+const FAST_INPUT: usize = 32;
+/// Room the fast path needs in the output: 16 bytes of literal copy, a short match of up to 18 bytes
+/// and the slack that a wide match copy may write past it.
+const FAST_OUTPUT: usize = 16 + 18 + MATCH_SLACK;
+
+/// Decodes the block `src` into `dst` and returns the number of bytes written.
+#[inline(always)]
+pub(crate) fn decompress_block<K: Kernels>(src: &[u8], dst: &mut [u8]) -> Result<usize, Lz4Error> {
+    let iend = src.len();
+    let oend = dst.len();
+    let sp = src.as_ptr();
+    // The destination pointer is taken afresh at each raw access (`dst.as_mut_ptr()`), never kept
+    // across the safe accesses to `dst`, so that the borrow rules (and Miri) stay satisfied.
+    let mut ip = 0usize;
+    let mut op = 0usize;
+    // Invariants: ip <= iend and op <= oend at the top of every sequence.
+    loop {
+        let token;
+        if iend - ip >= FAST_INPUT && oend - op >= FAST_OUTPUT && src[ip] < 0xf0 {
+            // Fast path: fewer than 15 literals, and room for wide copies in both buffers.
+            token = src[ip];
+            ip += 1;
+            let literals = usize::from(token >> 4);
+            // SAFETY: 16 bytes are readable at ip (iend - ip >= 31) and writable at op
+            // (oend - op >= 16); src and dst are distinct borrows. Only `literals` <= 14 count.
+            unsafe { copy16(dst.as_mut_ptr().add(op), sp.add(ip)) };
+            ip += literals;
+            op += literals;
+        } else {
+            let Some(&t) = src.get(ip) else {
+                return Err(Lz4Error::Truncated {
+                    offset: ip,
+                    needed: 1,
+                    field: Field::Token,
+                });
+            };
+            token = t;
+            ip += 1;
+            let mut literals = usize::from(token >> 4);
+            if literals == 15 {
+                literals = read_extended_length(src, &mut ip, 15, op, oend)?;
+            }
+            if literals > iend - ip {
+                return Err(Lz4Error::Truncated {
+                    offset: ip,
+                    needed: literals - (iend - ip),
+                    field: Field::Literals,
+                });
+            }
+            if literals > oend - op {
+                return Err(Lz4Error::OutputOverrun {
+                    position: op,
+                    needed: literals,
+                    capacity: oend,
+                });
+            }
+            if iend - ip >= literals + WILD_STEP && oend - op >= literals + WILD_STEP {
+                // SAFETY: both buffers hold literals + 32 bytes from ip and op, covering the
+                // rounded-up copy; src and dst are distinct borrows.
+                unsafe { K::copy_wild32(dst.as_mut_ptr().add(op), sp.add(ip), literals) };
+            } else {
+                dst[op..op + literals].copy_from_slice(&src[ip..ip + literals]);
+            }
+            ip += literals;
+            op += literals;
+            if ip == iend {
+                // A block ends with a sequence of literals only.
+                return Ok(op);
+            }
+        }
+
+        let Some(offset_bytes) = src.get(ip..ip + 2) else {
+            return Err(Lz4Error::Truncated {
+                offset: ip,
+                needed: 2 - (iend - ip),
+                field: Field::Offset,
+            });
+        };
+        let offset = usize::from(u16::from_le_bytes([offset_bytes[0], offset_bytes[1]]));
+        // One compare for both bad cases: offset 0 wraps to usize::MAX.
+        if offset.wrapping_sub(1) >= op {
+            return Err(if offset == 0 {
+                Lz4Error::ZeroOffset { offset: ip }
+            } else {
+                Lz4Error::OffsetBeforeStart {
+                    offset: ip,
+                    distance: offset,
+                    position: op,
+                }
+            });
+        }
+        ip += 2;
+        let mut match_len = usize::from(token & 15);
+        if match_len == 15 {
+            match_len = read_extended_length(src, &mut ip, 15, op, oend)?;
+        }
+        match_len += 4;
+        if oend - op >= match_len + MATCH_SLACK {
+            // SAFETY: 1 <= offset <= op, and op + match_len + MATCH_SLACK <= oend, so the whole
+            // range the kernel may touch lies inside dst.
+            unsafe { K::copy_match_wild(dst.as_mut_ptr().add(op), offset, match_len) };
+        } else if match_len <= oend - op {
+            copy_match_exact(dst, op, offset, match_len);
+        } else {
+            return Err(Lz4Error::OutputOverrun {
+                position: op,
+                needed: match_len,
+                capacity: oend,
+            });
+        }
+        op += match_len;
+    }
+}

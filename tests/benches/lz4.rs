@@ -1,0 +1,235 @@
+//! LZ4 on real pages, each page on its own, single thread: our codec against liblz4
+//! (`LZ4_compress_fast_extState` with a reused state at acceleration 1, `LZ4_decompress_safe`) and
+//! lz4_flex (block API, reused table), interleaved in one process.
+//!
+//! Compression: every contender compresses every page into a destination of `LZ4_compressBound` bytes.
+//! Decompression: every contender decodes liblz4's blocks of the same pages into a 4096-byte page
+//! (ours writes the same blocks, checked below). Ratios are total input over total block bytes.
+//!
+//! `cargo xtask bench lz4 [--corpus FILE]... [--rounds N]`
+
+mod harness;
+
+use std::ffi::{c_char, c_int, c_void};
+use std::hint::black_box;
+
+use harness::{Contender, Report};
+use trueno_zram::{PAGE_SIZE, Page, SimdBackend};
+use trueno_zram_core::lz4;
+
+unsafe extern "C" {
+    fn LZ4_sizeofState() -> c_int;
+    fn LZ4_compress_fast_extState(
+        state: *mut c_void,
+        src: *const c_char,
+        dst: *mut c_char,
+        src_size: c_int,
+        dst_capacity: c_int,
+        acceleration: c_int,
+    ) -> c_int;
+}
+
+const BOUND: usize = lz4::compress_bound(PAGE_SIZE);
+
+/// liblz4's compressor with its state allocated once.
+struct LibLz4 {
+    state: Vec<u64>,
+}
+
+impl LibLz4 {
+    fn new() -> Self {
+        // SAFETY: a plain query.
+        let size = usize::try_from(unsafe { LZ4_sizeofState() }).unwrap_or(0);
+        Self {
+            state: vec![0u64; size.div_ceil(8)],
+        }
+    }
+
+    fn compress(&mut self, page: &Page, dst: &mut [u8; BOUND]) -> usize {
+        // SAFETY: the state is LZ4_sizeofState() bytes, 8-aligned; src and dst are valid for the
+        // sizes given.
+        let n = unsafe {
+            LZ4_compress_fast_extState(
+                self.state.as_mut_ptr().cast(),
+                page.as_ptr().cast(),
+                dst.as_mut_ptr().cast(),
+                PAGE_SIZE as c_int,
+                BOUND as c_int,
+                1,
+            )
+        };
+        usize::try_from(n).unwrap_or(0)
+    }
+}
+
+fn liblz4_decompress(block: &[u8], page: &mut Page) -> usize {
+    // SAFETY: src and dst are valid for the sizes given; liblz4 checks the block.
+    let n = unsafe {
+        lz4_sys::LZ4_decompress_safe(
+            block.as_ptr().cast(),
+            page.as_mut_ptr().cast(),
+            block.len() as c_int,
+            PAGE_SIZE as c_int,
+        )
+    };
+    usize::try_from(n).unwrap_or(0)
+}
+
+struct Blocks {
+    bytes: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Blocks {
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.ranges.iter().map(|&(s, e)| &self.bytes[s..e])
+    }
+}
+
+fn main() {
+    let args = harness::args();
+    let backend = SimdBackend::detect();
+    let mut report = Report::new(
+        "lz4",
+        &[
+            "comp MB/s",
+            "decomp MB/s",
+            "ratio",
+            "comp x lib",
+            "decomp x lib",
+            "ratio x lib",
+        ],
+    );
+    for corpus in harness::corpora(&args) {
+        let pages = &corpus.pages;
+        let bytes = corpus.bytes();
+
+        // liblz4's blocks: the decompression workload and the reference sizes.
+        let mut lib = LibLz4::new();
+        let mut blocks = Blocks {
+            bytes: Vec::new(),
+            ranges: Vec::new(),
+        };
+        let mut buf = [0u8; BOUND];
+        for p in pages {
+            let n = lib.compress(p, &mut buf);
+            assert!(n > 0, "liblz4 failed on a page");
+            let start = blocks.bytes.len();
+            blocks.bytes.extend_from_slice(&buf[..n]);
+            blocks.ranges.push((start, start + n));
+        }
+        let lib_size = blocks.bytes.len();
+
+        // Our sizes, and a check that we write liblz4's bytes.
+        let mut ours = lz4::Compressor::with_backend(backend);
+        let mut our_size = 0;
+        let mut identical = 0usize;
+        for (p, lib_block) in pages.iter().zip(blocks.iter()) {
+            let n = ours.compress_page(p, &mut buf).expect("compress");
+            our_size += n;
+            identical += usize::from(&buf[..n] == lib_block);
+        }
+        let mut flex_table = lz4_flex::block::CompressTable::small();
+        let mut flex_size = 0;
+        // lz4_flex asks for more room than LZ4_compressBound.
+        let flex_bound = lz4_flex::block::get_maximum_output_size(PAGE_SIZE);
+        let mut flex_buf = vec![0u8; flex_bound];
+        for p in pages {
+            flex_size +=
+                lz4_flex::block::compress_into_with_table(p, &mut flex_buf, &mut flex_table)
+                    .expect("lz4_flex compress");
+        }
+
+        let mut compressors = {
+            let mut out_ours = [0u8; BOUND];
+            let mut out_lib = [0u8; BOUND];
+            let mut out_flex = vec![0u8; flex_bound];
+            let mut lib = LibLz4::new();
+            let mut flex_table = lz4_flex::block::CompressTable::small();
+            vec![
+                Contender::new(format!("trueno ({backend})"), move || {
+                    for p in pages {
+                        black_box(ours.compress_page(black_box(p), &mut out_ours).ok());
+                    }
+                }),
+                Contender::new("liblz4", move || {
+                    for p in pages {
+                        black_box(lib.compress(black_box(p), &mut out_lib));
+                    }
+                }),
+                Contender::new("lz4_flex", move || {
+                    for p in pages {
+                        black_box(
+                            lz4_flex::block::compress_into_with_table(
+                                black_box(p),
+                                &mut out_flex,
+                                &mut flex_table,
+                            )
+                            .ok(),
+                        );
+                    }
+                }),
+            ]
+        };
+        let comp = harness::measure(bytes, args.rounds, &mut compressors);
+        drop(compressors);
+
+        let blocks_ref = &blocks;
+        let mut decompressors = {
+            let mut page_ours = [0u8; PAGE_SIZE];
+            let mut page_lib = [0u8; PAGE_SIZE];
+            let mut page_flex = [0u8; PAGE_SIZE];
+            vec![
+                Contender::new("trueno", move || {
+                    for b in blocks_ref.iter() {
+                        black_box(lz4::decompress_page(backend, black_box(b), &mut page_ours).ok());
+                    }
+                }),
+                Contender::new("liblz4", move || {
+                    for b in blocks_ref.iter() {
+                        black_box(liblz4_decompress(black_box(b), &mut page_lib));
+                    }
+                }),
+                Contender::new("lz4_flex", move || {
+                    for b in blocks_ref.iter() {
+                        black_box(
+                            lz4_flex::block::decompress_into(black_box(b), &mut page_flex).ok(),
+                        );
+                    }
+                }),
+            ]
+        };
+        let decomp = harness::measure(bytes, args.rounds, &mut decompressors);
+        drop(decompressors);
+
+        let ratio = |size: usize| bytes as f64 / size as f64;
+        let sizes = [our_size, lib_size, flex_size];
+        let names = [
+            format!("trueno ({backend})"),
+            "liblz4".into(),
+            "lz4_flex".into(),
+        ];
+        for i in 0..3 {
+            report.row(
+                format!("{} / {}", corpus.name, names[i]),
+                vec![
+                    comp[i],
+                    decomp[i],
+                    ratio(sizes[i]),
+                    comp[i] / comp[1],
+                    decomp[i] / decomp[1],
+                    ratio(sizes[i]) / ratio(lib_size),
+                ],
+            );
+        }
+        report.note(format!(
+            "{}: {} pages; {identical} of our blocks are byte-identical to liblz4's",
+            corpus.name,
+            pages.len()
+        ));
+    }
+    report.note(
+        "single thread, each page on its own, median of interleaved rounds; decompression decodes liblz4's blocks",
+    );
+    report.finish(&args);
+}
