@@ -6,7 +6,11 @@
 pub use trueno_zram_alloc as alloc_layer;
 pub use trueno_zram_core::{
     Algorithm, CompressedPage, CompressorBuilder, Encoding, Error, PAGE_SIZE, Page, PageCompressor,
-    SimdBackend, StandardCompressor, samefill,
+    SimdBackend, StandardCompressor, entropy, samefill,
 };
 
+pub mod batch;
+pub mod bench;
 pub mod kernel;
+
+pub use batch::{BatchCompressor, BatchError, RayonBatch};
