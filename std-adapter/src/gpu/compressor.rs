@@ -1,0 +1,324 @@
+//! [`CudaBatchCompressor`]: batches of pages through the GPU kernels.
+//!
+//! A batch travels in launches of at most [`CudaBatchCompressor::MAX_PAGES_PER_LAUNCH`] pages (so
+//! offsets fit `u32` and buffers stay a few hundred MB). Compression sends the pages, runs one page
+//! per thread, and brings back each page's wire form from a fixed slot; decompression sends the wire
+//! forms back to back with their offsets and receives the pages straight into the caller's slice.
+//! The host checks everything it receives: a slot that does not parse as a page is an error.
+//!
+//! When the GPU refuses a page (a kernel status), the CPU runs the same page to say why: its error
+//! is returned as [`BatchError::Page`]; if the CPU accepts the page, the GPU disagreed with the CPU
+//! and that is a [`BatchError::Gpu`], never silently patched over.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cudarc::driver::{CudaFunction, CudaStream, PushKernelArg};
+use cudarc::nvrtc::Ptx;
+use rayon::prelude::*;
+
+use super::device::{GpuDevice, guarded};
+use super::kernels::{self, FAILED_LEN, OUT_STRIDE, STATUS_OK};
+use crate::batch::check_lengths;
+use crate::{
+    Algorithm, BatchCompressor, BatchError, CompressedPage, CompressorBuilder, PAGE_SIZE, Page,
+    PageCompressor, SimdBackend, StandardCompressor,
+};
+
+/// A [`BatchCompressor`] on one CUDA device.
+pub struct CudaBatchCompressor {
+    device: GpuDevice,
+    stream: Arc<CudaStream>,
+    compress: CudaFunction,
+    decompress: CudaFunction,
+    /// The CPU twin of the kernels, to explain a page the GPU refused.
+    cpu: StandardCompressor,
+    /// One batch at a time on the stream, so that a batch's synchronisation waits only for itself.
+    busy: Mutex<()>,
+}
+
+impl std::fmt::Debug for CudaBatchCompressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CudaBatchCompressor")
+            .field("device", &self.device.name())
+            .field("algorithm", &self.cpu.algorithm())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CudaBatchCompressor {
+    /// Pages per kernel launch: 65 536 pages are 256 MiB in and 257 MiB of output slots.
+    pub const MAX_PAGES_PER_LAUNCH: usize = 65_536;
+
+    /// A GPU batch compressor on the first CUDA device, for the algorithm of `builder`.
+    /// [`BatchError::NoDevice`] when there is no usable device (see [`GpuDevice::open`]),
+    /// [`BatchError::Config`] for an algorithm the kernels do not have.
+    pub fn new(builder: CompressorBuilder) -> Result<Self, BatchError> {
+        Self::on_device(builder, 0)
+    }
+
+    /// [`CudaBatchCompressor::new`] on device `ordinal`.
+    pub fn on_device(builder: CompressorBuilder, ordinal: usize) -> Result<Self, BatchError> {
+        let cpu = builder
+            .prefer_backend(SimdBackend::Scalar)
+            .build()
+            .map_err(BatchError::Config)?;
+        let compress_name = kernels::compress_kernel(cpu.algorithm()).ok_or(BatchError::Config(
+            crate::Error::InvalidConfig("the GPU backend has no kernel for this algorithm"),
+        ))?;
+        let device = GpuDevice::open(ordinal)?;
+        let context = device.context().clone();
+        // The driver JIT-compiles the PTX for this device here (and caches the result on disk).
+        let module = guarded("module load", || {
+            context.load_module(Ptx::from_src(kernels::PTX))
+        })?;
+        let compress = guarded("kernel lookup", || module.load_function(compress_name))?;
+        let decompress = guarded("kernel lookup", || {
+            module.load_function(kernels::DECOMPRESS)
+        })?;
+        let stream = guarded("stream creation", || context.new_stream())?;
+        Ok(Self {
+            device,
+            stream,
+            compress,
+            decompress,
+            cpu,
+            busy: Mutex::new(()),
+        })
+    }
+
+    /// The device this compressor runs on.
+    pub fn device(&self) -> &GpuDevice {
+        &self.device
+    }
+
+    /// The algorithm the compression kernel applies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.cpu.algorithm()
+    }
+
+    fn compress_launch(
+        &self,
+        first_index: usize,
+        pages: &[Page],
+        out: &mut [CompressedPage],
+    ) -> Result<(), BatchError> {
+        let count = launch_count(pages.len())?;
+        let stride = u32::try_from(OUT_STRIDE).map_err(|_| internal("the slot size"))?;
+        let stream = &self.stream;
+        let d_pages = guarded("copy to the device", || {
+            stream.clone_htod(pages.as_flattened())
+        })?;
+        let mut d_out = guarded("allocation", || {
+            stream.alloc_zeros::<u8>(pages.len() * OUT_STRIDE)
+        })?;
+        let mut d_lens = guarded("allocation", || stream.alloc_zeros::<u32>(pages.len()))?;
+        let config = kernels::launch_config(count, self.device.multiprocessors());
+        let mut launch = stream.launch_builder(&self.compress);
+        launch
+            .arg(&d_pages)
+            .arg(&count)
+            .arg(&mut d_out)
+            .arg(&stride)
+            .arg(&mut d_lens);
+        // SAFETY: the kernel's contract (targets/gpu-kernels): `pages` holds count * 4096 bytes (a
+        // copy of `pages`), `out` count * out_stride bytes and `out_lens` count u32s, all separate
+        // allocations; the argument types match the PTX entry (checked by the kernels tests).
+        guarded("compression kernel launch", || unsafe {
+            launch.launch(config)
+        })?;
+        let lens = guarded("copy from the device", || stream.clone_dtoh(&d_lens))?;
+        let slots = guarded("copy from the device", || stream.clone_dtoh(&d_out))?;
+        guarded("synchronisation", || stream.synchronize())?;
+
+        out.par_iter_mut()
+            .zip(slots.par_chunks_exact(OUT_STRIDE))
+            .zip(lens.par_iter())
+            .enumerate()
+            .try_for_each(|(i, ((slot_out, slot), &len))| {
+                let index = first_index + i;
+                let parsed = (len != FAILED_LEN)
+                    .then(|| slot.get(..usize::try_from(len).ok()?))
+                    .flatten()
+                    .map(CompressedPage::from_bytes);
+                match parsed {
+                    Some(Ok(page)) => {
+                        *slot_out = page;
+                        Ok(())
+                    }
+                    Some(Err(e)) => Err(disagreement(
+                        index,
+                        format!("its output ({len} bytes) is not a page: {e}"),
+                    )),
+                    None => Err(self.explain_compress_failure(index, &pages[i])),
+                }
+            })
+    }
+
+    /// The error for a page the compression kernel refused: the CPU's, or a disagreement.
+    fn explain_compress_failure(&self, index: usize, page: &Page) -> BatchError {
+        match self.cpu.clone().compress(page) {
+            Err(source) => BatchError::Page { index, source },
+            Ok(_) => disagreement(index, "the kernel refused a page that the CPU compresses"),
+        }
+    }
+
+    fn decompress_launch(
+        &self,
+        first_index: usize,
+        packed: &[CompressedPage],
+        out: &mut [Page],
+    ) -> Result<(), BatchError> {
+        let count = launch_count(packed.len())?;
+        let (wire, offsets) = pack_wire_forms(packed)?;
+        let stream = &self.stream;
+        let d_wire = guarded("copy to the device", || stream.clone_htod(&wire))?;
+        let d_offsets = guarded("copy to the device", || stream.clone_htod(&offsets))?;
+        let mut d_pages = guarded("allocation", || {
+            stream.alloc_zeros::<u8>(packed.len() * PAGE_SIZE)
+        })?;
+        let mut d_status = guarded("allocation", || stream.alloc_zeros::<u32>(packed.len()))?;
+        let config = kernels::launch_config(count, self.device.multiprocessors());
+        let mut launch = stream.launch_builder(&self.decompress);
+        launch
+            .arg(&d_wire)
+            .arg(&d_offsets)
+            .arg(&count)
+            .arg(&mut d_pages)
+            .arg(&mut d_status);
+        // SAFETY: the kernel's contract (targets/gpu-kernels): `offsets` holds count + 1 ascending
+        // values, the last being the length of `packed` (pack_wire_forms builds them so); `out`
+        // holds count * 4096 bytes and `status` count u32s, all separate allocations; the argument
+        // types match the PTX entry (checked by the kernels tests).
+        guarded("decompression kernel launch", || unsafe {
+            launch.launch(config)
+        })?;
+        let status = guarded("copy from the device", || stream.clone_dtoh(&d_status))?;
+        guarded("copy from the device", || {
+            stream.memcpy_dtoh(&d_pages, out.as_flattened_mut())
+        })?;
+        guarded("synchronisation", || stream.synchronize())?;
+
+        let refused = status.iter().position(|&s| s != STATUS_OK);
+        match refused {
+            None => Ok(()),
+            Some(i) => {
+                let index = first_index + i;
+                let mut page = [0u8; PAGE_SIZE];
+                Err(
+                    match self.cpu.clone().decompress_into(&packed[i], &mut page) {
+                        Err(source) => BatchError::Page { index, source },
+                        Ok(()) => {
+                            disagreement(index, "the kernel refused a page that the CPU decodes")
+                        }
+                    },
+                )
+            }
+        }
+    }
+}
+
+/// A launch's page count as the kernels take it.
+fn launch_count(pages: usize) -> Result<u32, BatchError> {
+    u32::try_from(pages).map_err(|_| internal("the launch size"))
+}
+
+fn internal(what: &str) -> BatchError {
+    BatchError::Gpu {
+        operation: "launch preparation",
+        reason: format!("{what} does not fit the kernel's u32 parameters"),
+    }
+}
+
+fn disagreement(index: usize, what: impl std::fmt::Display) -> BatchError {
+    BatchError::Gpu {
+        operation: "check against the CPU",
+        reason: format!("page {index}: {what}"),
+    }
+}
+
+/// The wire forms of `packed` back to back, and the `count + 1` offsets that delimit them.
+fn pack_wire_forms(packed: &[CompressedPage]) -> Result<(Vec<u8>, Vec<u32>), BatchError> {
+    let mut offsets = Vec::with_capacity(packed.len() + 1);
+    let mut total = 0u32;
+    offsets.push(total);
+    for page in packed {
+        let len = u32::try_from(page.wire_len()).map_err(|_| internal("a page's length"))?;
+        total = total
+            .checked_add(len)
+            .ok_or_else(|| internal("the batch's compressed size"))?;
+        offsets.push(total);
+    }
+    let mut wire = vec![0u8; usize::try_from(total).map_err(|_| internal("the batch size"))?];
+    // Split the buffer into one piece per page, then fill the pieces in parallel.
+    let mut pieces = Vec::with_capacity(packed.len());
+    let mut rest = wire.as_mut_slice();
+    for page in packed {
+        let (piece, tail) = rest.split_at_mut(page.wire_len());
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces
+        .into_par_iter()
+        .zip(packed.par_iter())
+        .try_for_each(|(piece, page)| page.to_bytes(piece).map(|_| ()))
+        .map_err(|e| BatchError::Gpu {
+            operation: "launch preparation",
+            reason: format!("a page's wire form: {e}"),
+        })?;
+    Ok((wire, offsets))
+}
+
+impl BatchCompressor for CudaBatchCompressor {
+    fn name(&self) -> String {
+        format!("cuda {}", self.device.name())
+    }
+
+    fn compress_batch(&self, pages: &[Page], out: &mut [CompressedPage]) -> Result<(), BatchError> {
+        check_lengths(pages.len(), out.len())?;
+        let _one_batch_at_a_time = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        let chunk = Self::MAX_PAGES_PER_LAUNCH;
+        for (n, (src, dst)) in pages.chunks(chunk).zip(out.chunks_mut(chunk)).enumerate() {
+            self.compress_launch(n * chunk, src, dst)?;
+        }
+        Ok(())
+    }
+
+    fn decompress_batch(
+        &self,
+        packed: &[CompressedPage],
+        out: &mut [Page],
+    ) -> Result<(), BatchError> {
+        check_lengths(packed.len(), out.len())?;
+        let _one_batch_at_a_time = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        let chunk = Self::MAX_PAGES_PER_LAUNCH;
+        for (n, (src, dst)) in packed.chunks(chunk).zip(out.chunks_mut(chunk)).enumerate() {
+            self.decompress_launch(n * chunk, src, dst)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Encoding;
+
+    #[test]
+    fn wire_forms_are_packed_back_to_back() {
+        let pages = [
+            CompressedPage::same_fill(0x0102_0304_0506_0708),
+            CompressedPage::from_parts(Encoding::Lz4, &[0x40, 1, 2, 3, 4]).unwrap(),
+            CompressedPage::stored(&[9u8; PAGE_SIZE]),
+        ];
+        let (wire, offsets) = pack_wire_forms(&pages).unwrap();
+        assert_eq!(offsets, [0, 9, 15, 15 + 1 + 4096]);
+        assert_eq!(wire.len(), 15 + 1 + 4096);
+        for (i, page) in pages.iter().enumerate() {
+            let piece = &wire[offsets[i] as usize..offsets[i + 1] as usize];
+            assert_eq!(&CompressedPage::from_bytes(piece).unwrap(), page);
+        }
+        let (wire, offsets) = pack_wire_forms(&[]).unwrap();
+        assert!(wire.is_empty());
+        assert_eq!(offsets, [0]);
+    }
+}
