@@ -135,3 +135,96 @@ fn without_a_device_the_backend_says_so_and_auto_uses_the_cpu() {
     assert!(!auto.compresses_on_gpu(1 << 20) && !auto.decompresses_on_gpu(1 << 20));
     assert!(auto.name().starts_with("auto (rayon"), "{}", auto.name());
 }
+
+/// A driver library without devices, as a real driver answers in a container without a GPU: a stub
+/// `libcuda.so` whose `cuInit` returns `CUDA_ERROR_NO_DEVICE`.
+const STUB_DRIVER: &str = r#"
+typedef int CUresult;
+CUresult cuInit(unsigned int flags) { (void)flags; return 100; }
+CUresult cuDeviceGetCount(int *count) { *count = 0; return 3; }
+CUresult cuGetErrorString(CUresult e, const char **s) {
+    *s = e == 100 ? "no CUDA-capable device is detected" : "initialization error";
+    return 0;
+}
+CUresult cuGetErrorName(CUresult e, const char **s) {
+    *s = e == 100 ? "CUDA_ERROR_NO_DEVICE" : "CUDA_ERROR_NOT_INITIALIZED";
+    return 0;
+}
+"#;
+
+/// Set in the child process that runs [`stub_driver_child`].
+const STUB_CHILD_ENV: &str = "TRUENO_CUDA_STUB_CHILD";
+
+#[test]
+fn a_driver_without_devices_is_no_device_too() {
+    if driver_library_present() {
+        eprintln!("skipped the stub-driver test: a real CUDA driver library is installed here");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("trueno-cuda-stub-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("stub.c");
+    std::fs::write(&source, STUB_DRIVER).unwrap();
+    let compiled = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(dir.join("libcuda.so"))
+        .arg(&source)
+        .status();
+    if !compiled.is_ok_and(|s| s.success()) {
+        eprintln!("skipped the stub-driver test: no C compiler (cc) to build the stub libcuda.so");
+        return;
+    }
+    // The loader reads LD_LIBRARY_PATH when a process starts: the checks run in a child.
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "stub_driver_child", "--ignored", "--nocapture"])
+        .env("LD_LIBRARY_PATH", &dir)
+        .env(STUB_CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    let stderr = String::from_utf8_lossy(&child.stderr);
+    assert!(
+        child.status.success() && stdout.contains("stub driver checked"),
+        "child failed: {}\n{stdout}\n{stderr}",
+        child.status
+    );
+}
+
+#[test]
+#[ignore = "run by a_driver_without_devices_is_no_device_too, in a child process with a stub driver"]
+fn stub_driver_child() {
+    assert!(
+        std::env::var_os(STUB_CHILD_ENV).is_some(),
+        "run only by a_driver_without_devices_is_no_device_too"
+    );
+    assert!(
+        driver_library_present(),
+        "the stub libcuda.so was not found"
+    );
+    let builder = CompressorBuilder::new();
+    for result in [
+        GpuDevice::open(0).map(|_| ()),
+        CudaBatchCompressor::new(builder).map(|_| ()),
+        Backend::Cuda.build(builder, 1).map(|_| ()),
+    ] {
+        match result {
+            Err(BatchError::NoDevice { reason }) => {
+                assert!(reason.contains("CUDA_ERROR_NO_DEVICE"), "{reason}");
+            }
+            other => panic!("expected NoDevice, got {other:?}"),
+        }
+    }
+    let auto = AutoBatch::new(builder, 1).unwrap();
+    assert!(!auto.has_gpu());
+    let pages = trueno_zram_tests::local_pages(64);
+    let cpu = RayonBatch::new(builder, 1).unwrap();
+    assert_eq!(
+        auto.compress_to_vec(&pages).unwrap(),
+        cpu.compress_to_vec(&pages).unwrap()
+    );
+    println!(
+        "stub driver checked: {}",
+        auto.no_gpu_reason().unwrap_or("")
+    );
+}

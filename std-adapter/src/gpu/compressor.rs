@@ -130,28 +130,9 @@ impl CudaBatchCompressor {
         let slots = guarded("copy from the device", || stream.clone_dtoh(&d_out))?;
         guarded("synchronisation", || stream.synchronize())?;
 
-        out.par_iter_mut()
-            .zip(slots.par_chunks_exact(OUT_STRIDE))
-            .zip(lens.par_iter())
-            .enumerate()
-            .try_for_each(|(i, ((slot_out, slot), &len))| {
-                let index = first_index + i;
-                let parsed = (len != FAILED_LEN)
-                    .then(|| slot.get(..usize::try_from(len).ok()?))
-                    .flatten()
-                    .map(CompressedPage::from_bytes);
-                match parsed {
-                    Some(Ok(page)) => {
-                        *slot_out = page;
-                        Ok(())
-                    }
-                    Some(Err(e)) => Err(disagreement(
-                        index,
-                        format!("its output ({len} bytes) is not a page: {e}"),
-                    )),
-                    None => Err(self.explain_compress_failure(index, &pages[i])),
-                }
-            })
+        unpack_slots(first_index, &slots, &lens, out, |i| {
+            self.explain_compress_failure(first_index + i, &pages[i])
+        })
     }
 
     /// The error for a page the compression kernel refused: the CPU's, or a disagreement.
@@ -198,22 +179,67 @@ impl CudaBatchCompressor {
         })?;
         guarded("synchronisation", || stream.synchronize())?;
 
-        let refused = status.iter().position(|&s| s != STATUS_OK);
-        match refused {
-            None => Ok(()),
-            Some(i) => {
-                let index = first_index + i;
-                let mut page = [0u8; PAGE_SIZE];
-                Err(
-                    match self.cpu.clone().decompress_into(&packed[i], &mut page) {
-                        Err(source) => BatchError::Page { index, source },
-                        Ok(()) => {
-                            disagreement(index, "the kernel refused a page that the CPU decodes")
-                        }
-                    },
-                )
+        check_statuses(&status, |i| {
+            let mut page = [0u8; PAGE_SIZE];
+            match self.cpu.clone().decompress_into(&packed[i], &mut page) {
+                Err(source) => BatchError::Page {
+                    index: first_index + i,
+                    source,
+                },
+                Ok(()) => disagreement(
+                    first_index + i,
+                    "the kernel refused a page that the CPU decodes",
+                ),
             }
-        }
+        })
+    }
+}
+
+/// Turns the compression kernel's output (a wire form in each `OUT_STRIDE`-byte slot, its length
+/// in `lens`) into pages. A slot that does not parse is a disagreement with the CPU; for a page the
+/// kernel refused, `explain(i)` gives the error (batch indices start at `first_index`).
+fn unpack_slots(
+    first_index: usize,
+    slots: &[u8],
+    lens: &[u32],
+    out: &mut [CompressedPage],
+    explain: impl Fn(usize) -> BatchError + Sync,
+) -> Result<(), BatchError> {
+    if slots.len() != out.len() * OUT_STRIDE || lens.len() != out.len() {
+        return Err(disagreement(
+            first_index,
+            "the kernel's output has the wrong size",
+        ));
+    }
+    out.par_iter_mut()
+        .zip(slots.par_chunks_exact(OUT_STRIDE))
+        .zip(lens.par_iter())
+        .enumerate()
+        .try_for_each(|(i, ((slot_out, slot), &len))| {
+            let parsed = (len != FAILED_LEN)
+                .then(|| slot.get(..usize::try_from(len).ok()?))
+                .flatten()
+                .map(CompressedPage::from_bytes);
+            match parsed {
+                Some(Ok(page)) => {
+                    *slot_out = page;
+                    Ok(())
+                }
+                Some(Err(e)) => Err(disagreement(
+                    first_index + i,
+                    format!("its output ({len} bytes) is not a page: {e}"),
+                )),
+                None => Err(explain(i)),
+            }
+        })
+}
+
+/// Checks the decompression kernel's statuses; for the first page it refused, `explain(i)` gives
+/// the error.
+fn check_statuses(status: &[u32], explain: impl Fn(usize) -> BatchError) -> Result<(), BatchError> {
+    match status.iter().position(|&s| s != STATUS_OK) {
+        None => Ok(()),
+        Some(i) => Err(explain(i)),
     }
 }
 
@@ -320,5 +346,163 @@ mod tests {
         let (wire, offsets) = pack_wire_forms(&[]).unwrap();
         assert!(wire.is_empty());
         assert_eq!(offsets, [0]);
+    }
+}
+
+/// The host side of the kernels' protocol, run against the kernel bodies on the CPU.
+#[cfg(test)]
+mod host_protocol_tests {
+    use super::*;
+    use crate::gpu::kernel_bodies;
+    use crate::{Encoding, samefill};
+
+    /// Pages of every kind: text (the PTX itself), same-fill, zero, noise, and mixtures.
+    fn pages() -> Vec<Page> {
+        let mut pages: Vec<Page> = kernels::PTX
+            .as_bytes()
+            .chunks_exact(PAGE_SIZE)
+            .take(24)
+            .map(|c| c.try_into().unwrap())
+            .collect();
+        pages.push([0u8; PAGE_SIZE]);
+        let mut fill = [0u8; PAGE_SIZE];
+        samefill::fill(&mut fill, 0xdead_beef_0bad_f00d);
+        pages.push(fill);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = [0u8; PAGE_SIZE];
+        for b in noise.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x.to_le_bytes()[5];
+        }
+        pages.push(noise);
+        let mut half = noise;
+        half[..2048].fill(0x41);
+        pages.push(half);
+        pages
+    }
+
+    /// The compression kernel's body as `threads` GPU threads run it, one thread after another.
+    fn compress_on_host(
+        algorithm: Algorithm,
+        pages: &[Page],
+        threads: usize,
+    ) -> (Vec<u8>, Vec<u32>) {
+        let mut slots = vec![0xa5u8; pages.len() * OUT_STRIDE];
+        let mut lens = vec![u32::MAX; pages.len()];
+        let count = u32::try_from(pages.len()).unwrap();
+        for thread in 0..threads {
+            // SAFETY: the buffers have the sizes the body's contract asks for and are not shared.
+            unsafe {
+                kernel_bodies::compress_pages(
+                    algorithm,
+                    thread,
+                    threads,
+                    pages.as_flattened().as_ptr(),
+                    count,
+                    slots.as_mut_ptr(),
+                    u32::try_from(OUT_STRIDE).unwrap(),
+                    lens.as_mut_ptr(),
+                );
+            }
+        }
+        (slots, lens)
+    }
+
+    /// The decompression kernel's body as `threads` GPU threads run it.
+    fn decompress_on_host(packed: &[CompressedPage], threads: usize) -> (Vec<u8>, Vec<u32>) {
+        let (wire, offsets) = pack_wire_forms(packed).unwrap();
+        let mut out = vec![0x5au8; packed.len() * PAGE_SIZE];
+        let mut status = vec![u32::MAX; packed.len()];
+        let count = u32::try_from(packed.len()).unwrap();
+        for thread in 0..threads {
+            // SAFETY: offsets come from pack_wire_forms (count + 1 ascending values ending at the
+            // wire's length); out and status have the sizes the contract asks for.
+            unsafe {
+                kernel_bodies::decompress_pages(
+                    thread,
+                    threads,
+                    wire.as_ptr(),
+                    offsets.as_ptr(),
+                    count,
+                    out.as_mut_ptr(),
+                    status.as_mut_ptr(),
+                );
+            }
+        }
+        (out, status)
+    }
+
+    #[test]
+    fn the_abi_constants_match_the_kernels() {
+        assert_eq!(FAILED_LEN, kernel_bodies::FAILED_LEN);
+        assert_eq!(STATUS_OK, kernel_bodies::STATUS_OK);
+        assert_ne!(kernel_bodies::STATUS_FAILED, STATUS_OK);
+    }
+
+    #[test]
+    fn the_kernel_bodies_give_the_cpu_pages_through_the_host_protocol() {
+        let pages = pages();
+        for algorithm in [Algorithm::Lz4, Algorithm::SameFillOnly] {
+            // The CPU on its best SIMD backend: the bytes must not depend on the backend.
+            let mut cpu = CompressorBuilder::new()
+                .algorithm(algorithm)
+                .build()
+                .unwrap();
+            let expected: Vec<CompressedPage> =
+                pages.iter().map(|p| cpu.compress(p).unwrap()).collect();
+            assert!(expected.iter().any(|p| p.encoding() == Encoding::SameFill));
+            assert!(expected.iter().any(|p| p.encoding() == Encoding::Stored));
+            if algorithm == Algorithm::Lz4 {
+                assert!(expected.iter().any(|p| p.encoding() == Encoding::Lz4));
+            }
+            for threads in [1, 3, 64] {
+                let (slots, lens) = compress_on_host(algorithm, &pages, threads);
+                let mut got = vec![CompressedPage::same_fill(0); pages.len()];
+                unpack_slots(0, &slots, &lens, &mut got, |i| panic!("page {i} refused")).unwrap();
+                assert!(got == expected, "{algorithm:?} on {threads} threads");
+
+                let (back, status) = decompress_on_host(&expected, threads);
+                check_statuses(&status, |i| panic!("page {i} refused")).unwrap();
+                assert!(back == pages.as_flattened(), "{algorithm:?} decoded");
+            }
+        }
+    }
+
+    #[test]
+    fn refused_and_malformed_pages_are_errors_with_their_index() {
+        let pages = pages();
+        let mut cpu = CompressorBuilder::new().build().unwrap();
+        let mut packed: Vec<CompressedPage> =
+            pages.iter().map(|p| cpu.compress(p).unwrap()).collect();
+        // An LZ4 block with an offset before the start of the page.
+        packed[5] = CompressedPage::from_parts(Encoding::Lz4, &[0x10, 7, 9, 0]).unwrap();
+        let (_, status) = decompress_on_host(&packed, 4);
+        let refused = check_statuses(&status, |i| disagreement(100 + i, "refused"));
+        assert!(
+            matches!(&refused, Err(BatchError::Gpu { reason, .. }) if reason.starts_with("page 105:")),
+            "{refused:?}"
+        );
+
+        let (mut slots, mut lens) = compress_on_host(Algorithm::Lz4, &pages, 2);
+        let mut out = vec![CompressedPage::same_fill(0); pages.len()];
+        lens[3] = FAILED_LEN;
+        let failed = unpack_slots(10, &slots, &lens, &mut out, |i| {
+            disagreement(10 + i, "refused")
+        });
+        assert!(
+            matches!(&failed, Err(BatchError::Gpu { reason, .. }) if reason.starts_with("page 13:")),
+            "{failed:?}"
+        );
+        lens[3] = 5;
+        slots[3 * OUT_STRIDE] = 9; // no such tag
+        let malformed = unpack_slots(10, &slots, &lens, &mut out, |_| panic!("not refused"));
+        assert!(
+            matches!(&malformed, Err(BatchError::Gpu { reason, .. }) if reason.contains("page 13: its output (5 bytes) is not a page")),
+            "{malformed:?}"
+        );
+        let short = unpack_slots(0, &slots[..OUT_STRIDE], &lens, &mut out, |_| panic!("no"));
+        assert!(matches!(short, Err(BatchError::Gpu { .. })));
     }
 }

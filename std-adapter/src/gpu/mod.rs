@@ -19,3 +19,9 @@ mod compressor;
 
 pub use compressor::CudaBatchCompressor;
 pub use device::{GpuDevice, driver_library_present};
+
+/// The kernels' bodies (`targets/gpu-kernels/src/pages.rs`) compiled for the host, so that tests run
+/// the GPU's page loop, buffer layout and status protocol on the CPU, thread by thread.
+#[cfg(test)]
+#[path = "../../../targets/gpu-kernels/src/pages.rs"]
+mod kernel_bodies;
