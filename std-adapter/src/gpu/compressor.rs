@@ -34,6 +34,8 @@ pub struct CudaBatchCompressor {
     cpu: StandardCompressor,
     /// One batch at a time on the stream, so that a batch's synchronisation waits only for itself.
     busy: Mutex<()>,
+    /// Pages per kernel launch.
+    launch_pages: usize,
 }
 
 impl std::fmt::Debug for CudaBatchCompressor {
@@ -83,7 +85,15 @@ impl CudaBatchCompressor {
             decompress,
             cpu,
             busy: Mutex::new(()),
+            launch_pages: Self::MAX_PAGES_PER_LAUNCH,
         })
+    }
+
+    /// Splits batches into launches of at most `pages` pages (1 to
+    /// [`CudaBatchCompressor::MAX_PAGES_PER_LAUNCH`]): less device memory per launch.
+    pub fn with_launch_pages(mut self, pages: usize) -> Self {
+        self.launch_pages = pages.clamp(1, Self::MAX_PAGES_PER_LAUNCH);
+        self
     }
 
     /// The device this compressor runs on.
@@ -302,7 +312,7 @@ impl BatchCompressor for CudaBatchCompressor {
     fn compress_batch(&self, pages: &[Page], out: &mut [CompressedPage]) -> Result<(), BatchError> {
         check_lengths(pages.len(), out.len())?;
         let _one_batch_at_a_time = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
-        let chunk = Self::MAX_PAGES_PER_LAUNCH;
+        let chunk = self.launch_pages;
         for (n, (src, dst)) in pages.chunks(chunk).zip(out.chunks_mut(chunk)).enumerate() {
             self.compress_launch(n * chunk, src, dst)?;
         }
@@ -316,7 +326,7 @@ impl BatchCompressor for CudaBatchCompressor {
     ) -> Result<(), BatchError> {
         check_lengths(packed.len(), out.len())?;
         let _one_batch_at_a_time = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
-        let chunk = Self::MAX_PAGES_PER_LAUNCH;
+        let chunk = self.launch_pages;
         for (n, (src, dst)) in packed.chunks(chunk).zip(out.chunks_mut(chunk)).enumerate() {
             self.decompress_launch(n * chunk, src, dst)?;
         }
