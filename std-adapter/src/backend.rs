@@ -3,13 +3,14 @@
 //! # When the GPU pays
 //!
 //! A GPU batch crosses PCIe twice. PCIe 4.0 x16 moves about 25 GB/s each way in practice (31.5 GB/s
-//! raw). Compression sends 4096 bytes per page and brings back a 4112-byte slot, on one stream, so
-//! the link costs about 8208 B / 25 GB/s = 0.33 us per page; decompression about
-//! (4097 + 4096) B / 25 GB/s = 0.33 us per page at worst. On top of that a call has a fixed cost:
-//! allocations from the stream's pool, a launch and the synchronisations (~50 us), plus the latency
-//! of one GPU thread running the scalar LZ4 over one page, which is what a small batch waits for
-//! (a GPU thread runs this branchy code at roughly a twentieth of a CPU core: ~250 us per page).
-//! [`GPU_CALL_OVERHEAD_SECS`] is that 300 us.
+//! raw). Compression sends 4096 bytes per page and brings back the page's wire form, gathered back
+//! to back on the device, with its length and offset: at most 4097 + 8 bytes (about 1.3 KiB on the
+//! memdump corpus, ratio 3.1); on one stream, so at worst 8201 B / 25 GB/s = 0.33 us per page.
+//! Decompression costs about (4097 + 4 + 4096) B / 25 GB/s = 0.33 us per page at worst. On top of
+//! that a call has a fixed cost: allocations, two launches, three round trips to the device
+//! (~80 us), plus the latency of one GPU thread running the scalar LZ4 over one
+//! page, which is what a small batch waits for (a GPU thread runs this branchy code at roughly a
+//! twentieth of a CPU core: ~200 us per page). [`GPU_CALL_OVERHEAD_SECS`] is that 300 us.
 //!
 //! The CPU side: our LZ4 compresses memory pages at about 0.35 GB/s per core (`cargo xtask bench
 //! lz4`, memdump corpus: 324 MB/s on the development machine, liblz4 358 MB/s) and decompresses at
@@ -18,7 +19,7 @@
 //! So with `t` threads a page costs the CPU `4096 / (t * rate)` seconds, and the GPU pays only when
 //! that exceeds the link's 0.33 us, by enough to earn back the fixed cost over the batch:
 //! `pages >= overhead / (cpu_per_page - link_per_page)`. For compression on 16 threads:
-//! 4096 B / 5.6 GB/s = 0.73 us per page, 0.40 us saved per page, 300 us / 0.40 us = 745 pages. With
+//! 4096 B / 5.6 GB/s = 0.73 us per page, 0.40 us saved per page, 300 us / 0.40 us = 744 pages. With
 //! 36 threads or more (12.6 GB/s of LZ4 or faster, beyond half the link) the GPU never pays for
 //! compression on Gen4; for decompression that happens already at 16 threads (12.8 GB/s). These are
 //! estimates: `cargo xtask bench gpu` measures the real crossover where a GPU exists, and
@@ -36,11 +37,12 @@ pub const CPU_DECOMPRESS_BYTES_PER_SEC_PER_THREAD: f64 = 0.8e9;
 /// The fixed cost of one GPU batch: launch, allocations, synchronisation, one page's latency.
 pub const GPU_CALL_OVERHEAD_SECS: f64 = 300e-6;
 
-/// Bytes over PCIe per page compressed on the GPU: the page in, its output slot back.
-const COMPRESS_LINK_BYTES_PER_PAGE: f64 = 4096.0 + 4112.0;
-/// Bytes over PCIe per page decompressed on the GPU, at worst: a stored page's wire form in, the page
-/// back.
-const DECOMPRESS_LINK_BYTES_PER_PAGE: f64 = 4097.0 + 4096.0;
+/// Bytes over PCIe per page compressed on the GPU, at worst: the page in; its wire form (a stored
+/// page's), its length and its offset back.
+const COMPRESS_LINK_BYTES_PER_PAGE: f64 = 4096.0 + 4097.0 + 8.0;
+/// Bytes over PCIe per page decompressed on the GPU, at worst: a stored page's wire form and its
+/// offset in, the page back.
+const DECOMPRESS_LINK_BYTES_PER_PAGE: f64 = 4097.0 + 4.0 + 4096.0;
 
 /// The smallest batch for which the GPU beats `threads` CPU threads running at `cpu_rate` bytes per
 /// second per thread, given the bytes each page moves over PCIe; `None` when the CPU is at least as
@@ -250,13 +252,13 @@ mod tests {
 
     #[test]
     fn thresholds_follow_the_documented_arithmetic() {
-        // 16 threads: 0.73 us of CPU per page against 0.33 us of link: 745 pages earn back 300 us.
+        // 16 threads: 0.73 us of CPU per page against 0.33 us of link: 744 pages earn back 300 us.
         let compress = min_gpu_pages(
             16,
             CPU_COMPRESS_BYTES_PER_SEC_PER_THREAD,
             COMPRESS_LINK_BYTES_PER_PAGE,
         );
-        assert_eq!(compress, Some(745));
+        assert_eq!(compress, Some(744));
         // One thread: 11.7 us per page on the CPU; 27 pages pay.
         assert_eq!(
             min_gpu_pages(

@@ -322,6 +322,20 @@ mod emulated {
                         );
                     }
                 }
+                "trueno_gather_wire_forms" => {
+                    for thread in 0..threads {
+                        super::kernel_bodies::gather_wire_forms(
+                            thread,
+                            threads,
+                            pointer(params, 0),
+                            param(params, 1),
+                            pointer(params, 2),
+                            pointer(params, 3),
+                            param(params, 4),
+                            pointer(params, 5),
+                        );
+                    }
+                }
                 "trueno_decompress_pages" => {
                     for thread in 0..threads {
                         super::kernel_bodies::decompress_pages(
@@ -375,8 +389,8 @@ mod emulated {
             let got = gpu.compress_to_vec(&pages).unwrap();
             assert_eq!(
                 LAUNCHES.load(Ordering::SeqCst) - before,
-                pages.len().div_ceil(1000),
-                "one launch per 1000 pages"
+                2 * pages.len().div_ceil(1000),
+                "compression and gathering, per 1000 pages"
             );
             assert_eq!(first_difference(&got, &expected), None, "{algorithm:?}");
             let back = gpu.decompress_to_vec(&expected).unwrap();

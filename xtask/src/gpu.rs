@@ -125,6 +125,7 @@ fn generate(root: &Path, locked: bool) -> Result<String, String> {
     for entry in [
         "trueno_lz4_compress_pages",
         "trueno_same_fill_compress_pages",
+        "trueno_gather_wire_forms",
         "trueno_decompress_pages",
     ] {
         if !body.contains(&format!(".entry {entry}(")) {

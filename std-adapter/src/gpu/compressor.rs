@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cudarc::driver::{CudaFunction, CudaStream, PushKernelArg};
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::Ptx;
 use rayon::prelude::*;
 
@@ -29,6 +29,7 @@ pub struct CudaBatchCompressor {
     device: GpuDevice,
     stream: Arc<CudaStream>,
     compress: CudaFunction,
+    gather: CudaFunction,
     decompress: CudaFunction,
     /// The CPU twin of the kernels, to explain a page the GPU refused.
     cpu: StandardCompressor,
@@ -74,6 +75,7 @@ impl CudaBatchCompressor {
             context.load_module(Ptx::from_src(kernels::PTX))
         })?;
         let compress = guarded("kernel lookup", || module.load_function(compress_name))?;
+        let gather = guarded("kernel lookup", || module.load_function(kernels::GATHER))?;
         let decompress = guarded("kernel lookup", || {
             module.load_function(kernels::DECOMPRESS)
         })?;
@@ -82,6 +84,7 @@ impl CudaBatchCompressor {
             device,
             stream,
             compress,
+            gather,
             decompress,
             cpu,
             busy: Mutex::new(()),
@@ -137,12 +140,51 @@ impl CudaBatchCompressor {
             launch.launch(config)
         })?;
         let lens = guarded("copy from the device", || stream.clone_dtoh(&d_lens))?;
-        let slots = guarded("copy from the device", || stream.clone_dtoh(&d_out))?;
-        guarded("synchronisation", || stream.synchronize())?;
 
-        unpack_slots(first_index, &slots, &lens, out, |i| {
+        // Pack the wire forms back to back on the device, so that only their bytes come back.
+        let (offsets, total) = wire_offsets(first_index, &lens)?;
+        let packed = if total == 0 {
+            Vec::new() // every page refused: nothing to gather
+        } else {
+            self.gather_launch(&d_out, &d_lens, &offsets, total, config)?
+        };
+
+        unpack_wire_forms(first_index, &packed, &offsets, &lens, out, |i| {
             self.explain_compress_failure(first_index + i, &pages[i])
         })
+    }
+
+    /// Packs the compression kernel's slots back to back on the device (page `i` at `offsets[i]`,
+    /// `total` bytes in all) and brings them to the host.
+    fn gather_launch(
+        &self,
+        d_slots: &CudaSlice<u8>,
+        d_lens: &CudaSlice<u32>,
+        offsets: &[u32],
+        total: usize,
+        config: LaunchConfig,
+    ) -> Result<Vec<u8>, BatchError> {
+        let count = launch_count(offsets.len())?;
+        let stride = u32::try_from(OUT_STRIDE).map_err(|_| internal("the slot size"))?;
+        let stream = &self.stream;
+        let d_offsets = guarded("copy to the device", || stream.clone_htod(offsets))?;
+        let mut d_packed = guarded("allocation", || stream.alloc_zeros::<u8>(total))?;
+        let mut launch = stream.launch_builder(&self.gather);
+        launch
+            .arg(d_slots)
+            .arg(&stride)
+            .arg(d_lens)
+            .arg(&d_offsets)
+            .arg(&count)
+            .arg(&mut d_packed);
+        // SAFETY: the kernel's contract (targets/gpu-kernels): `slots` holds count * out_stride
+        // bytes, `lens` and `offsets` count values, and every offsets[i] + lens[i] <= total, the
+        // size of `packed` (wire_offsets computes them so, from the same lens, each at most
+        // OUT_STRIDE); the argument types match the PTX entry (checked by the kernels tests).
+        guarded("gather kernel launch", || unsafe { launch.launch(config) })?;
+        let packed = guarded("copy from the device", || stream.clone_dtoh(&d_packed))?;
+        guarded("synchronisation", || stream.synchronize())?;
+        Ok(packed)
     }
 
     /// The error for a page the compression kernel refused: the CPU's, or a disagreement.
@@ -205,42 +247,65 @@ impl CudaBatchCompressor {
     }
 }
 
-/// Turns the compression kernel's output (a wire form in each `OUT_STRIDE`-byte slot, its length
-/// in `lens`) into pages. A slot that does not parse is a disagreement with the CPU; for a page the
-/// kernel refused, `explain(i)` gives the error (batch indices start at `first_index`).
-fn unpack_slots(
+/// Where each page's wire form goes when the slots are packed back to back, and the packed size. A
+/// length above [`OUT_STRIDE`] is an error: the kernel wrote beyond its slot.
+fn wire_offsets(first_index: usize, lens: &[u32]) -> Result<(Vec<u32>, usize), BatchError> {
+    let mut offsets = Vec::with_capacity(lens.len());
+    let mut total = 0usize;
+    for (i, &len) in lens.iter().enumerate() {
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len > OUT_STRIDE {
+            return Err(disagreement(
+                first_index + i,
+                format!("the kernel reported {len} bytes, more than its slot"),
+            ));
+        }
+        offsets.push(u32::try_from(total).map_err(|_| internal("the packed size"))?);
+        total += len;
+    }
+    Ok((offsets, total))
+}
+
+/// Turns the gathered output of a compression launch (page `i`'s wire form at
+/// `packed[offsets[i]..offsets[i] + lens[i]]`) into pages. A wire form that does not parse is a
+/// disagreement with the CPU; for a page the kernel refused, `explain(i)` gives the error. Batch
+/// indices start at `first_index`.
+fn unpack_wire_forms(
     first_index: usize,
-    slots: &[u8],
+    packed: &[u8],
+    offsets: &[u32],
     lens: &[u32],
     out: &mut [CompressedPage],
     explain: impl Fn(usize) -> BatchError + Sync,
 ) -> Result<(), BatchError> {
-    if slots.len() != out.len() * OUT_STRIDE || lens.len() != out.len() {
+    if offsets.len() != out.len() || lens.len() != out.len() {
         return Err(disagreement(
             first_index,
             "the kernel's output has the wrong size",
         ));
     }
     out.par_iter_mut()
-        .zip(slots.par_chunks_exact(OUT_STRIDE))
-        .zip(lens.par_iter())
+        .zip(offsets.par_iter().zip(lens.par_iter()))
         .enumerate()
-        .try_for_each(|(i, ((slot_out, slot), &len))| {
-            let parsed = (len != FAILED_LEN)
-                .then(|| slot.get(..usize::try_from(len).ok()?))
-                .flatten()
-                .map(CompressedPage::from_bytes);
-            match parsed {
-                Some(Ok(page)) => {
-                    *slot_out = page;
-                    Ok(())
-                }
-                Some(Err(e)) => Err(disagreement(
+        .try_for_each(|(i, (slot_out, (&offset, &len)))| {
+            if len == FAILED_LEN {
+                return Err(explain(i));
+            }
+            let start = usize::try_from(offset).unwrap_or(usize::MAX);
+            let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
+            let Some(wire) = packed.get(start..end) else {
+                return Err(disagreement(
+                    first_index + i,
+                    format!("its output ({len} bytes at {start}) lies outside the packed output"),
+                ));
+            };
+            *slot_out = CompressedPage::from_bytes(wire).map_err(|e| {
+                disagreement(
                     first_index + i,
                     format!("its output ({len} bytes) is not a page: {e}"),
-                )),
-                None => Err(explain(i)),
-            }
+                )
+            })?;
+            Ok(())
         })
 }
 
@@ -393,15 +458,19 @@ mod host_protocol_tests {
         pages
     }
 
-    /// The compression kernel's body as `threads` GPU threads run it, one thread after another.
+    /// The compression kernel's output as the host receives it: the compression and gather
+    /// kernels' bodies as `threads` GPU threads run them (one after another), with the host's
+    /// offsets in between. Returns the packed wire forms, their offsets and lengths.
     fn compress_on_host(
         algorithm: Algorithm,
         pages: &[Page],
         threads: usize,
-    ) -> (Vec<u8>, Vec<u32>) {
+        tamper: impl FnOnce(&mut [u8], &mut [u32]),
+    ) -> (Vec<u8>, Vec<u32>, Vec<u32>) {
         let mut slots = vec![0xa5u8; pages.len() * OUT_STRIDE];
         let mut lens = vec![u32::MAX; pages.len()];
         let count = u32::try_from(pages.len()).unwrap();
+        let stride = u32::try_from(OUT_STRIDE).unwrap();
         for thread in 0..threads {
             // SAFETY: the buffers have the sizes the body's contract asks for and are not shared.
             unsafe {
@@ -412,12 +481,31 @@ mod host_protocol_tests {
                     pages.as_flattened().as_ptr(),
                     count,
                     slots.as_mut_ptr(),
-                    u32::try_from(OUT_STRIDE).unwrap(),
+                    stride,
                     lens.as_mut_ptr(),
                 );
             }
         }
-        (slots, lens)
+        tamper(&mut slots, &mut lens);
+        let (offsets, total) = wire_offsets(0, &lens).unwrap();
+        let mut packed = vec![0u8; total];
+        for thread in 0..threads {
+            // SAFETY: offsets come from wire_offsets over the same lens (each at most the stride),
+            // so every page's range lies inside `packed` and the ranges do not overlap.
+            unsafe {
+                kernel_bodies::gather_wire_forms(
+                    thread,
+                    threads,
+                    slots.as_ptr(),
+                    stride,
+                    lens.as_ptr(),
+                    offsets.as_ptr(),
+                    count,
+                    packed.as_mut_ptr(),
+                );
+            }
+        }
+        (packed, offsets, lens)
     }
 
     /// The decompression kernel's body as `threads` GPU threads run it.
@@ -468,9 +556,15 @@ mod host_protocol_tests {
                 assert!(expected.iter().any(|p| p.encoding() == Encoding::Lz4));
             }
             for threads in [1, 3, 64] {
-                let (slots, lens) = compress_on_host(algorithm, &pages, threads);
+                let (packed, offsets, lens) =
+                    compress_on_host(algorithm, &pages, threads, |_, _| {});
+                let stored: usize = expected.iter().map(CompressedPage::wire_len).sum();
+                assert_eq!(packed.len(), stored, "only the wire forms come back");
                 let mut got = vec![CompressedPage::same_fill(0); pages.len()];
-                unpack_slots(0, &slots, &lens, &mut got, |i| panic!("page {i} refused")).unwrap();
+                unpack_wire_forms(0, &packed, &offsets, &lens, &mut got, |i| {
+                    panic!("page {i} refused")
+                })
+                .unwrap();
                 assert!(got == expected, "{algorithm:?} on {threads} threads");
 
                 let (back, status) = decompress_on_host(&expected, threads);
@@ -495,24 +589,42 @@ mod host_protocol_tests {
             "{refused:?}"
         );
 
-        let (mut slots, mut lens) = compress_on_host(Algorithm::Lz4, &pages, 2);
         let mut out = vec![CompressedPage::same_fill(0); pages.len()];
-        lens[3] = FAILED_LEN;
-        let failed = unpack_slots(10, &slots, &lens, &mut out, |i| {
+        let (packed, offsets, lens) = compress_on_host(Algorithm::Lz4, &pages, 2, |_, lens| {
+            lens[3] = FAILED_LEN;
+        });
+        let failed = unpack_wire_forms(10, &packed, &offsets, &lens, &mut out, |i| {
             disagreement(10 + i, "refused")
         });
         assert!(
             matches!(&failed, Err(BatchError::Gpu { reason, .. }) if reason.starts_with("page 13:")),
             "{failed:?}"
         );
-        lens[3] = 5;
-        slots[3 * OUT_STRIDE] = 9; // no such tag
-        let malformed = unpack_slots(10, &slots, &lens, &mut out, |_| panic!("not refused"));
+        let (packed, offsets, lens) = compress_on_host(Algorithm::Lz4, &pages, 2, |slots, lens| {
+            lens[3] = 5;
+            slots[3 * OUT_STRIDE] = 9; // no such tag
+        });
+        let malformed = unpack_wire_forms(10, &packed, &offsets, &lens, &mut out, |_| {
+            panic!("not refused")
+        });
         assert!(
-            matches!(&malformed, Err(BatchError::Gpu { reason, .. }) if reason.contains("page 13: its output (5 bytes) is not a page")),
+            matches!(&malformed, Err(BatchError::Gpu { reason, .. })
+                if reason.contains("page 13: its output (5 bytes) is not a page")),
             "{malformed:?}"
         );
-        let short = unpack_slots(0, &slots[..OUT_STRIDE], &lens, &mut out, |_| panic!("no"));
+        let outside = unpack_wire_forms(0, &packed[..10], &offsets, &lens, &mut out, |_| {
+            panic!("not refused")
+        });
+        assert!(
+            matches!(&outside, Err(BatchError::Gpu { reason, .. }) if reason.contains("outside")),
+            "{outside:?}"
+        );
+        let short = unpack_wire_forms(0, &packed, &offsets[..1], &lens, &mut out, |_| panic!("no"));
         assert!(matches!(short, Err(BatchError::Gpu { .. })));
+        let too_long = wire_offsets(7, &[9, u32::try_from(OUT_STRIDE).unwrap() + 1]);
+        assert!(
+            matches!(&too_long, Err(BatchError::Gpu { reason, .. }) if reason.starts_with("page 8:")),
+            "{too_long:?}"
+        );
     }
 }

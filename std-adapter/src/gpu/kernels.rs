@@ -24,6 +24,9 @@ pub const PTX: &str = include_str!("lz4.ptx");
 pub const LZ4_COMPRESS: &str = "trueno_lz4_compress_pages";
 /// `trueno_same_fill_compress_pages(pages, count, out, out_stride, out_lens)`: same-fill or stored.
 pub const SAME_FILL_COMPRESS: &str = "trueno_same_fill_compress_pages";
+/// `trueno_gather_wire_forms(slots, out_stride, lens, offsets, count, packed)`: packs the compression
+/// kernels' slots back to back before they cross PCIe.
+pub const GATHER: &str = "trueno_gather_wire_forms";
 /// `trueno_decompress_pages(packed, offsets, count, out, status)`: any encoding.
 pub const DECOMPRESS: &str = "trueno_decompress_pages";
 
@@ -97,6 +100,13 @@ mod tests {
                 .collect();
             assert_eq!(kinds, [".u64", ".u32", ".u64", ".u32", ".u64"], "{kernel}");
         }
+        let params = entry_params(GATHER);
+        let kinds: Vec<&str> = params
+            .iter()
+            .map(|p| p.split_whitespace().nth(1).unwrap())
+            .collect();
+        // slots, out_stride, lens, offsets, count, packed
+        assert_eq!(kinds, [".u64", ".u32", ".u64", ".u64", ".u32", ".u64"]);
         let params = entry_params(DECOMPRESS);
         let kinds: Vec<&str> = params
             .iter()

@@ -97,6 +97,26 @@ pub unsafe extern "ptx-kernel" fn trueno_same_fill_compress_pages(
     }
 }
 
+/// Packs the compression kernels' output: see [`pages::gather_wire_forms`].
+///
+/// # Safety
+/// As for [`pages::gather_wire_forms`].
+#[unsafe(no_mangle)]
+pub unsafe extern "ptx-kernel" fn trueno_gather_wire_forms(
+    slots: *const u8,
+    out_stride: u32,
+    lens: *const u32,
+    offsets: *const u32,
+    count: u32,
+    packed: *mut u8,
+) {
+    let (first, step) = grid_position();
+    // SAFETY: the caller's guarantees; each thread takes its own pages.
+    unsafe {
+        pages::gather_wire_forms(first, step, slots, out_stride, lens, offsets, count, packed)
+    }
+}
+
 /// Decompresses `count` pages of any encoding: see [`pages::decompress_pages`].
 ///
 /// # Safety

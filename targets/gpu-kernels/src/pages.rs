@@ -119,3 +119,39 @@ pub unsafe fn decompress_pages(
         unsafe { status.add(i).write(value) };
     }
 }
+
+/// Moves the wire forms of pages `first`, `first + step`, ... below `count` from their fixed slots
+/// (`slots + i * out_stride`, `lens[i]` bytes, as [`compress_pages`] left them) to
+/// `packed + offsets[i]`, back to back, so that only the bytes the pages need cross PCIe to the
+/// host. A length above `out_stride` is clamped to it (the host's offsets then disagree with the
+/// page, which it detects).
+///
+/// # Safety
+/// `slots` holds `count * out_stride` readable bytes, `lens` and `offsets` `count` values each, and
+/// `packed` at least `offsets[i] + min(lens[i], out_stride)` writable bytes for every `i`; those
+/// ranges of `packed` do not overlap each other or `slots`, and no other caller works on the same
+/// pages at the same time.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gather_wire_forms(
+    first: usize,
+    step: usize,
+    slots: *const u8,
+    out_stride: u32,
+    lens: *const u32,
+    offsets: *const u32,
+    count: u32,
+    packed: *mut u8,
+) {
+    let count = count as usize;
+    let stride = out_stride as usize;
+    for i in (first..count).step_by(step.max(1)) {
+        // SAFETY: i < count, so lens[i] and offsets[i] exist; the slot holds `stride` bytes and the
+        // destination range is this page's, by the caller's guarantee.
+        unsafe {
+            let len = (*lens.add(i) as usize).min(stride);
+            let start = *offsets.add(i) as usize;
+            core::ptr::copy_nonoverlapping(slots.add(i * stride), packed.add(start), len);
+        }
+    }
+}

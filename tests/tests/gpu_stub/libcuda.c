@@ -81,7 +81,7 @@ CUresult cuModuleUnload(void *module) { (void)module; return SUCCESS; }
 CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
     (void)module;
     static const char *kernels[] = { "trueno_lz4_compress_pages", "trueno_same_fill_compress_pages",
-                                     "trueno_decompress_pages" };
+                                     "trueno_gather_wire_forms", "trueno_decompress_pages" };
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         if (strcmp(name, kernels[i]) == 0) {
             *function = (void *)kernels[i];
