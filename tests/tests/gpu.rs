@@ -185,7 +185,10 @@ fn stub_drivers_are_refused_cleanly_or_run_the_kernels_on_the_cpu() {
 #[test]
 #[ignore = "run by stub_drivers_are_refused_cleanly_or_run_the_kernels_on_the_cpu, with a stub driver"]
 fn stub_driver_child() {
-    let mode = std::env::var(STUB_MODE_ENV).expect("run only with a stub driver");
+    let Ok(mode) = std::env::var(STUB_MODE_ENV) else {
+        eprintln!("skipped stub_driver_child: only its parent test runs it, with a stub driver");
+        return;
+    };
     assert!(
         driver_library_present(),
         "the stub libcuda.so was not found"

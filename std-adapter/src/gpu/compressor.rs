@@ -2,9 +2,11 @@
 //!
 //! A batch travels in launches of at most [`CudaBatchCompressor::MAX_PAGES_PER_LAUNCH`] pages (so
 //! offsets fit `u32` and buffers stay a few hundred MB). Compression sends the pages, runs one page
-//! per thread, and brings back each page's wire form from a fixed slot; decompression sends the wire
+//! per thread into fixed slots, reads the lengths, has the gather kernel pack the wire forms back to
+//! back at the offsets it computed, and brings back only those bytes; decompression sends the wire
 //! forms back to back with their offsets and receives the pages straight into the caller's slice.
-//! The host checks everything it receives: a slot that does not parse as a page is an error.
+//! The host checks everything it receives: a length beyond its slot, or a wire form that does not
+//! parse as a page, is an error.
 //!
 //! When the GPU refuses a page (a kernel status), the CPU runs the same page to say why: its error
 //! is returned as [`BatchError::Page`]; if the CPU accepts the page, the GPU disagreed with the CPU

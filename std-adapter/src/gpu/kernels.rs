@@ -8,7 +8,7 @@
 //! Resource use (`cargo xtask ptx-check` prints `ptxas -v`): the compression kernels use 64 registers
 //! on sm_80 and 56 on sm_90, and a 57 408-byte local-memory stack (the 32 KiB LZ4 hash table, the
 //! 4 KiB block, the `CompressedPage` being built); the decompression kernel 64 registers and 8 184
-//! bytes; no shared memory, no barriers. The driver reserves local memory for every thread a device
+//! bytes; the gather kernel 28 to 32 registers and no stack; no shared memory, no barriers. The driver reserves local memory for every thread a device
 //! can hold at once (57 KB x 2048 threads x 132 SMs, about 15.5 GB on an H100), so the compression
 //! kernels need a data-centre GPU's memory; where the reservation fails, the launch returns an error
 //! ([`BatchError::Gpu`](crate::BatchError::Gpu)), never wrong pages.
