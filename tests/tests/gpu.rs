@@ -137,7 +137,8 @@ fn without_a_device_the_backend_says_so_and_auto_uses_the_cpu() {
 }
 
 /// A stand-in `libcuda.so` (see its header): a driver without devices, with a device too old, with a
-/// JIT that refuses our PTX, or with an emulated device that runs the kernels' bodies on the CPU.
+/// JIT that refuses our PTX, or with an emulated device (with and without stream-ordered allocation)
+/// that runs the kernels' bodies on the CPU.
 const STUB_DRIVER: &str = include_str!("gpu_stub/libcuda.c");
 
 /// Set in the child processes that run [`stub_driver_child`]: the stub's mode.
@@ -163,7 +164,7 @@ fn stub_drivers_are_refused_cleanly_or_run_the_kernels_on_the_cpu() {
         eprintln!("skipped the stub-driver tests: no C compiler (cc) to build the stub libcuda.so");
         return;
     }
-    for mode in ["none", "old", "jit", "emulate"] {
+    for mode in ["none", "old", "jit", "emulate", "pools"] {
         // The loader reads LD_LIBRARY_PATH when a process starts: the checks run in a child.
         let child = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "stub_driver_child", "--ignored", "--nocapture"])
@@ -232,7 +233,7 @@ fn stub_driver_child() {
                 other => panic!("expected the module load's error, got {other:?}"),
             }
         }
-        "emulate" => {
+        "emulate" | "pools" => {
             emulated::check_the_whole_host_path();
             println!("stub driver `{mode}` checked");
             return;

@@ -10,7 +10,9 @@
  *   emulate  one device of compute capability 9.0 whose memory is host memory and whose kernel
  *            launches call the launcher that the test registers with trueno_stub_set_launcher:
  *            the test runs the kernels' bodies there, so the whole host path (cudarc, buffers,
- *            copies, launches, results) runs for real, only on the CPU.
+ *            copies, launches, results) runs for real, only on the CPU;
+ *   pools    the same with stream-ordered allocation (cuMemAllocAsync), which real devices since
+ *            CUDA 11.2 have and cudarc then uses.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ static const char *mode(void) {
 }
 static int is_mode(const char *m) { return strcmp(mode(), m) == 0; }
 static int has_device(void) { return !is_mode("none"); }
+static int emulates(void) { return is_mode("emulate") || is_mode("pools"); }
 
 void trueno_stub_set_launcher(launcher_fn f) { launcher = f; }
 
@@ -65,6 +68,7 @@ CUresult cuDeviceGetAttribute(int *value, int attribute, int device) {
         case 16: *value = 4; break;                      /* multiprocessors */
         case 75: *value = is_mode("old") ? 6 : 9; break; /* compute capability, major */
         case 76: *value = is_mode("old") ? 1 : 0; break; /* compute capability, minor */
+        case 115: *value = is_mode("pools"); break;      /* memory pools */
         default: *value = 0; break;                      /* no memory pools, ... */
     }
     return SUCCESS;
@@ -72,7 +76,7 @@ CUresult cuDeviceGetAttribute(int *value, int attribute, int device) {
 
 CUresult cuModuleLoadData(void **module, const void *image) {
     /* The emulated JIT accepts the module only if it is our PTX with its kernels. */
-    if (!is_mode("emulate") || !strstr((const char *)image, ".entry trueno_lz4_compress_pages("))
+    if (!emulates() || !strstr((const char *)image, ".entry trueno_lz4_compress_pages("))
         return INVALID_PTX;
     *module = &module_handle;
     return SUCCESS;
@@ -112,12 +116,28 @@ CUresult cuEventRecord(void *event, void *stream) { (void)event; (void)stream; r
 CUresult cuEventSynchronize(void *event) { (void)event; return SUCCESS; }
 CUresult cuEventQuery(void *event) { (void)event; return SUCCESS; }
 
-CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
+static CUresult host_alloc(CUdeviceptr *pointer, size_t bytes) {
     void *p = malloc(bytes ? bytes : 1);
     *pointer = (CUdeviceptr)(uintptr_t)p;
     return p ? SUCCESS : OUT_OF_MEMORY;
 }
-CUresult cuMemFree_v2(CUdeviceptr pointer) { free((void *)(uintptr_t)pointer); return SUCCESS; }
+/* Each mode allows only the allocation calls its device would get. */
+CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
+    return is_mode("emulate") ? host_alloc(pointer, bytes) : INVALID_VALUE;
+}
+CUresult cuMemFree_v2(CUdeviceptr pointer) {
+    free((void *)(uintptr_t)pointer);
+    return is_mode("emulate") ? SUCCESS : INVALID_VALUE;
+}
+CUresult cuMemAllocAsync(CUdeviceptr *pointer, size_t bytes, void *stream) {
+    (void)stream;
+    return is_mode("pools") ? host_alloc(pointer, bytes) : INVALID_VALUE;
+}
+CUresult cuMemFreeAsync(CUdeviceptr pointer, void *stream) {
+    (void)stream;
+    free((void *)(uintptr_t)pointer);
+    return is_mode("pools") ? SUCCESS : INVALID_VALUE;
+}
 CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t n, void *stream) {
     (void)stream;
     memset((void *)(uintptr_t)dst, value, n);
