@@ -122,6 +122,7 @@ fn generate(root: &Path, locked: bool) -> Result<String, String> {
     run(&mut cmd)?;
     let body =
         std::fs::read_to_string(&asm).map_err(|e| format!("reading {}: {e}", asm.display()))?;
+    let body = stable_symbol_names(&body);
     for entry in [
         "trueno_lz4_compress_pages",
         "trueno_same_fill_compress_pages",
@@ -139,6 +140,69 @@ fn generate(root: &Path, locked: bool) -> Result<String, String> {
         nightly_version()?,
         source_digest(root)?
     ))
+}
+
+/// The PTX with its path-dependent symbol parts replaced by numbers in order of appearance, so that
+/// every checkout generates the same bytes. Cargo derives a crate's disambiguator (`Cs<hash>_` in a
+/// v0 mangled name) from its absolute path when it lies outside the building workspace, as the core
+/// does for the kernel crate, and LLVM names anonymous constants after their module's hash
+/// (`anon_$_<32 hex digits>_$_N`). Each distinct hash gets the same new name everywhere, so the
+/// symbols stay distinct and consistent; the kernels' entry points are not mangled and keep theirs.
+fn stable_symbol_names(ptx: &str) -> String {
+    let with_crates = renumber(
+        ptx,
+        "Cs",
+        "_",
+        |h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric()),
+        |rest| rest.starts_with(|c: char| c.is_ascii_digit()),
+    );
+    renumber(
+        &with_crates,
+        "anon_$_",
+        "_$_",
+        |h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()),
+        |_| true,
+    )
+}
+
+/// Replaces every `<prefix><hash><suffix>` whose hash passes `is_hash` and whose following text
+/// passes `followed_by` with `<prefix>h<n><suffix>`, `n` numbering the distinct hashes in order of
+/// first appearance.
+fn renumber(
+    text: &str,
+    prefix: &str,
+    suffix: &str,
+    is_hash: impl Fn(&str) -> bool,
+    followed_by: impl Fn(&str) -> bool,
+) -> String {
+    let mut names: Vec<String> = Vec::new();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        let (before, from_prefix) = rest.split_at(at);
+        out.push_str(before);
+        let after_prefix = &from_prefix[prefix.len()..];
+        let candidate = after_prefix.find(suffix).map(|end| {
+            let hash = &after_prefix[..end];
+            (hash, &after_prefix[end + suffix.len()..])
+        });
+        match candidate {
+            Some((hash, tail)) if is_hash(hash) && followed_by(tail) => {
+                let n = names.iter().position(|h| h == hash).unwrap_or_else(|| {
+                    names.push(hash.to_owned());
+                    names.len() - 1
+                });
+                out.push_str(&format!("{prefix}h{n}{suffix}"));
+                rest = tail;
+            }
+            _ => {
+                out.push_str(prefix);
+                rest = after_prefix;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A `// key: value` header line's value.
@@ -289,4 +353,29 @@ fn make_executable(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
         .map_err(|e| format!("making {} executable: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_dependent_symbol_parts_are_renumbered_consistently() {
+        let ptx = "call _RNvNtCsh0N9Mtu1z3U_16trueno_zram_core3lz4f; .func _RNvCsbSE61zFgCyu_4core5panic;\n\
+                   ld [anon_$_10795dcb6104084785ba08a163bfb912_$_21]; _RNvCsh0N9Mtu1z3U_16trueno_zram_core1g;\n\
+                   mov anon_$_4b8a281d752328502f425fee27e06ace_$_3; Cs is not_a_crate; .entry trueno_lz4(";
+        let stable = stable_symbol_names(ptx);
+        assert_eq!(
+            stable,
+            "call _RNvNtCsh0_16trueno_zram_core3lz4f; .func _RNvCsh1_4core5panic;\n\
+             ld [anon_$_h0_$_21]; _RNvCsh0_16trueno_zram_core1g;\n\
+             mov anon_$_h1_$_3; Cs is not_a_crate; .entry trueno_lz4("
+        );
+        // Another checkout's hashes give the same text.
+        let elsewhere = ptx.replace("h0N9Mtu1z3U", "avkIygvKa0n").replace(
+            "10795dcb6104084785ba08a163bfb912",
+            "0123456789abcdef0123456789abcdef",
+        );
+        assert_eq!(stable_symbol_names(&elsewhere), stable);
+    }
 }
