@@ -1,6 +1,15 @@
 //! # trueno-ublk
 //!
-//! The binaries of trueno-zram and the pieces they share.
+//! The binaries of trueno-zram and the pieces they share: [`store::BlockStore`], the compressed RAM
+//! block device; [`nbd`], our NBD server in front of it; [`control`], the socket through which the
+//! command line lists, inspects and stops running devices; [`generator`], the systemd generator.
 
+pub mod cli;
+pub mod control;
+pub mod device;
 pub mod generator;
+pub mod nbd;
+pub mod store;
+pub mod swap;
+pub mod units;
 pub mod zram_cli;

@@ -4,6 +4,10 @@
 //! is re-exported here, so a std user depends on this crate alone.
 
 pub use trueno_zram_alloc as alloc_layer;
+pub use trueno_zram_alloc::{
+    Error as AllocError, Handle, ObjectKind, ObjectRef, OwnedCompressedPage, OwnedPage, PagePool,
+    PoolStats, compress_buffer, decompress_buffer, decompress_buffer_into,
+};
 pub use trueno_zram_core::{
     Algorithm, CompressedPage, CompressorBuilder, Encoding, Error, PAGE_SIZE, Page, PageCompressor,
     SimdBackend, StandardCompressor, entropy, samefill,

@@ -88,7 +88,7 @@ impl Blocks {
 
 fn main() {
     let args = harness::args();
-    let backend = SimdBackend::detect();
+    let backends: Vec<SimdBackend> = SimdBackend::available().collect();
     let mut report = Report::new(
         "lz4",
         &[
@@ -121,7 +121,7 @@ fn main() {
         let lib_size = blocks.bytes.len();
 
         // Our sizes, and a check that we write liblz4's bytes.
-        let mut ours = lz4::Compressor::with_backend(backend);
+        let mut ours = lz4::Compressor::new();
         let mut our_size = 0;
         let mut identical = 0usize;
         for (p, lib_block) in pages.iter().zip(blocks.iter()) {
@@ -141,17 +141,11 @@ fn main() {
         }
 
         let mut compressors = {
-            let mut out_ours = [0u8; BOUND];
             let mut out_lib = [0u8; BOUND];
             let mut out_flex = vec![0u8; flex_bound];
             let mut lib = LibLz4::new();
             let mut flex_table = lz4_flex::block::CompressTable::small();
-            vec![
-                Contender::new(format!("trueno ({backend})"), move || {
-                    for p in pages {
-                        black_box(ours.compress_page(black_box(p), &mut out_ours).ok());
-                    }
-                }),
+            let mut list = vec![
                 Contender::new("liblz4", move || {
                     for p in pages {
                         black_box(lib.compress(black_box(p), &mut out_lib));
@@ -169,22 +163,26 @@ fn main() {
                         );
                     }
                 }),
-            ]
+            ];
+            for &backend in &backends {
+                let mut ours = lz4::Compressor::with_backend(backend);
+                let mut out = [0u8; BOUND];
+                list.push(Contender::new(backend.name(), move || {
+                    for p in pages {
+                        black_box(ours.compress_page(black_box(p), &mut out).ok());
+                    }
+                }));
+            }
+            list
         };
         let comp = harness::measure(bytes, args.rounds, &mut compressors);
         drop(compressors);
 
         let blocks_ref = &blocks;
         let mut decompressors = {
-            let mut page_ours = [0u8; PAGE_SIZE];
             let mut page_lib = [0u8; PAGE_SIZE];
             let mut page_flex = [0u8; PAGE_SIZE];
-            vec![
-                Contender::new("trueno", move || {
-                    for b in blocks_ref.iter() {
-                        black_box(lz4::decompress_page(backend, black_box(b), &mut page_ours).ok());
-                    }
-                }),
+            let mut list = vec![
                 Contender::new("liblz4", move || {
                     for b in blocks_ref.iter() {
                         black_box(liblz4_decompress(black_box(b), &mut page_lib));
@@ -197,27 +195,36 @@ fn main() {
                         );
                     }
                 }),
-            ]
+            ];
+            for &backend in &backends {
+                let mut page = [0u8; PAGE_SIZE];
+                list.push(Contender::new(backend.name(), move || {
+                    for b in blocks_ref.iter() {
+                        black_box(lz4::decompress_page(backend, black_box(b), &mut page).ok());
+                    }
+                }));
+            }
+            list
         };
         let decomp = harness::measure(bytes, args.rounds, &mut decompressors);
         drop(decompressors);
 
+        // Contender order: liblz4, lz4_flex, then ours per backend (every backend writes the same
+        // blocks, so they share one size).
         let ratio = |size: usize| bytes as f64 / size as f64;
-        let sizes = [our_size, lib_size, flex_size];
-        let names = [
-            format!("trueno ({backend})"),
-            "liblz4".into(),
-            "lz4_flex".into(),
-        ];
-        for i in 0..3 {
+        let mut names = vec!["liblz4".to_string(), "lz4_flex".to_string()];
+        names.extend(backends.iter().map(|b| format!("trueno {b}")));
+        let mut sizes = vec![lib_size, flex_size];
+        sizes.extend(backends.iter().map(|_| our_size));
+        for i in 0..names.len() {
             report.row(
                 format!("{} / {}", corpus.name, names[i]),
                 vec![
                     comp[i],
                     decomp[i],
                     ratio(sizes[i]),
-                    comp[i] / comp[1],
-                    decomp[i] / decomp[1],
+                    comp[i] / comp[0],
+                    decomp[i] / decomp[0],
                     ratio(sizes[i]) / ratio(lib_size),
                 ],
             );

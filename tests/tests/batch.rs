@@ -7,7 +7,7 @@ use trueno_zram::{
 
 /// The algorithms this build has.
 fn algorithms() -> Vec<Algorithm> {
-    vec![Algorithm::SameFillOnly]
+    vec![Algorithm::Lz4, Algorithm::SameFillOnly]
 }
 
 fn pages() -> Vec<Page> {

@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use trueno_zram::kernel::{DeviceConfig, DirectIo, KernelError, Zram, ZramDevice};
-use trueno_zram::{PAGE_SIZE, Page, samefill};
+use trueno_zram::{
+    Algorithm, CompressorBuilder, Encoding, PAGE_SIZE, Page, PageCompressor, samefill,
+};
 
 /// A device added for this test, reset and removed however the test ends.
 struct OwnDevice {
@@ -111,6 +113,24 @@ fn lz4_device_stores_corpus_pages_and_reports_them() {
     );
     assert!(mm.mem_used_total >= mm.compr_data_size, "{mm:?}");
     assert_eq!(dev.io_stat().unwrap().failed_writes, 0);
+    // Our LZ4 sizes agree with the kernel's: same format and match finder, so only pages the kernel
+    // stores whole (its huge threshold is below a page) and its older LZ4's last-block details differ.
+    let mut ours = CompressorBuilder::new()
+        .algorithm(Algorithm::Lz4)
+        .build()
+        .unwrap();
+    let our_compr: u64 = pages
+        .iter()
+        .map(|p| ours.compress(p).unwrap())
+        .filter(|c| c.encoding() != Encoding::SameFill)
+        .map(|c| c.payload().len() as u64)
+        .sum();
+    let deviation = (mm.compr_data_size as f64 / our_compr as f64 - 1.0).abs();
+    assert!(
+        deviation < 0.01,
+        "kernel {} vs ours {our_compr} bytes",
+        mm.compr_data_size
+    );
     dev.debug_stat().unwrap();
 
     // While initialised or open, the kernel refuses reconfiguration: a Busy error, not a raw EBUSY.

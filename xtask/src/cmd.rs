@@ -113,6 +113,17 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             bench_names().join(", ")
         ));
     }
+    if name == "device" {
+        // The device benchmark runs the release daemon binary beside itself.
+        run(cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "trueno-ublk",
+            "--bin",
+            "trueno-ublk",
+        ]))?;
+    }
     let json = workspace_root()
         .join("target/bench")
         .join(format!("{name}.json"));
@@ -163,4 +174,111 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
         .arg(format!("-max_total_time={seconds}"))
         .arg("-print_final_stats=1");
     run(&mut cmd)
+}
+
+/// `soak --minutes N`: the release daemon on a Unix socket under fio with crc32c verification over
+/// four connections (each on its own region, varied block sizes, a new seed each pass) until the
+/// time is up; any fio error, a failed request in the daemon's figures or an unclean stop fails it.
+pub fn soak(args: &[String]) -> Result<(), String> {
+    let minutes = match args {
+        [] => 10,
+        [flag, n] if flag == "--minutes" => n
+            .parse::<u64>()
+            .map_err(|e| format!("--minutes {n}: {e}"))?,
+        _ => return Err("usage: cargo xtask soak [--minutes N]".into()),
+    };
+    setup::apt_packages(&["fio"])?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "trueno-ublk",
+        "--bin",
+        "trueno-ublk",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    let bin = target.join("release/trueno-ublk");
+    let dir = std::env::temp_dir().join(format!("trueno-soak-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let socket = dir.join("soak.nbd");
+    let mut daemon = Command::new(&bin)
+        .args(["create", "--foreground", "--name", "soak", "--size", "1G"])
+        .arg("--socket")
+        .arg(&socket)
+        .env("TRUENO_UBLK_RUN_DIR", &dir)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let ready = std::time::Instant::now();
+    while !dir.join("soak.ctl").exists() {
+        if ready.elapsed().as_secs() > 10 {
+            let _ = daemon.kill();
+            return Err("the daemon did not start within 10 s".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let uri = format!("nbd+unix:///soak?socket={}", socket.display());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(minutes * 60);
+    let mut pass = 0u64;
+    let result = loop {
+        if std::time::Instant::now() >= deadline {
+            break Ok(());
+        }
+        pass += 1;
+        let rw = if pass.is_multiple_of(2) {
+            "randwrite"
+        } else {
+            "write"
+        };
+        let outcome = run(Command::new("fio")
+            .args([
+                "--name=soak",
+                "--ioengine=nbd",
+                "--numjobs=4",
+                "--size=64m",
+                "--offset_increment=64m",
+                "--bsrange=4k-128k",
+                "--iodepth=16",
+                "--verify=crc32c",
+                "--verify_fatal=1",
+                "--do_verify=1",
+                "--group_reporting",
+                "--minimal",
+                "--verify_state_save=0",
+            ])
+            .arg(format!("--rw={rw}"))
+            .arg(format!("--randseed={pass}"))
+            .arg(format!("--uri={uri}"))
+            .stdout(std::process::Stdio::null()));
+        if let Err(e) = outcome {
+            break Err(format!("pass {pass}: {e}"));
+        }
+        eprintln!(
+            "soak: pass {pass} verified, {} s left",
+            deadline
+                .saturating_duration_since(std::time::Instant::now())
+                .as_secs()
+        );
+    };
+    let stat = Command::new(&bin)
+        .args(["stat", "soak"])
+        .env("TRUENO_UBLK_RUN_DIR", &dir)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    eprintln!("{stat}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let status = daemon.wait().map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
+    if !stat.contains("io_stat         0 0 0") {
+        return Err(format!("the daemon counted failed requests:\n{stat}"));
+    }
+    if !status.success() {
+        return Err(format!("the daemon did not stop cleanly: {status}"));
+    }
+    eprintln!("soak: {pass} passes over {minutes} min, all verified, clean stop");
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's automation, in Rust so that it runs wherever cargo does.
 //!
 //! Commands: `ci`, `build-targets`, `test-cross`, `miri`, `bench NAME [ARGS]`, `fuzz NAME --seconds N`,
-//! `ptx`, `ptx-check`.
+//! `soak --minutes N`, `ptx`, `ptx-check`.
 
 mod cmd;
 mod gpu;
@@ -19,6 +19,7 @@ commands:
   miri                       run the core's tests under Miri
   bench NAME [--corpus FILE] run benchmark NAME in release (tests/benches/NAME.rs); JSON in target/bench/NAME.json
   fuzz NAME [--seconds N]    run fuzz target NAME (tests/fuzz) with cargo fuzz for N seconds (default 60)
+  soak [--minutes N]         the release daemon under fio with crc32c verify over 4 connections (default 10)
   ptx                        regenerate the GPU kernels' PTX (std-adapter/src/gpu/lz4.ptx) on nightly
   ptx-check                  check that the PTX is current, assemble it with ptxas for sm_80 and sm_90";
 
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         "miri" => cmd::miri(),
         "bench" => cmd::bench(rest),
         "fuzz" => cmd::fuzz(rest),
+        "soak" => cmd::soak(rest),
         "ptx" => gpu::ptx(),
         "ptx-check" => gpu::ptx_check(),
         "-h" | "--help" | "help" => {

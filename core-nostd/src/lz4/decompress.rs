@@ -43,7 +43,8 @@ fn read_extended_length(
 }
 
 /// Copies a match exactly, without touching bytes past its end: the path near the end of the output.
-/// `offset <= op` and `op + len <= dst.len()` are checked by the caller.
+/// `offset <= op` and `op + len <= dst.len()` are checked by the caller. The bytes before `op` are
+/// final, so the source of an overlapping copy is read as the loop writes it.
 #[inline(never)]
 fn copy_match_exact(dst: &mut [u8], op: usize, offset: usize, len: usize) {
     let start = op - offset;
@@ -59,11 +60,136 @@ fn copy_match_exact(dst: &mut [u8], op: usize, offset: usize, len: usize) {
 /// Room the fast path needs in the input at the top of a sequence: the token, a 16-byte literal copy
 /// (of at most 14 literals) and the 2-byte offset, with margin.
 const FAST_INPUT: usize = 32;
-/// Room the fast path needs in the output: 16 bytes of literal copy, a short match of up to 18 bytes
-/// and the slack that a wide match copy may write past it.
-const FAST_OUTPUT: usize = 16 + 18 + MATCH_SLACK;
+/// Room the fast path needs in the output: 16 bytes of literal copy (at most 14 count), a short match
+/// copied as 18 bytes, and the slack that a wide match copy may write past it.
+const FAST_OUTPUT: usize = 14 + 18 + MATCH_SLACK;
+
+/// The error for a match offset that is 0 or reaches before the output start.
+#[cold]
+fn bad_offset(offset: usize, at: usize, position: usize) -> Lz4Error {
+    if offset == 0 {
+        Lz4Error::ZeroOffset { offset: at }
+    } else {
+        Lz4Error::OffsetBeforeStart {
+            offset: at,
+            distance: offset,
+            position,
+        }
+    }
+}
+
+/// Copies a match whose offset has been checked: wide when the output has the slack, and near its
+/// end wide for all but the last bytes, which are copied exactly (a page often ends in a long run, and
+/// a byte loop over all of it would cost more than the rest of the page). An error when it does not fit.
+#[inline(always)]
+fn copy_match<K: Kernels>(
+    dst: &mut [u8],
+    op: usize,
+    offset: usize,
+    match_len: usize,
+) -> Result<(), Lz4Error> {
+    let room = dst.len() - op;
+    if room >= match_len + MATCH_SLACK {
+        // SAFETY: 1 <= offset <= op (checked by the caller), and op + match_len + MATCH_SLACK <=
+        // dst.len(), so the whole range the kernel may touch lies inside dst.
+        unsafe { K::copy_match_wild(dst.as_mut_ptr().add(op), offset, match_len) };
+        Ok(())
+    } else if match_len <= room {
+        // Fewer than MATCH_SLACK bytes are left for the exact copy.
+        let wide = room.saturating_sub(MATCH_SLACK).min(match_len);
+        if wide > 0 {
+            // SAFETY: as above, with op + wide + MATCH_SLACK <= op + room = dst.len().
+            unsafe { K::copy_match_wild(dst.as_mut_ptr().add(op), offset, wide) };
+        }
+        copy_match_exact(dst, op + wide, offset, match_len - wide);
+        Ok(())
+    } else {
+        Err(Lz4Error::OutputOverrun {
+            position: op,
+            needed: match_len,
+            capacity: dst.len(),
+        })
+    }
+}
+
+/// Decodes one sequence with every access checked. Returns `true` when it was the last one (its
+/// literals end the block).
+#[inline(always)]
+fn checked_sequence<K: Kernels>(
+    src: &[u8],
+    dst: &mut [u8],
+    ip: &mut usize,
+    op: &mut usize,
+) -> Result<bool, Lz4Error> {
+    let iend = src.len();
+    let oend = dst.len();
+    let Some(&token) = src.get(*ip) else {
+        return Err(Lz4Error::Truncated {
+            offset: *ip,
+            needed: 1,
+            field: Field::Token,
+        });
+    };
+    *ip += 1;
+    let mut literals = usize::from(token >> 4);
+    if literals == 15 {
+        literals = read_extended_length(src, ip, 15, *op, oend)?;
+    }
+    if literals > iend - *ip {
+        return Err(Lz4Error::Truncated {
+            offset: *ip,
+            needed: literals - (iend - *ip),
+            field: Field::Literals,
+        });
+    }
+    if literals > oend - *op {
+        return Err(Lz4Error::OutputOverrun {
+            position: *op,
+            needed: literals,
+            capacity: oend,
+        });
+    }
+    if iend - *ip >= literals + WILD_STEP && oend - *op >= literals + WILD_STEP {
+        // SAFETY: both buffers hold literals + 32 bytes from ip and op, covering the rounded-up
+        // copy; src and dst are distinct borrows.
+        unsafe { K::copy_wild32(dst.as_mut_ptr().add(*op), src.as_ptr().add(*ip), literals) };
+    } else {
+        dst[*op..*op + literals].copy_from_slice(&src[*ip..*ip + literals]);
+    }
+    *ip += literals;
+    *op += literals;
+    if *ip == iend {
+        // A block ends with a sequence of literals only.
+        return Ok(true);
+    }
+
+    let Some(offset_bytes) = src.get(*ip..*ip + 2) else {
+        return Err(Lz4Error::Truncated {
+            offset: *ip,
+            needed: 2 - (iend - *ip),
+            field: Field::Offset,
+        });
+    };
+    let offset = usize::from(u16::from_le_bytes([offset_bytes[0], offset_bytes[1]]));
+    // One compare for both bad cases: offset 0 wraps to usize::MAX.
+    if offset.wrapping_sub(1) >= *op {
+        return Err(bad_offset(offset, *ip, *op));
+    }
+    *ip += 2;
+    let mut match_len = usize::from(token & 15);
+    if match_len == 15 {
+        match_len = read_extended_length(src, ip, 15, *op, oend)?;
+    }
+    match_len += 4;
+    copy_match::<K>(dst, *op, offset, match_len)?;
+    *op += match_len;
+    Ok(false)
+}
 
 /// Decodes the block `src` into `dst` and returns the number of bytes written.
+///
+/// Sequences with fewer than 15 literals take the fast path while both buffers have room for its wide
+/// copies; it needs no bounds check but those at its top. Every other sequence is fully checked.
 #[inline(always)]
 pub(crate) fn decompress_block<K: Kernels>(src: &[u8], dst: &mut [u8]) -> Result<usize, Lz4Error> {
     let iend = src.len();
@@ -73,101 +199,41 @@ pub(crate) fn decompress_block<K: Kernels>(src: &[u8], dst: &mut [u8]) -> Result
     // across the safe accesses to `dst`, so that the borrow rules (and Miri) stay satisfied.
     let mut ip = 0usize;
     let mut op = 0usize;
-    // Invariants: ip <= iend and op <= oend at the top of every sequence.
+    // Invariants: ip <= iend and op <= oend between sequences.
     loop {
-        let token;
-        if iend - ip >= FAST_INPUT && oend - op >= FAST_OUTPUT && src[ip] < 0xf0 {
-            // Fast path: fewer than 15 literals, and room for wide copies in both buffers.
-            token = src[ip];
-            ip += 1;
+        while iend - ip >= FAST_INPUT && oend - op >= FAST_OUTPUT {
+            let token = src[ip];
+            if token >= 0xf0 {
+                break;
+            }
             let literals = usize::from(token >> 4);
-            // SAFETY: 16 bytes are readable at ip (iend - ip >= 31) and writable at op
-            // (oend - op >= 16); src and dst are distinct borrows. Only `literals` <= 14 count.
-            unsafe { copy16(dst.as_mut_ptr().add(op), sp.add(ip)) };
-            ip += literals;
+            // SAFETY: 16 bytes are readable at ip + 1 (iend - ip >= 32) and writable at op
+            // (oend - op >= 96); src and dst are distinct borrows. Only `literals` <= 14 count.
+            unsafe { copy16(dst.as_mut_ptr().add(op), sp.add(ip + 1)) };
+            ip += 1 + literals;
             op += literals;
-        } else {
-            let Some(&t) = src.get(ip) else {
-                return Err(Lz4Error::Truncated {
-                    offset: ip,
-                    needed: 1,
-                    field: Field::Token,
-                });
-            };
-            token = t;
-            ip += 1;
-            let mut literals = usize::from(token >> 4);
-            if literals == 15 {
-                literals = read_extended_length(src, &mut ip, 15, op, oend)?;
+            // SAFETY: ip advanced by at most 15 from a point 32 bytes before the end.
+            let offset = usize::from(u16::from_le(unsafe {
+                sp.add(ip).cast::<u16>().read_unaligned()
+            }));
+            if offset.wrapping_sub(1) >= op {
+                return Err(bad_offset(offset, ip, op));
             }
-            if literals > iend - ip {
-                return Err(Lz4Error::Truncated {
-                    offset: ip,
-                    needed: literals - (iend - ip),
-                    field: Field::Literals,
-                });
-            }
-            if literals > oend - op {
-                return Err(Lz4Error::OutputOverrun {
-                    position: op,
-                    needed: literals,
-                    capacity: oend,
-                });
-            }
-            if iend - ip >= literals + WILD_STEP && oend - op >= literals + WILD_STEP {
-                // SAFETY: both buffers hold literals + 32 bytes from ip and op, covering the
-                // rounded-up copy; src and dst are distinct borrows.
-                unsafe { K::copy_wild32(dst.as_mut_ptr().add(op), sp.add(ip), literals) };
+            ip += 2;
+            let nibble = usize::from(token & 15);
+            if nibble < 15 {
+                // SAFETY: 1 <= offset <= op, and op + 18 + MATCH_SLACK <= oend: op advanced by at
+                // most 14 from a point FAST_OUTPUT = 14 + 18 + MATCH_SLACK bytes before the end.
+                unsafe { K::copy_match_short(dst.as_mut_ptr().add(op), offset) };
+                op += nibble + 4;
             } else {
-                dst[op..op + literals].copy_from_slice(&src[ip..ip + literals]);
-            }
-            ip += literals;
-            op += literals;
-            if ip == iend {
-                // A block ends with a sequence of literals only.
-                return Ok(op);
+                let match_len = read_extended_length(src, &mut ip, 15, op, oend)? + 4;
+                copy_match::<K>(dst, op, offset, match_len)?;
+                op += match_len;
             }
         }
-
-        let Some(offset_bytes) = src.get(ip..ip + 2) else {
-            return Err(Lz4Error::Truncated {
-                offset: ip,
-                needed: 2 - (iend - ip),
-                field: Field::Offset,
-            });
-        };
-        let offset = usize::from(u16::from_le_bytes([offset_bytes[0], offset_bytes[1]]));
-        // One compare for both bad cases: offset 0 wraps to usize::MAX.
-        if offset.wrapping_sub(1) >= op {
-            return Err(if offset == 0 {
-                Lz4Error::ZeroOffset { offset: ip }
-            } else {
-                Lz4Error::OffsetBeforeStart {
-                    offset: ip,
-                    distance: offset,
-                    position: op,
-                }
-            });
+        if checked_sequence::<K>(src, dst, &mut ip, &mut op)? {
+            return Ok(op);
         }
-        ip += 2;
-        let mut match_len = usize::from(token & 15);
-        if match_len == 15 {
-            match_len = read_extended_length(src, &mut ip, 15, op, oend)?;
-        }
-        match_len += 4;
-        if oend - op >= match_len + MATCH_SLACK {
-            // SAFETY: 1 <= offset <= op, and op + match_len + MATCH_SLACK <= oend, so the whole
-            // range the kernel may touch lies inside dst.
-            unsafe { K::copy_match_wild(dst.as_mut_ptr().add(op), offset, match_len) };
-        } else if match_len <= oend - op {
-            copy_match_exact(dst, op, offset, match_len);
-        } else {
-            return Err(Lz4Error::OutputOverrun {
-                position: op,
-                needed: match_len,
-                capacity: oend,
-            });
-        }
-        op += match_len;
     }
 }

@@ -34,12 +34,38 @@ pub(crate) trait Kernels {
     /// # Safety
     /// `1 <= offset`, `op - offset .. op + len + MATCH_SLACK` lies inside one writable allocation.
     unsafe fn copy_match_wild(op: *mut u8, offset: usize, len: usize);
+
+    /// Copies a match of at most 18 bytes (a token without length bytes) from `op - offset` to
+    /// `op`. At offsets of 8 or more it copies 8-byte words in order (each word's source is already
+    /// written): small loads are more often wholly inside one earlier store, so the CPU forwards them
+    /// instead of stalling, which wider loads of just-written bytes cannot. Smaller offsets expand a
+    /// pattern. Same reach as [`Kernels::copy_match_wild`].
+    ///
+    /// # Safety
+    /// As [`Kernels::copy_match_wild`] with `len` = 18.
+    #[inline(always)]
+    unsafe fn copy_match_short(op: *mut u8, offset: usize) {
+        // SAFETY: the caller guarantees op - offset .. op + 18 + MATCH_SLACK is one writable
+        // allocation; the words read op - offset .. op - offset + 24 and write op .. op + 24.
+        unsafe {
+            if offset >= 8 {
+                let src = op.sub(offset);
+                copy8(op, src);
+                copy8(op.add(8), src.add(8));
+                copy8(op.add(16), src.add(16));
+            } else {
+                Self::copy_match_wild(op, offset, 18);
+            }
+        }
+    }
 }
 
 /// For each small match offset `o` (1..16), the byte indices `i % o`: a shuffle with this row turns
 /// the `o` bytes before a match into the repeated pattern that the match writes. Row 0 is unused.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub(crate) static PATTERN_INDEX: [[u8; 64]; 16] = pattern_index();
 
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const fn pattern_index() -> [[u8; 64]; 16] {
     let mut table = [[0u8; 64]; 16];
     let mut o = 1;
@@ -63,8 +89,10 @@ const fn pattern_index() -> [[u8; 64]; 16] {
 /// hot path has no division. Entry 0 is unused.
 pub(crate) static PATTERN_STEP_16: [u8; 16] = pattern_step::<16>();
 /// [`PATTERN_STEP_16`] for 32-byte registers.
+#[cfg(target_arch = "x86_64")]
 pub(crate) static PATTERN_STEP_32: [u8; 16] = pattern_step::<32>();
 /// [`PATTERN_STEP_16`] for 64-byte registers.
+#[cfg(target_arch = "x86_64")]
 pub(crate) static PATTERN_STEP_64: [u8; 16] = pattern_step::<64>();
 
 const fn pattern_step<const W: usize>() -> [u8; 16] {
@@ -89,6 +117,19 @@ const fn pattern_step<const W: usize>() -> [u8; 16] {
 pub(crate) unsafe fn read_u64_le(p: *const u8) -> u64 {
     // SAFETY: the caller guarantees 8 readable bytes; read_unaligned needs no alignment.
     u64::from_le(unsafe { p.cast::<u64>().read_unaligned() })
+}
+
+/// Copies 8 bytes with one unaligned load and one store.
+///
+/// # Safety
+/// `src..src + 8` is readable and `dst..dst + 8` writable.
+#[inline(always)]
+pub(crate) unsafe fn copy8(dst: *mut u8, src: *const u8) {
+    // SAFETY: the caller guarantees both 8-byte ranges; unaligned accesses are allowed.
+    unsafe {
+        dst.cast::<u64>()
+            .write_unaligned(src.cast::<u64>().read_unaligned())
+    }
 }
 
 /// Copies 16 bytes with one unaligned load and one store (the load happens before the store, so the

@@ -196,21 +196,21 @@ pub fn run(zram: &Zram, args: &CompareArgs) -> CliResult {
     }
     for r in &ours.results {
         println!(
-            "{:<8} {:<12} {:>10.0} {:>10.0} {:>8.3} {:>10} {:>8} {:>8} {:>12} {:>12}",
+            "{:<8} {:<12} {:>10.0} {:>10.0} {:>8} {:>10} {:>8} {:>8} {:>12} {:>12}",
             "trueno",
             r.codec,
             r.compress_mb_s,
             r.decompress_mb_s,
-            r.ratio,
+            ratio(r.input_bytes, r.compr_data_size),
             "-",
             r.same_fill_pages,
             r.stored_pages,
-            r.stored_bytes,
+            r.compr_data_size,
             "-"
         );
     }
     println!(
-        "RATIO: uncompressed / compressed bytes; MEM RATIO: uncompressed / mem_used_total (the kernel's real memory cost); \
+        "RATIO: uncompressed / compressed bytes (same-fill pages cost none, as in mm_stat); MEM RATIO: uncompressed / mem_used_total (the kernel's real memory cost); \
          HUGE: pages stored raw. Kernel MB/s include the block layer."
     );
     Ok(())

@@ -30,7 +30,10 @@ impl CodecSpec {
 
 /// The codecs this build offers, fastest first.
 pub fn available_codecs() -> Vec<CodecSpec> {
-    vec![CodecSpec::new("samefill", Algorithm::SameFillOnly)]
+    vec![
+        CodecSpec::new("lz4", Algorithm::Lz4),
+        CodecSpec::new("samefill", Algorithm::SameFillOnly),
+    ]
 }
 
 /// The codec named `name` among [`available_codecs`].
@@ -79,6 +82,8 @@ pub struct CodecResult {
     pub stored_bytes: u64,
     /// `input_bytes / stored_bytes`.
     pub ratio: f64,
+    /// Bytes of codec and raw payloads, same-fill pages excluded: zram's `compr_data_size`.
+    pub compr_data_size: u64,
     /// Compress throughput, MB/s (10^6 bytes of uncompressed data per second), median round.
     pub compress_mb_s: f64,
     /// Decompress throughput, MB/s, median round.
@@ -202,12 +207,18 @@ fn measure(
     let input_bytes = (pages.len() * PAGE_SIZE) as u64;
     let stored_bytes: u64 = packed.iter().map(|p| p.payload().len() as u64).sum();
     let count = |e: Encoding| packed.iter().filter(|p| p.encoding() == e).count();
+    let compr_data_size: u64 = packed
+        .iter()
+        .filter(|p| p.encoding() != Encoding::SameFill)
+        .map(|p| p.payload().len() as u64)
+        .sum();
     Ok(CodecResult {
         codec: name.to_owned(),
         pages: pages.len(),
         input_bytes,
         stored_bytes,
         ratio: input_bytes as f64 / stored_bytes.max(1) as f64,
+        compr_data_size,
         compress_mb_s: mb_per_s(input_bytes, median(compress_s)),
         decompress_mb_s: mb_per_s(input_bytes, median(decompress_s)),
         same_fill_pages: count(Encoding::SameFill),
@@ -256,6 +267,7 @@ mod tests {
                 .filter(|p| crate::samefill::detect(p).is_some())
                 .count();
             assert_eq!(r.same_fill_pages, same);
+            assert_eq!(r.compr_data_size + 8 * same as u64, r.stored_bytes);
         }
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(json["corpus"], "synthetic");

@@ -193,6 +193,7 @@ mod tests {
             input_bytes: 40960,
             stored_bytes: 10000,
             ratio,
+            compr_data_size: 9992,
             compress_mb_s: c,
             decompress_mb_s: d,
             same_fill_pages: 1,

@@ -1,0 +1,126 @@
+//! `trueno-ublk`: create, list, inspect and delete compressed RAM block devices.
+//!
+//! ```text
+//! trueno-ublk create --size 4G --algorithm lz4 [--mem-limit 1G] [--socket PATH | --listen 127.0.0.1:10809]
+//! trueno-ublk list
+//! trueno-ublk stat [DEVICE] [--json]
+//! trueno-ublk delete DEVICE
+//! ```
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use trueno_ublk::cli;
+
+#[derive(Parser)]
+#[command(
+    name = "trueno-ublk",
+    version,
+    about = "Compressed RAM block devices (NBD today, ublk to come)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a device and serve it (in the background unless --foreground).
+    Create {
+        /// Device size: bytes, or with K, M, G, T (powers of 1024); a multiple of 4 KiB.
+        #[arg(long)]
+        size: String,
+        /// Compression: samefill, lz4, zstd[:LEVEL], adaptive (those in this build).
+        #[arg(long, default_value = trueno_ublk::store::DEFAULT_ALGORITHM)]
+        algorithm: String,
+        /// Most memory the compressed pages may take; writes past it fail with ENOSPC.
+        #[arg(long)]
+        mem_limit: Option<String>,
+        /// Transport; default: ublk when /dev/ublk-control exists and ublk is built in, else NBD.
+        #[arg(long, value_enum)]
+        transport: Option<Transport>,
+        /// NBD Unix socket path (default: /run/trueno-ublk/NAME.nbd).
+        #[arg(long, conflicts_with = "listen")]
+        socket: Option<std::path::PathBuf>,
+        /// Serve NBD on loopback TCP instead, e.g. 127.0.0.1:10809.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Device name (default: the first free trueno0, trueno1, ...).
+        #[arg(long)]
+        name: Option<String>,
+        /// Worker threads per NBD connection.
+        #[arg(long, default_value_t = trueno_ublk::nbd::DEFAULT_WORKERS)]
+        workers: usize,
+        /// Stay in the foreground (logs to stderr; stop with Ctrl-C).
+        #[arg(long)]
+        foreground: bool,
+        /// The device will be swap: lock all memory and run as an I/O flusher, so that the daemon
+        /// never waits on the memory it is freeing.
+        #[arg(long)]
+        swap: bool,
+    },
+    /// List running devices.
+    List,
+    /// Show a device's live figures (all devices when none is named).
+    Stat {
+        /// Device name.
+        device: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a device gracefully: requests in flight are answered, sockets removed.
+    Delete {
+        /// Device name.
+        device: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Transport {
+    Nbd,
+    Ublk,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let result = match Cli::parse().command {
+        Command::Create {
+            size,
+            algorithm,
+            mem_limit,
+            transport,
+            socket,
+            listen,
+            name,
+            workers,
+            foreground,
+            swap,
+        } => cli::create(&cli::CreateArgs {
+            size,
+            algorithm,
+            mem_limit,
+            ublk: match transport {
+                Some(Transport::Ublk) => Some(true),
+                Some(Transport::Nbd) => Some(false),
+                None => None,
+            },
+            socket,
+            listen,
+            name,
+            workers,
+            foreground,
+            swap,
+        }),
+        Command::List => cli::list(),
+        Command::Stat { device, json } => cli::stat(device.as_deref(), json),
+        Command::Delete { device } => cli::delete(&device),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("trueno-ublk: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! `BlockStore`: a block device of N bytes kept as compressed 4 KiB pages.
+//!
+//! Pages are spread over shards by `page % SHARDS`, each shard behind its own lock with its own page
+//! table and payload storage, so requests on different pages rarely meet. A shard's table is split
+//! into chunks of `CHUNK_PAGES` slots that exist only while one of their pages holds data: a
+//! never-written (or discarded) page costs nothing but its share of an 8-byte chunk pointer.
+//!
+//! A page is one of: empty (reads as zeros), same-fill (one 8-byte word repeated, no storage), or a
+//! compressed payload in the store's `PagePool` (one pool for the whole device: its per-size-class
+//! locks keep shards from meeting there, and one pool wastes far less than a pool per shard). Partial-page writes read, modify and write the page
+//! under the shard lock, so that two requests on one page never lose each other's bytes.
+//! Discard frees whole pages and zeroes the partial ends, so a discarded range always reads as zeros.
+
+mod algorithm;
+mod range;
+mod stats;
+
+use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use trueno_zram::{
+    Algorithm, AllocError, CompressedPage, CompressorBuilder, Encoding, Handle, PAGE_SIZE, Page,
+    PageCompressor, PagePool, StandardCompressor,
+};
+
+pub use algorithm::{ALGORITHM_NAMES, DEFAULT_ALGORITHM, algorithm_name, parse_algorithm};
+pub use range::{PageSpan, spans};
+use stats::Counters;
+pub use stats::StoreStats;
+
+/// Shards per store: a power of two well above the number of request threads.
+const SHARDS: usize = 64;
+/// Page slots per table chunk.
+const CHUNK_PAGES: usize = 512;
+const PAGE: u64 = PAGE_SIZE as u64;
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The request reaches past the end of the device.
+    OutOfRange {
+        /// First byte requested.
+        offset: u64,
+        /// Bytes requested.
+        len: u64,
+        /// Size of the device.
+        size: u64,
+    },
+    /// Storing the page would pass the memory limit.
+    NoSpace {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A page failed to compress or decompress.
+    Codec(trueno_zram::Error),
+    /// The page pool failed (a handle it does not know: a bug, reported rather than hidden).
+    Pool(AllocError),
+    /// The store cannot be built as asked.
+    Config(String),
+}
+
+impl StoreError {
+    /// The errno value that says the same (the NBD protocol's error values are these).
+    pub fn errno(&self) -> i32 {
+        match self {
+            Self::OutOfRange { .. } | Self::Config(_) => libc::EINVAL,
+            Self::NoSpace { .. } => libc::ENOSPC,
+            Self::Codec(_) | Self::Pool(_) => libc::EIO,
+        }
+    }
+}
+
+impl core::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::OutOfRange { offset, len, size } => write!(
+                f,
+                "request of {len} bytes at offset {offset} reaches past the device end ({size} bytes)"
+            ),
+            Self::NoSpace { limit } => {
+                write!(f, "memory limit of {limit} bytes reached: write refused")
+            }
+            Self::Codec(e) => write!(f, "page codec: {e}"),
+            Self::Pool(e) => write!(f, "page pool: {e}"),
+            Self::Config(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<trueno_zram::Error> for StoreError {
+    fn from(e: trueno_zram::Error) -> Self {
+        Self::Codec(e)
+    }
+}
+
+/// How a store is built.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreConfig {
+    /// Size of the device in bytes.
+    pub size: u64,
+    /// How pages are compressed.
+    pub algorithm: Algorithm,
+    /// Most bytes of memory the compressed pages may take; `None` for no limit.
+    pub mem_limit: Option<u64>,
+}
+
+/// One page slot of a table chunk.
+#[derive(Debug, Default)]
+enum Slot {
+    /// Never written or discarded: reads as zeros.
+    #[default]
+    Empty,
+    /// The page is this word repeated.
+    Same(u64),
+    /// A compressed page in the pool.
+    Packed(Handle),
+}
+
+/// A page as read out of its shard, so that decoding happens outside the lock. Lives on the stack
+/// for one read: its size is the point (no allocation per read).
+#[allow(clippy::large_enum_variant)]
+enum PageView {
+    Zero,
+    Same(u64),
+    /// Already copied into the caller's buffer.
+    Copied,
+    Packed(CompressedPage),
+}
+
+struct Chunk {
+    slots: Box<[Slot]>,
+    /// Slots that are not empty; the chunk is freed when this reaches zero.
+    live: usize,
+}
+
+struct Shard {
+    chunks: Vec<Option<Box<Chunk>>>,
+}
+
+impl Shard {
+    fn slot(&self, local: u64) -> Option<&Slot> {
+        let (chunk, idx) = split_local(local);
+        self.chunks.get(chunk)?.as_ref()?.slots.get(idx)
+    }
+
+    /// Puts `slot` at `local` and returns what was there.
+    fn replace(&mut self, local: u64, slot: Slot) -> Slot {
+        let (chunk_idx, idx) = split_local(local);
+        let Some(entry) = self.chunks.get_mut(chunk_idx) else {
+            return slot; // outside the table: the caller checked the range, so unreachable
+        };
+        let is_empty = matches!(slot, Slot::Empty);
+        if entry.is_none() {
+            if is_empty {
+                return Slot::Empty;
+            }
+            let slots = (0..CHUNK_PAGES).map(|_| Slot::Empty).collect();
+            *entry = Some(Box::new(Chunk { slots, live: 0 }));
+        }
+        let Some(chunk) = entry.as_mut() else {
+            return slot;
+        };
+        let Some(place) = chunk.slots.get_mut(idx) else {
+            return slot;
+        };
+        let old = core::mem::replace(place, slot);
+        let was_empty = matches!(old, Slot::Empty);
+        match (was_empty, is_empty) {
+            (true, false) => chunk.live += 1,
+            (false, true) => chunk.live -= 1,
+            _ => {}
+        }
+        if chunk.live == 0 {
+            *entry = None;
+        }
+        old
+    }
+}
+
+fn split_local(local: u64) -> (usize, usize) {
+    // A local index is below the page count divided by SHARDS, whose table was allocated, so both
+    // parts fit in usize.
+    #[allow(clippy::cast_possible_truncation)]
+    let parts = (
+        (local / CHUNK_PAGES as u64) as usize,
+        (local % CHUNK_PAGES as u64) as usize,
+    );
+    parts
+}
+
+/// A compressed RAM block device.
+pub struct BlockStore {
+    size: u64,
+    algorithm: Algorithm,
+    mem_limit: u64,
+    shards: Box<[Mutex<Shard>]>,
+    pool: Box<PagePool>,
+    counters: Counters,
+}
+
+impl core::fmt::Debug for BlockStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BlockStore")
+            .field("size", &self.size)
+            .field("algorithm", &self.algorithm)
+            .field("mem_limit", &self.mem_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    /// Each request thread keeps its own compressor (codec tables are per-thread state).
+    static CODEC: RefCell<Option<StandardCompressor>> = const { RefCell::new(None) };
+}
+
+fn with_codec<R>(
+    algorithm: Algorithm,
+    f: impl FnOnce(&mut StandardCompressor) -> Result<R, trueno_zram::Error>,
+) -> Result<R, StoreError> {
+    CODEC.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let codec = match cell.as_mut() {
+            Some(c) if c.algorithm() == algorithm => c,
+            _ => cell.insert(CompressorBuilder::new().algorithm(algorithm).build()?),
+        };
+        Ok(f(codec)?)
+    })
+}
+
+/// Writes the bytes `start..start + out.len()` of a page that is `word` repeated.
+fn fill_from_word(out: &mut [u8], word: u64, start: usize) {
+    let bytes = word.to_le_bytes();
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = bytes[(start + i) % 8];
+    }
+}
+
+impl BlockStore {
+    /// A new, empty device.
+    pub fn new(config: StoreConfig) -> Result<Self, StoreError> {
+        if config.size == 0 || !config.size.is_multiple_of(PAGE) {
+            return Err(StoreError::Config(format!(
+                "device size {} is not a positive multiple of {PAGE_SIZE} bytes",
+                config.size
+            )));
+        }
+        // Check the algorithm now, so that a bad one fails at creation rather than at first write.
+        with_codec(config.algorithm, |_| Ok(()))?;
+        let pages = config.size / PAGE;
+        let pages_per_shard = pages.div_ceil(SHARDS as u64);
+        let chunks = usize::try_from(pages_per_shard.div_ceil(CHUNK_PAGES as u64))
+            .map_err(|_| StoreError::Config(format!("device size {} is too large", config.size)))?;
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    chunks: (0..chunks).map(|_| None).collect(),
+                })
+            })
+            .collect();
+        let pool = Box::new(PagePool::new());
+        if let Some(limit) = config.mem_limit {
+            pool.set_limit(Some(usize::try_from(limit).unwrap_or(usize::MAX)));
+        }
+        Ok(Self {
+            size: config.size,
+            algorithm: config.algorithm,
+            mem_limit: config.mem_limit.unwrap_or(0),
+            shards,
+            pool,
+            counters: Counters::default(),
+        })
+    }
+
+    /// Size of the device in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The algorithm pages are compressed with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// A snapshot of the device's figures.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats::new(
+            &self.counters,
+            &self.pool.stats(),
+            self.size,
+            self.mem_limit,
+        )
+    }
+
+    /// Packs the pool's objects into as few pages as they need and gives the rest back; returns the
+    /// pages given back.
+    pub fn compact(&self) -> usize {
+        self.pool.compact()
+    }
+
+    fn check_range(&self, offset: u64, len: u64) -> Result<(), StoreError> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.size => Ok(()),
+            _ => {
+                Counters::bump(&self.counters.invalid_io);
+                Err(StoreError::OutOfRange {
+                    offset,
+                    len,
+                    size: self.size,
+                })
+            }
+        }
+    }
+
+    fn shard(&self, page: u64) -> (MutexGuard<'_, Shard>, u64) {
+        // page % SHARDS < SHARDS, which fits in usize.
+        #[allow(clippy::cast_possible_truncation)]
+        let idx = (page % SHARDS as u64) as usize;
+        let guard = self.shards[idx]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        (guard, page / SHARDS as u64)
+    }
+
+    /// Reads `buf.len()` bytes at `offset`.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
+        self.check_range(offset, buf.len() as u64)?;
+        Counters::bump(&self.counters.reads);
+        Counters::adjust(
+            &self.counters.bytes_read,
+            i64::try_from(buf.len()).unwrap_or(0),
+        );
+        let result = spans(offset, buf.len()).try_for_each(|span| self.read_span(span, buf));
+        if result.is_err() {
+            Counters::bump(&self.counters.failed_reads);
+        }
+        result
+    }
+
+    fn read_span(&self, span: PageSpan, buf: &mut [u8]) -> Result<(), StoreError> {
+        let out = &mut buf[span.in_buf()];
+        let view = self.view(span, out)?;
+        match view {
+            PageView::Zero => out.fill(0),
+            PageView::Same(word) => fill_from_word(out, word, span.start),
+            PageView::Copied => {}
+            PageView::Packed(packed) => {
+                if let Ok(page) = <&mut Page>::try_from(&mut *out) {
+                    with_codec(self.algorithm, |c| c.decompress_into(&packed, page))?;
+                } else {
+                    let page = with_codec(self.algorithm, |c| c.decompress(&packed))?;
+                    out.copy_from_slice(&page[span.in_page()]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a page's content description out of its shard; a page stored uncompressed is copied
+    /// straight into `out` (the span's bytes), sparing two copies.
+    fn view(&self, span: PageSpan, out: &mut [u8]) -> Result<PageView, StoreError> {
+        let (shard, local) = self.shard(span.page);
+        Ok(match shard.slot(local) {
+            None | Some(Slot::Empty) => PageView::Zero,
+            Some(Slot::Same(word)) => PageView::Same(*word),
+            Some(Slot::Packed(handle)) => {
+                let object = self.pool.get(*handle).map_err(StoreError::Pool)?;
+                match object.encoding() {
+                    Some(Encoding::Stored) if object.len() == PAGE_SIZE => {
+                        out.copy_from_slice(&object[span.in_page()]);
+                        PageView::Copied
+                    }
+                    Some(encoding) => {
+                        PageView::Packed(CompressedPage::from_parts(encoding, &object)?)
+                    }
+                    None => {
+                        return Err(StoreError::Pool(AllocError::NotAPage {
+                            raw: handle.to_raw(),
+                        }));
+                    }
+                }
+            }
+        })
+    }
+
+    /// Writes `data` at `offset`.
+    pub fn write(&self, offset: u64, data: &[u8]) -> Result<(), StoreError> {
+        self.check_range(offset, data.len() as u64)?;
+        Counters::bump(&self.counters.writes);
+        Counters::adjust(
+            &self.counters.bytes_written,
+            i64::try_from(data.len()).unwrap_or(0),
+        );
+        let result = spans(offset, data.len()).try_for_each(|span| {
+            let src = &data[span.in_buf()];
+            match <&Page>::try_from(src) {
+                Ok(page) => {
+                    // Compress outside the lock: the common case of whole-page writes never waits
+                    // on another page's codec.
+                    let packed = with_codec(self.algorithm, |c| c.compress(page))?;
+                    let (mut shard, local) = self.shard(span.page);
+                    self.install(&mut shard, local, &packed)
+                }
+                Err(_) => self.modify(span, |page| page[span.in_page()].copy_from_slice(src)),
+            }
+        });
+        if result.is_err() {
+            Counters::bump(&self.counters.failed_writes);
+        }
+        result
+    }
+
+    /// Makes `[offset, offset + len)` read as zeros: whole pages become same-fill pages (no
+    /// storage), partial ends are rewritten.
+    pub fn write_zeroes(&self, offset: u64, len: u64) -> Result<(), StoreError> {
+        self.check_range(offset, len)?;
+        Counters::bump(&self.counters.write_zeroes);
+        self.zero_range(offset, len, false)
+    }
+
+    /// Frees `[offset, offset + len)`: whole pages are dropped, partial ends zeroed, so the range
+    /// reads as zeros afterwards.
+    pub fn discard(&self, offset: u64, len: u64) -> Result<(), StoreError> {
+        self.check_range(offset, len)?;
+        Counters::bump(&self.counters.discards);
+        self.zero_range(offset, len, true)
+    }
+
+    fn zero_range(&self, offset: u64, len: u64, free: bool) -> Result<(), StoreError> {
+        // Ranges can exceed usize on 32-bit hosts; walk them in pieces that fit.
+        let mut pos = offset;
+        let end = offset + len;
+        while pos < end {
+            let piece = usize::try_from((end - pos).min(1 << 30)).unwrap_or(1 << 30);
+            for span in spans(pos, piece) {
+                if span.is_whole_page() {
+                    let (mut shard, local) = self.shard(span.page);
+                    if free {
+                        let old = shard.replace(local, Slot::Empty);
+                        if !matches!(old, Slot::Empty) {
+                            Counters::bump(&self.counters.notify_free);
+                        }
+                        self.release(old, false);
+                    } else {
+                        self.install(&mut shard, local, &CompressedPage::same_fill(0))?;
+                    }
+                } else {
+                    self.modify(span, |page| page[span.in_page()].fill(0))?;
+                }
+            }
+            pos += piece as u64;
+        }
+        Ok(())
+    }
+
+    /// Makes every completed write durable. The device lives in memory, so there is nothing to do
+    /// beyond counting it: a reply is only sent after the page is in its shard.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        Counters::bump(&self.counters.flushes);
+        Ok(())
+    }
+
+    /// Reads, changes and writes back one page under its shard lock.
+    fn modify(&self, span: PageSpan, change: impl FnOnce(&mut Page)) -> Result<(), StoreError> {
+        let (mut shard, local) = self.shard(span.page);
+        let mut page = [0u8; PAGE_SIZE];
+        match shard.slot(local) {
+            None | Some(Slot::Empty) => {}
+            Some(Slot::Same(word)) => fill_from_word(&mut page, *word, 0),
+            Some(Slot::Packed(handle)) => {
+                let packed = self.pool.get_page(*handle).map_err(StoreError::Pool)?;
+                with_codec(self.algorithm, |c| c.decompress_into(&packed, &mut page))?;
+            }
+        }
+        change(&mut page);
+        let packed = with_codec(self.algorithm, |c| c.compress(&page))?;
+        self.install(&mut shard, local, &packed)
+    }
+
+    /// Stores `packed` as the page at `local`, freeing what was there.
+    fn install(
+        &self,
+        shard: &mut Shard,
+        local: u64,
+        packed: &CompressedPage,
+    ) -> Result<(), StoreError> {
+        let new = match (packed.encoding(), packed.fill_word()) {
+            (Encoding::SameFill, Some(word)) => {
+                Counters::bump(&self.counters.same_pages);
+                Slot::Same(word)
+            }
+            (encoding, _) => {
+                let handle = self.pool.insert_page(packed).map_err(|e| match e {
+                    AllocError::LimitReached { .. } | AllocError::OutOfMemory { .. } => {
+                        StoreError::NoSpace {
+                            limit: self.mem_limit,
+                        }
+                    }
+                    other => StoreError::Pool(other),
+                })?;
+                if encoding == Encoding::Stored {
+                    Counters::bump(&self.counters.huge_pages_since);
+                }
+                Slot::Packed(handle)
+            }
+        };
+        let old = shard.replace(local, new);
+        self.release(old, true);
+        Ok(())
+    }
+
+    /// Frees an old slot and settles the page counts; `replaced` says a non-empty slot took its
+    /// place.
+    fn release(&self, old: Slot, replaced: bool) {
+        let had_page = !matches!(old, Slot::Empty);
+        match old {
+            Slot::Empty => {}
+            Slot::Same(_) => Counters::adjust(&self.counters.same_pages, -1),
+            Slot::Packed(handle) => {
+                if let Err(e) = self.pool.remove(handle) {
+                    // The handle came from this pool and was removed once: a failure is a bug in
+                    // the pool; the page is gone from the table either way.
+                    log::error!("page pool refused to free {handle:?}: {e}");
+                }
+            }
+        }
+        match (had_page, replaced) {
+            (false, true) => Counters::adjust(&self.counters.pages_stored, 1),
+            (true, false) => Counters::adjust(&self.counters.pages_stored, -1),
+            _ => {}
+        }
+    }
+}
