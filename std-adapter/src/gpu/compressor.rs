@@ -70,6 +70,18 @@ impl CudaBatchCompressor {
         let compress_name = kernels::compress_kernel(cpu.algorithm()).ok_or(BatchError::Config(
             crate::Error::InvalidConfig("the GPU backend has no kernel for this algorithm"),
         ))?;
+        // The kernels build their compressor from the algorithm alone; a builder that sets anything
+        // else would give the CPU other bytes than the GPU, so it is refused rather than ignored.
+        let kernel_builder = CompressorBuilder::new()
+            .algorithm(cpu.algorithm())
+            .prefer_backend(SimdBackend::Scalar);
+        if format!("{:?}", builder.prefer_backend(SimdBackend::Scalar))
+            != format!("{kernel_builder:?}")
+        {
+            return Err(BatchError::Config(crate::Error::InvalidConfig(
+                "the GPU kernels apply only the builder's algorithm, and this builder sets more",
+            )));
+        }
         let device = GpuDevice::open(ordinal)?;
         let context = device.context().clone();
         // The driver JIT-compiles the PTX for this device here (and caches the result on disk).
