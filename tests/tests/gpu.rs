@@ -151,24 +151,44 @@ fn stub_drivers_are_refused_cleanly_or_run_the_kernels_on_the_cpu() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("trueno-cuda-stub-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let source = dir.join("libcuda.c");
+    std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(&source, STUB_DRIVER).unwrap();
-    let compiled = std::process::Command::new("cc")
-        .args(["-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(dir.join("libcuda.so"))
-        .arg(&source)
-        .status();
-    if !compiled.is_ok_and(|s| s.success()) {
-        std::fs::remove_dir_all(&dir).ok();
-        eprintln!("skipped the stub-driver tests: no C compiler (cc) to build the stub libcuda.so");
-        return;
+    // A complete driver, and one from before CUDA 11.2 (no stream-ordered allocation).
+    let complete = dir.join("complete");
+    let ancient = dir.join("ancient");
+    for (lib_dir, flags) in [
+        (&complete, &[][..]),
+        (&ancient, &["-DOMIT_ALLOC_ASYNC"][..]),
+    ] {
+        std::fs::create_dir_all(lib_dir).unwrap();
+        let compiled = std::process::Command::new("cc")
+            .args(["-shared", "-fPIC", "-Wall", "-Wextra", "-Werror"])
+            .args(flags)
+            .arg("-o")
+            .arg(lib_dir.join("libcuda.so"))
+            .arg(&source)
+            .status();
+        if !compiled.is_ok_and(|s| s.success()) {
+            std::fs::remove_dir_all(&dir).ok();
+            eprintln!(
+                "skipped the stub-driver tests: no C compiler (cc) to build the stub libcuda.so"
+            );
+            return;
+        }
     }
-    for mode in ["none", "old", "jit", "emulate", "pools"] {
+    for (mode, lib_dir) in [
+        ("none", &complete),
+        ("old", &complete),
+        ("jit", &complete),
+        ("emulate", &complete),
+        ("pools", &complete),
+        ("ancient", &ancient),
+    ] {
         // The loader reads LD_LIBRARY_PATH when a process starts: the checks run in a child.
         let child = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "stub_driver_child", "--ignored", "--nocapture"])
-            .env("LD_LIBRARY_PATH", &dir)
+            .env("LD_LIBRARY_PATH", lib_dir)
             .env(STUB_MODE_ENV, mode)
             .output()
             .unwrap();
@@ -208,6 +228,11 @@ fn stub_driver_child() {
             ] {
                 no_device(result, "CUDA_ERROR_NO_DEVICE");
             }
+        }
+        "ancient" => {
+            let expected = "too old or incomplete: it lacks cuMemAllocAsync";
+            no_device(GpuDevice::open(0).map(|_| ()), expected);
+            no_device(CudaBatchCompressor::new(builder).map(|_| ()), expected);
         }
         "old" => {
             let expected = "Stub GPU has compute capability 6.1; the kernels need 7.0 or newer";

@@ -2,10 +2,12 @@
 //!
 //! `cudarc` loads `libcuda` on its first driver call and panics when the library is missing (and when
 //! a symbol is missing from an older driver). So: look for the library first
-//! ([`driver_library_present`]), then ask the driver for devices, each call behind
+//! ([`driver_library_present`]) and for every function the backend can reach
+//! ([`DRIVER_FUNCTIONS`]), then ask the driver for devices, each call behind
 //! [`catch_unwind`](std::panic::catch_unwind) as a last guard (which helps only where panics unwind:
 //! the release profile aborts, so the checks before each call are what count).
 
+use std::ffi::CString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 
@@ -26,6 +28,70 @@ pub fn driver_library_present() -> bool {
         // runs its initialisers; that library is meant to be loaded into this process, as any CUDA
         // program does, and nothing else of ours runs during the load.
         catch_unwind(|| unsafe { cudarc::driver::sys::is_culib_present() }).unwrap_or(false)
+    })
+}
+
+/// The driver functions that this backend's calls through `cudarc` can reach. `cudarc` looks each one
+/// up on first use and panics when the driver lacks it (an old driver), so they are checked first.
+pub const DRIVER_FUNCTIONS: &[&str] = &[
+    "cuInit",
+    "cuDeviceGetCount",
+    "cuDeviceGet",
+    "cuDeviceGetName",
+    "cuDeviceGetAttribute",
+    "cuDevicePrimaryCtxRetain",
+    "cuDevicePrimaryCtxRelease_v2",
+    "cuCtxGetCurrent",
+    "cuCtxSetCurrent",
+    "cuCtxSynchronize",
+    "cuModuleLoadData",
+    "cuModuleGetFunction",
+    "cuModuleUnload",
+    "cuStreamCreate",
+    "cuStreamDestroy_v2",
+    "cuStreamSynchronize",
+    "cuStreamWaitEvent",
+    "cuEventCreate",
+    "cuEventRecord",
+    "cuEventDestroy_v2",
+    "cuMemAlloc_v2",
+    "cuMemFree_v2",
+    "cuMemAllocAsync",
+    "cuMemFreeAsync",
+    "cuMemsetD8Async",
+    "cuMemcpyHtoDAsync_v2",
+    "cuMemcpyDtoHAsync_v2",
+    "cuLaunchKernel",
+    "cuGetErrorString",
+    "cuGetErrorName",
+];
+
+/// The first of [`DRIVER_FUNCTIONS`] that the driver library lacks, looked up in the library that
+/// `cudarc` will load (the first of its candidate names that loads). Checked once per process.
+fn missing_driver_function() -> Option<&'static str> {
+    static MISSING: OnceLock<Option<&'static str>> = OnceLock::new();
+    *MISSING.get_or_init(|| {
+        for candidate in cudarc::get_lib_name_candidates("cuda") {
+            let Ok(name) = CString::new(candidate) else {
+                continue;
+            };
+            // SAFETY: `name` is a valid C string; loading the NVIDIA driver library runs its
+            // initialisers, as driver_library_present does (see there).
+            let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+            if handle.is_null() {
+                continue;
+            }
+            let missing = DRIVER_FUNCTIONS.iter().copied().find(|function| {
+                CString::new(*function).map_or(true, |symbol| {
+                    // SAFETY: `handle` is a live handle from dlopen and `symbol` a C string.
+                    unsafe { libc::dlsym(handle, symbol.as_ptr()) }.is_null()
+                })
+            });
+            // SAFETY: `handle` came from dlopen above and nothing from it is kept.
+            unsafe { libc::dlclose(handle) };
+            return missing;
+        }
+        Some("the library itself")
     })
 }
 
@@ -78,6 +144,11 @@ impl GpuDevice {
             return Err(no_device(
                 "the CUDA driver library (libcuda.so) is not installed or not on the loader's path",
             ));
+        }
+        if let Some(function) = missing_driver_function() {
+            return Err(no_device(format!(
+                "the CUDA driver library is too old or incomplete: it lacks {function}"
+            )));
         }
         let count = guarded("device count", CudaContext::device_count)
             .map_err(|e| no_device(format!("the CUDA driver reports no devices: {e}")))?;

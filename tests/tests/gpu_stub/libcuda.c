@@ -13,6 +13,8 @@
  *            copies, launches, results) runs for real, only on the CPU;
  *   pools    the same with stream-ordered allocation (cuMemAllocAsync), which real devices since
  *            CUDA 11.2 have and cudarc then uses.
+ * Compiled with -DOMIT_ALLOC_ASYNC it plays a driver older than CUDA 11.2, which lacks
+ * cuMemAllocAsync: cudarc would panic on the missing symbol, so the backend must notice first.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -129,6 +131,7 @@ CUresult cuMemFree_v2(CUdeviceptr pointer) {
     free((void *)(uintptr_t)pointer);
     return is_mode("emulate") ? SUCCESS : INVALID_VALUE;
 }
+#ifndef OMIT_ALLOC_ASYNC
 CUresult cuMemAllocAsync(CUdeviceptr *pointer, size_t bytes, void *stream) {
     (void)stream;
     return is_mode("pools") ? host_alloc(pointer, bytes) : INVALID_VALUE;
@@ -138,6 +141,7 @@ CUresult cuMemFreeAsync(CUdeviceptr pointer, void *stream) {
     free((void *)(uintptr_t)pointer);
     return is_mode("pools") ? SUCCESS : INVALID_VALUE;
 }
+#endif
 CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t n, void *stream) {
     (void)stream;
     memset((void *)(uintptr_t)dst, value, n);
