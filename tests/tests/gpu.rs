@@ -145,6 +145,19 @@ const STUB_DRIVER: &str = include_str!("gpu_stub/libcuda.c");
 const STUB_MODE_ENV: &str = "TRUENO_STUB_CUDA";
 
 #[test]
+fn the_stub_driver_exports_exactly_the_functions_the_backend_checks_for() {
+    let mut defined: Vec<&str> = STUB_DRIVER
+        .lines()
+        .filter_map(|l| l.strip_prefix("CUresult "))
+        .filter_map(|l| l.split('(').next())
+        .collect();
+    defined.sort_unstable();
+    let mut checked = trueno_zram::gpu::device::DRIVER_FUNCTIONS.to_vec();
+    checked.sort_unstable();
+    assert_eq!(defined, checked);
+}
+
+#[test]
 fn stub_drivers_are_refused_cleanly_or_run_the_kernels_on_the_cpu() {
     if driver_library_present() {
         eprintln!("skipped the stub-driver tests: a real CUDA driver library is installed here");

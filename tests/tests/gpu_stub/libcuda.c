@@ -13,6 +13,8 @@
  *            copies, launches, results) runs for real, only on the CPU;
  *   pools    the same with stream-ordered allocation (cuMemAllocAsync), which real devices since
  *            CUDA 11.2 have and cudarc then uses.
+ * It exports exactly the functions of DRIVER_FUNCTIONS (std-adapter/src/gpu/device.rs), so the
+ * emulated runs prove that cudarc calls nothing beyond that list (it would panic on a missing one).
  * Compiled with -DOMIT_ALLOC_ASYNC it plays a driver older than CUDA 11.2, which lacks
  * cuMemAllocAsync: cudarc would panic on the missing symbol, so the backend must notice first.
  */
@@ -115,8 +117,6 @@ CUresult cuEventCreate(void **event, unsigned int flags) {
 }
 CUresult cuEventDestroy_v2(void *event) { free(event); return SUCCESS; }
 CUresult cuEventRecord(void *event, void *stream) { (void)event; (void)stream; return SUCCESS; }
-CUresult cuEventSynchronize(void *event) { (void)event; return SUCCESS; }
-CUresult cuEventQuery(void *event) { (void)event; return SUCCESS; }
 
 static CUresult host_alloc(CUdeviceptr *pointer, size_t bytes) {
     void *p = malloc(bytes ? bytes : 1);
