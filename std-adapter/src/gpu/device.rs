@@ -4,7 +4,7 @@
 //! a symbol is missing from an older driver). So: look for the library first
 //! ([`driver_library_present`]) and for every function the backend can reach
 //! ([`DRIVER_FUNCTIONS`]), then ask the driver for devices, each call behind
-//! [`catch_unwind`](std::panic::catch_unwind) as a last guard (which helps only where panics unwind:
+//! `catch_unwind` as a last guard (which helps only where panics unwind:
 //! the release profile aborts, so the checks before each call are what count).
 
 use std::ffi::CString;
