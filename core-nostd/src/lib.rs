@@ -15,6 +15,7 @@
 #![no_std]
 #![cfg_attr(test, allow(clippy::cast_possible_truncation))]
 
+pub mod adaptive;
 pub mod codec;
 pub mod entropy;
 pub mod error;
