@@ -251,12 +251,18 @@ fn source_digest(root: &Path) -> Result<String, String> {
     Ok(format!("{hash:016x}"))
 }
 
+/// Every file under `dir` except unit tests (`tests.rs`, `tests/`), which are `#[cfg(test)]` modules
+/// that never reach the PTX: editing a core test does not make the PTX stale.
 fn collect_files(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
     let entries =
         std::fs::read_dir(root.join(dir)).map_err(|e| format!("listing {}: {e}", dir.display()))?;
     for entry in entries {
         let entry = entry.map_err(|e| format!("listing {}: {e}", dir.display()))?;
-        let relative = dir.join(entry.file_name());
+        let name = entry.file_name();
+        if name == "tests.rs" || name == "tests" {
+            continue;
+        }
+        let relative = dir.join(name);
         if entry.path().is_dir() {
             collect_files(root, &relative, files)?;
         } else {
