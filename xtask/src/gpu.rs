@@ -292,7 +292,13 @@ pub fn ptxas_check() -> Result<(), String> {
             .map_err(|e| format!("cannot start {}: {e}", ptxas.display()))?;
         let report = String::from_utf8_lossy(&out.stderr);
         for line in report.lines().filter(|l| is_resource_line(l)) {
-            println!("{arch}: {}", line.trim());
+            // ptxas names shared memory (smem) only when a kernel uses some.
+            let shared = if line.contains("Used ") && !line.contains("smem") {
+                ", 0 bytes smem"
+            } else {
+                ""
+            };
+            println!("{arch}: {}{shared}", line.trim());
         }
         if !out.status.success() {
             return Err(format!("ptxas -arch={arch} refused {PTX_FILE}:\n{report}"));
