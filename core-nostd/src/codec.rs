@@ -160,9 +160,14 @@ fn decode_page(backend: SimdBackend, packed: &CompressedPage, out: &mut Page) ->
             Ok(())
         }
         Encoding::Lz4 => lz4::decompress_page(backend, payload, out),
-        Encoding::Zstd => Err(Error::InvalidConfig(
-            "this build has no decoder for the page's encoding",
-        )),
+        Encoding::Zstd => {
+            // One frame that must fill the page exactly; a frame of more fails as output too small.
+            let len = crate::zstd::decompress_into(payload, out)?;
+            if len != PAGE_SIZE {
+                return Err(Error::WrongDecodedLength { len });
+            }
+            Ok(())
+        }
     }
 }
 
@@ -233,6 +238,27 @@ mod tests {
         // A block with a bad offset is an LZ4 error.
         let bad = CompressedPage::from_parts(Encoding::Lz4, &[0x10, 7, 9, 0]).unwrap();
         assert!(matches!(c.decompress(&bad), Err(Error::Lz4(_))));
+    }
+
+    #[test]
+    fn zstd_pages_decode_to_exactly_one_page() {
+        let mut c = CompressorBuilder::new().build().unwrap();
+        // Single-segment frame, content size 4096 (2-byte field: 4096 - 256), one RLE block of 'z'.
+        let frame = [
+            0x28, 0xB5, 0x2F, 0xFD, 0x60, 0x00, 0x0F, 0x03, 0x80, 0x00, b'z',
+        ];
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &frame).unwrap();
+        assert_eq!(c.decompress(&packed).unwrap(), [b'z'; PAGE_SIZE]);
+        // The same block of 100 bytes without a content size is a frame of the wrong length.
+        let short = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x00, 0x23, 0x03, 0x00, b'z'];
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &short).unwrap();
+        assert_eq!(
+            c.decompress(&packed),
+            Err(Error::WrongDecodedLength { len: 100 })
+        );
+        // A corrupt frame is an error, not a panic.
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &frame[..9]).unwrap();
+        assert!(matches!(c.decompress(&packed), Err(Error::Zstd(_))));
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub enum Error {
     /// The requested algorithm or setting is not valid.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),
+    /// A Zstandard frame or dictionary is malformed, or its output does not fit.
+    #[error("zstd: {0}")]
+    Zstd(#[from] crate::zstd::ZstdError),
 }
 
 /// Result with the core [`Error`].

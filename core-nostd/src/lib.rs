@@ -23,6 +23,7 @@ pub mod lz4;
 pub mod page;
 pub mod samefill;
 pub mod simd;
+pub mod zstd;
 
 pub use codec::{Algorithm, CompressorBuilder, PageCompressor, StandardCompressor};
 pub use error::{Error, Result};

@@ -142,6 +142,10 @@ fn bench_names() -> Vec<String> {
         .flatten()
         .filter_map(|e| {
             let path = e.path();
+            // A benchmark is NAME.rs, or a folder NAME/ with a main.rs (not the shared harness/).
+            if path.join("main.rs").is_file() {
+                return path.file_name()?.to_str().map(str::to_owned);
+            }
             (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(str::to_owned))?
         })
         .collect();
@@ -170,6 +174,7 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
     cmd.args(["fuzz", "run", "--fuzz-dir", "tests/fuzz", name])
         .arg(&corpus)
         .args(seeds.is_dir().then_some(&seeds))
+        .args(shared_seed_dirs(name))
         .arg("--")
         .arg(format!("-max_total_time={seconds}"))
         .arg("-print_final_stats=1");
@@ -281,4 +286,29 @@ pub fn soak(args: &[String]) -> Result<(), String> {
     }
     eprintln!("soak: {pass} passes over {minutes} min, all verified, clean stop");
     Ok(())
+}
+
+/// Folders of the shared vectors (`../shared/vectors`, or `$TRUENO_SHARED/vectors`) that seed a fuzz
+/// target, read in place: nothing from `shared/` is copied into the project. None when absent.
+fn shared_seed_dirs(target: &str) -> Vec<PathBuf> {
+    let shared = std::env::var_os("TRUENO_SHARED")
+        .map_or_else(|| workspace_root().join("../shared"), PathBuf::from);
+    let folders: &[&str] = if target.starts_with("zstd") {
+        &[
+            "vectors/decodecorpus/page4k",
+            "vectors/decodecorpus/page4k-cs",
+            "vectors/decodecorpus/max64k",
+            "vectors/decodecorpus/dict4k",
+            "vectors/zstd/golden-decompression",
+            "vectors/zstd/golden-decompression-errors",
+            "vectors/pages4k",
+        ]
+    } else {
+        &[]
+    };
+    folders
+        .iter()
+        .map(|f| shared.join(f))
+        .filter(|p| p.is_dir())
+        .collect()
 }

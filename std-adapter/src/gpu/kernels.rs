@@ -7,9 +7,11 @@
 //!
 //! Resource use (`cargo xtask ptx-check` prints `ptxas -v`): the compression kernels use 64 registers
 //! on sm_80 and 56 on sm_90, and a 57 408-byte local-memory stack (the 32 KiB LZ4 hash table, the
-//! 4 KiB block, the `CompressedPage` being built); the decompression kernel 72 registers and 8 184
-//! bytes; the gather kernel 28 to 32 registers and no stack; no shared memory, no barriers. The driver reserves local memory for every thread a device
-//! can hold at once (57 KB x 2048 threads x 132 SMs, about 15.5 GB on an H100), so the compression
+//! 4 KiB block, the `CompressedPage` being built); the decompression kernel, which decodes every
+//! encoding the core does (its Zstandard decoder included), 255 registers and about 30 KB, so only
+//! two 128-thread blocks fit on a multiprocessor; the gather kernel 28 to 32 registers and no stack;
+//! no shared memory, no barriers. The driver reserves local memory for every thread a device can
+//! hold at once (57 KB x 2048 threads x 132 SMs, about 15.5 GB on an H100), so the compression
 //! kernels need a data-centre GPU's memory; where the reservation fails, the launch returns an error
 //! ([`BatchError::Gpu`](crate::BatchError::Gpu)), never wrong pages.
 
@@ -50,9 +52,9 @@ pub const FAILED_LEN: u32 = 0;
 /// A decompression kernel's status for a page that decoded.
 pub const STATUS_OK: u32 = 0;
 
-/// Threads per block. Each thread holds one page's codec state, so blocks stay small; at the 56 to 72
-/// registers per thread the kernels use, 7 to 9 such blocks (about 1024 threads) fit on a
-/// multiprocessor.
+/// Threads per block. Each thread holds one page's codec state, so blocks stay small; at the 56 to 64
+/// registers per thread the compression kernels use, 8 such blocks (1024 threads) fit on a
+/// multiprocessor (the decompression kernel's 255 registers allow 2).
 const THREADS_PER_BLOCK: u32 = 128;
 /// Blocks per multiprocessor at full residency (blocks beyond it wait for a free slot).
 const BLOCKS_PER_MULTIPROCESSOR: u32 = 8;

@@ -23,6 +23,35 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     unsafe { nvptx::trap() }
 }
 
+/// `memcmp`, which LLVM calls for some slice comparisons in the core (the Zstandard decoder's table
+/// caches compare up to 129 bytes) and which no CUDA library provides: `compiler_builtins` has one,
+/// but it stays out of the LTO module that becomes the PTX.
+///
+/// # Safety
+/// `a` and `b` point to `n` readable bytes each.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    for i in 0..n {
+        // Volatile reads keep LLVM from recognising this loop as a memcmp and calling itself.
+        // SAFETY: i < n, inside both ranges by the caller's guarantee.
+        let (x, y) = unsafe { (a.add(i).read_volatile(), b.add(i).read_volatile()) };
+        if x != y {
+            return i32::from(x) - i32::from(y);
+        }
+    }
+    0
+}
+
+/// `bcmp` (equal or not), which LLVM may call instead of `memcmp` when only equality matters.
+///
+/// # Safety
+/// As for [`memcmp`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: the caller's guarantee.
+    unsafe { memcmp(a, b, n) }
+}
+
 /// This thread's global index and the number of threads in the grid.
 fn grid_position() -> (usize, usize) {
     // SAFETY: the special registers are readable in every kernel.

@@ -1,0 +1,126 @@
+//! Blocks (RFC 8878, 3.1.1.2): the 3-byte header, raw and RLE blocks, and compressed blocks (a
+//! literals section then a sequences section).
+
+use super::error::ZstdError;
+use super::huffman::HuffmanTable;
+use super::literals;
+use super::sequences::{self, Output, SequenceTables};
+use super::tables::BLOCK_HEADER_SIZE;
+
+type Result<T> = core::result::Result<T, ZstdError>;
+
+/// The kind of a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BlockType {
+    Raw,
+    Rle,
+    Compressed,
+}
+
+/// A block header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockHeader {
+    pub(crate) last: bool,
+    pub(crate) kind: BlockType,
+    /// `Block_Size`: bytes of content, or the decoded size of an RLE block.
+    pub(crate) size: usize,
+}
+
+/// Reads the block header at the start of `src` (`offset` locates it in the input).
+pub(crate) fn read_header(src: &[u8], offset: usize) -> Result<BlockHeader> {
+    let Some(b) = src.first_chunk::<BLOCK_HEADER_SIZE>() else {
+        return Err(ZstdError::Truncated {
+            what: "block header",
+            needed: BLOCK_HEADER_SIZE,
+            available: src.len(),
+        });
+    };
+    let fields = u32::from(b[0]) | (u32::from(b[1]) << 8) | (u32::from(b[2]) << 16);
+    let kind = match (fields >> 1) & 3 {
+        0 => BlockType::Raw,
+        1 => BlockType::Rle,
+        2 => BlockType::Compressed,
+        _ => return Err(ZstdError::ReservedBlockType { offset }),
+    };
+    Ok(BlockHeader {
+        last: fields & 1 != 0,
+        kind,
+        size: (fields >> 3) as usize,
+    })
+}
+
+/// The tables and repeat offsets that carry from block to block within a frame.
+pub(crate) struct BlockState {
+    pub(crate) huffman: HuffmanTable,
+    pub(crate) has_huffman: bool,
+    pub(crate) sequences: SequenceTables,
+    pub(crate) repeat_offsets: [u32; 3],
+}
+
+/// Decodes a compressed block's content `src` into `o` (output from `o.out`). With `bmi2`, the same
+/// code compiled for BMI1/BMI2 (shifts by any register, bit extraction) runs: the bit readers'
+/// variable shifts are most of the work. Both give the same bytes (tested).
+pub(crate) fn decode_compressed(
+    src: &[u8],
+    state: &mut BlockState,
+    o: &mut Output<'_, '_>,
+    block_max: usize,
+    bmi2: bool,
+) -> Result<()> {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    if bmi2 {
+        // SAFETY: `bmi2` is true only when CPUID reported BMI1 and BMI2 on this CPU
+        // (`Decompressor` takes it from the AVX2 backend's detection, which requires both).
+        return unsafe { decode_compressed_bmi2(src, state, o, block_max) };
+    }
+    let _ = bmi2;
+    decode_compressed_portable(src, state, o, block_max)
+}
+
+fn decode_compressed_portable(
+    src: &[u8],
+    state: &mut BlockState,
+    o: &mut Output<'_, '_>,
+    block_max: usize,
+) -> Result<()> {
+    decode_compressed_body(src, state, o, block_max)
+}
+
+/// # Safety
+/// The CPU must support BMI1 and BMI2.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[target_feature(enable = "bmi1,bmi2")]
+unsafe fn decode_compressed_bmi2(
+    src: &[u8],
+    state: &mut BlockState,
+    o: &mut Output<'_, '_>,
+    block_max: usize,
+) -> Result<()> {
+    decode_compressed_body(src, state, o, block_max)
+}
+
+/// The block decoder itself; everything it calls on the hot path is `inline(always)`, so each
+/// wrapper above compiles it whole for its instruction set.
+#[inline(always)]
+fn decode_compressed_body(
+    src: &[u8],
+    state: &mut BlockState,
+    o: &mut Output<'_, '_>,
+    block_max: usize,
+) -> Result<()> {
+    let (lit_count, used) = literals::decode(
+        src,
+        o.dst,
+        o.out,
+        block_max,
+        &mut state.huffman,
+        &mut state.has_huffman,
+    )?;
+    o.lit = o.dst.len() - lit_count;
+    sequences::decode_and_execute(
+        src.get(used..).unwrap_or(&[]),
+        &mut state.sequences,
+        &mut state.repeat_offsets,
+        o,
+    )
+}

@@ -1,0 +1,347 @@
+//! Finite State Entropy (RFC 8878, 4.1): reading a table description (the normalized probabilities)
+//! and building the decoding table from it.
+
+use super::bits::ForwardBits;
+use super::error::ZstdError;
+use super::tables::FSE_MIN_ACCURACY_LOG;
+
+type Result<T> = core::result::Result<T, ZstdError>;
+
+/// Most symbols any FSE alphabet of the format has (match-length codes: 53).
+pub(crate) const FSE_MAX_SYMBOLS: usize = 64;
+/// The largest accuracy log of any FSE table of the format (literals and match lengths: 9).
+pub(crate) const FSE_MAX_LOG: u32 = 9;
+
+/// A table description: one normalized probability per symbol (`-1` is "less than 1") and the
+/// accuracy log whose power of two they add up to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NormalizedCounts {
+    /// Probabilities of symbols `0..symbols`; the rest are zero.
+    pub(crate) counts: [i16; FSE_MAX_SYMBOLS],
+    /// Number of symbols described (largest symbol + 1).
+    pub(crate) symbols: usize,
+    /// Accuracy log: the table has `1 << log` states.
+    pub(crate) log: u32,
+}
+
+impl NormalizedCounts {
+    /// The probabilities of the described symbols.
+    pub(crate) fn as_slice(&self) -> &[i16] {
+        &self.counts[..self.symbols.min(FSE_MAX_SYMBOLS)]
+    }
+}
+
+/// Reads an FSE table description from the start of `src` (4.1.1) for an alphabet of symbols
+/// `0..=max_symbol` and an accuracy log of at most `max_log`. Returns it and the bytes it took.
+#[inline(always)]
+pub(crate) fn read_counts(
+    src: &[u8],
+    max_symbol: usize,
+    max_log: u32,
+    what: &'static str,
+) -> Result<(NormalizedCounts, usize)> {
+    if src.is_empty() {
+        return Err(ZstdError::Truncated {
+            what,
+            needed: 1,
+            available: 0,
+        });
+    }
+    let max_symbol = max_symbol.min(FSE_MAX_SYMBOLS - 1);
+    let mut bits = ForwardBits::new(src);
+    let log = (bits.peek32() & 0xF) + FSE_MIN_ACCURACY_LOG;
+    if log > max_log {
+        return Err(ZstdError::AccuracyLogTooLarge {
+            what,
+            log,
+            limit: max_log,
+        });
+    }
+    bits.skip(4);
+    let mut counts = [0i16; FSE_MAX_SYMBOLS];
+    // `remaining` is the RFC's "remaining probabilities + 1", so that -1 needs no special case.
+    let mut remaining: i32 = (1 << log) + 1;
+    let mut threshold: i32 = 1 << log;
+    let mut nb_bits = log + 1;
+    let mut symbol = 0usize;
+    let mut previous_was_zero = false;
+    while remaining > 1 {
+        if previous_was_zero {
+            // Zero probabilities are followed by 2-bit repeat flags: that many more zeros, and
+            // another flag after a 3.
+            loop {
+                let repeat = (bits.peek32() & 3) as usize;
+                bits.skip(2);
+                symbol += repeat;
+                if symbol > max_symbol + 1 || bits.consumed_bytes() > src.len() {
+                    return Err(ZstdError::SymbolOutOfRange {
+                        what,
+                        symbol,
+                        max: max_symbol,
+                    });
+                }
+                if repeat != 3 {
+                    break;
+                }
+            }
+        }
+        if symbol > max_symbol {
+            return Err(ZstdError::SymbolOutOfRange {
+                what,
+                symbol,
+                max: max_symbol,
+            });
+        }
+        let word = bits.peek32();
+        let max = (2 * threshold - 1) - remaining;
+        let low = i32::try_from(word & ((1 << (nb_bits - 1)) - 1)).unwrap_or(i32::MAX);
+        let value = if low < max {
+            bits.skip(nb_bits - 1);
+            low
+        } else {
+            let full = i32::try_from(word & ((1 << nb_bits) - 1)).unwrap_or(i32::MAX);
+            bits.skip(nb_bits);
+            if full >= threshold { full - max } else { full }
+        };
+        let probability = value - 1;
+        remaining -= probability.abs();
+        if remaining < 1 {
+            return Err(ZstdError::BadProbabilities { what, remaining });
+        }
+        counts[symbol] = i16::try_from(probability).unwrap_or(0);
+        symbol += 1;
+        previous_was_zero = probability == 0;
+        while remaining < threshold && nb_bits > 1 {
+            nb_bits -= 1;
+            threshold >>= 1;
+        }
+    }
+    let used = bits.consumed_bytes();
+    if used > src.len() {
+        return Err(ZstdError::Truncated {
+            what,
+            needed: used,
+            available: src.len(),
+        });
+    }
+    Ok((
+        NormalizedCounts {
+            counts,
+            symbols: symbol,
+            log,
+        },
+        used,
+    ))
+}
+
+/// One state of an FSE decoding table: the symbol it emits, and how to find the next state
+/// (`base + read(nb_bits)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FseEntry {
+    pub(crate) symbol: u8,
+    pub(crate) nb_bits: u8,
+    pub(crate) base: u16,
+}
+
+impl FseEntry {
+    pub(crate) const ZERO: Self = Self {
+        symbol: 0,
+        nb_bits: 0,
+        base: 0,
+    };
+}
+
+/// Spreads the symbols of `counts` over `1 << log` states (4.1.1): symbols of probability "less than
+/// 1" take the last states, the others are spread with the RFC's step. Writes each state's symbol to
+/// `symbols` and, to `next_state`, the first successor number of each symbol (its probability, or 1).
+/// Returns false when the counts do not add up to `1 << log`, or the buffers are short.
+/// A `const fn` so that the predefined tables are built at compile time.
+// Casts: symbols are < FSE_MAX_SYMBOLS (64) and counts are checked non-negative before the casts.
+#[allow(clippy::cast_possible_truncation)]
+#[inline(always)]
+pub(crate) const fn spread(
+    counts: &[i16],
+    log: u32,
+    symbols: &mut [u8],
+    next_state: &mut [u16; FSE_MAX_SYMBOLS],
+) -> bool {
+    if log > 15 || counts.len() > FSE_MAX_SYMBOLS {
+        return false;
+    }
+    let size = 1usize << log;
+    if symbols.len() < size {
+        return false;
+    }
+    // Sum check first: it guarantees every loop below stays inside the table.
+    let mut sum = 0usize;
+    let mut s = 0;
+    while s < counts.len() {
+        let c = counts[s];
+        if c < -1 {
+            return false;
+        }
+        sum += if c == -1 { 1 } else { c as usize };
+        s += 1;
+    }
+    if sum != size {
+        return false;
+    }
+    let mut low_count = 0usize;
+    s = 0;
+    while s < counts.len() {
+        if counts[s] == -1 {
+            low_count += 1;
+            symbols[size - low_count] = s as u8;
+            next_state[s] = 1;
+        } else {
+            next_state[s] = counts[s] as u16;
+        }
+        s += 1;
+    }
+    // States 0..high take the symbols of ordinary probability.
+    let high = size - low_count;
+    let step = (size >> 1) + (size >> 3) + 3;
+    let mask = size - 1;
+    let mut position = 0usize;
+    s = 0;
+    while s < counts.len() {
+        let mut i = 0i16;
+        while i < counts[s] {
+            symbols[position] = s as u8;
+            // The step is odd and the size a power of two, so this visits every state; the sum check
+            // guarantees that some ordinary state is left whenever one is still being placed.
+            position = (position + step) & mask;
+            while position >= high {
+                position = (position + step) & mask;
+            }
+            i += 1;
+        }
+        s += 1;
+    }
+    position == 0
+}
+
+/// The transition of a state whose symbol's successor number is `x` (in `[count, 2 * count)`): the
+/// bits to read and the base they are added to, so that the successors cover the table.
+#[inline(always)]
+pub(crate) const fn transition(x: u16, log: u32) -> (u8, u16) {
+    let highest_bit = 15 - x.leading_zeros();
+    let nb_bits = log.wrapping_sub(highest_bit) & 15;
+    // Casts: nb_bits < 16 and the base is below the table size (at most 2^15).
+    #[allow(clippy::cast_possible_truncation)]
+    let result = (
+        nb_bits as u8,
+        ((x as u32) << nb_bits).wrapping_sub(1 << log) as u16,
+    );
+    result
+}
+
+/// Builds the decoding table of `counts` with `1 << log` states into `table` (4.1.1). Returns false
+/// when the counts cannot fill the table or the table is short.
+#[inline(always)]
+pub(crate) const fn build_table(counts: &[i16], log: u32, table: &mut [FseEntry]) -> bool {
+    if log > FSE_MAX_LOG {
+        return false;
+    }
+    let mut symbols = [0u8; 1 << FSE_MAX_LOG];
+    let size = 1usize << log;
+    let mut next_state = [0u16; FSE_MAX_SYMBOLS];
+    if table.len() < size || !spread(counts, log, &mut symbols, &mut next_state) {
+        return false;
+    }
+    let mut state = 0;
+    while state < size {
+        let symbol = symbols[state];
+        let x = next_state[symbol as usize];
+        next_state[symbol as usize] += 1;
+        let (nb_bits, base) = transition(x, log);
+        table[state] = FseEntry {
+            symbol,
+            nb_bits,
+            base,
+        };
+        state += 1;
+    }
+    true
+}
+
+/// Builds the table of `counts`, or says what was wrong with the description.
+#[inline(always)]
+pub(crate) fn build_checked(
+    counts: &NormalizedCounts,
+    table: &mut [FseEntry],
+    what: &'static str,
+) -> Result<()> {
+    if build_table(counts.as_slice(), counts.log, table) {
+        Ok(())
+    } else {
+        Err(ZstdError::BadProbabilities { what, remaining: 0 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zstd::tables::*;
+
+    #[test]
+    fn predefined_literals_lengths_build() {
+        let mut table = [FseEntry::ZERO; 64];
+        assert!(build_table(&LL_DEFAULT_DISTRIBUTION, 6, &mut table));
+        // RFC 8878, Appendix A: state 0 is literals-length code 0, 4 bits, base 0.
+        assert_eq!(
+            table[0],
+            FseEntry {
+                symbol: 0,
+                nb_bits: 4,
+                base: 0
+            }
+        );
+        // The last states hold the "less than 1" symbols 32..=35 in reverse order, 6 bits each.
+        assert_eq!(table[63].symbol, 32);
+        assert_eq!(table[60].symbol, 35);
+        assert_eq!(table[63].nb_bits, 6);
+        // Every next state stays inside the table.
+        for e in table {
+            assert!(usize::from(e.base) + (1usize << e.nb_bits) <= 64);
+        }
+    }
+
+    #[test]
+    fn all_zero_bits_describe_uniform_low_probabilities() {
+        // Log 5 (nibble 0), then every value 0: probability -1 for 32 symbols fills the 32 states.
+        let src = [0x00u8; 16];
+        let (counts, used) = read_counts(&src, 31, 8, "t").unwrap();
+        assert_eq!(counts.log, 5);
+        assert_eq!(counts.as_slice(), &[-1i16; 32][..]);
+        assert!(used <= src.len());
+        // The same description for a 31-symbol alphabet names a symbol too many.
+        assert!(matches!(
+            read_counts(&src, 30, 8, "t"),
+            Err(ZstdError::SymbolOutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_excessive_accuracy_log() {
+        // Low nibble 15 -> log 20.
+        assert_eq!(
+            read_counts(&[0x0F, 0, 0, 0], 35, 9, "t"),
+            Err(ZstdError::AccuracyLogTooLarge {
+                what: "t",
+                log: 20,
+                limit: 9
+            })
+        );
+    }
+
+    #[test]
+    fn build_rejects_wrong_sums() {
+        let mut table = [FseEntry::ZERO; 32];
+        assert!(!build_table(&[16, 15], 5, &mut table));
+        assert!(!build_table(&[16, 17], 5, &mut table));
+        assert!(build_table(&[16, 16], 5, &mut table));
+        // All states "less than 1".
+        assert!(build_table(&[-1; 32], 5, &mut table));
+    }
+}

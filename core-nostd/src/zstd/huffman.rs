@@ -1,0 +1,482 @@
+//! Huffman coding of literals (RFC 8878, 4.2): the tree description (weights, direct or FSE
+//! compressed), the decoding table, and the 1- and 4-stream decoders.
+
+use super::bits::BackwardBits;
+use super::error::ZstdError;
+use super::fse::{self, FseEntry};
+use super::tables::{
+    HUFFMAN_MAX_BITS, HUFFMAN_MAX_SYMBOLS, HUFFMAN_MAX_WEIGHT, HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG,
+};
+
+type Result<T> = core::result::Result<T, ZstdError>;
+
+const WHAT: &str = "Huffman weights";
+
+/// The longest code this decoder accepts. RFC 8878 limits codes to 11 bits (what encoders write,
+/// `tables::HUFFMAN_MAX_BITS`), but libzstd's decoder accepts 12 and its dictionary builder can write
+/// 12-bit codes (zstd's own `zero-weight-dict` test vector has them): decode what libzstd decodes.
+pub(crate) const HUFFMAN_DECODE_MAX_BITS: u32 = 12;
+const _: () = assert!(
+    HUFFMAN_DECODE_MAX_BITS == HUFFMAN_MAX_BITS + 1
+        && HUFFMAN_MAX_WEIGHT as u32 == HUFFMAN_MAX_BITS
+);
+
+/// Entries of the largest decoding table: one per `HUFFMAN_DECODE_MAX_BITS`-bit prefix.
+pub(crate) const HUFFMAN_TABLE_SIZE: usize = 1 << HUFFMAN_DECODE_MAX_BITS;
+
+/// One entry of the decoding table: the symbol that a prefix decodes to and its code length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HuffmanEntry {
+    pub(crate) symbol: u8,
+    pub(crate) nb_bits: u8,
+}
+
+/// The weight of each literal byte, as a tree description gives them (the last one implied).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Weights {
+    pub(crate) weights: [u8; HUFFMAN_MAX_SYMBOLS],
+    /// Symbols with a weight (the last one included).
+    pub(crate) symbols: usize,
+    /// The longest code length, `Max_Number_of_Bits`.
+    pub(crate) max_bits: u32,
+}
+
+/// Reads a Huffman tree description (4.2.1) from the start of `src`: the weights of the symbols and
+/// the bytes it took.
+#[inline(always)]
+pub(crate) fn read_weights(src: &[u8]) -> Result<(Weights, usize)> {
+    let Some((&header, rest)) = src.split_first() else {
+        return Err(ZstdError::Truncated {
+            what: "Huffman tree description",
+            needed: 1,
+            available: 0,
+        });
+    };
+    let mut weights = [0u8; HUFFMAN_MAX_SYMBOLS];
+    let (explicit, used) = if header >= 128 {
+        // Direct representation: 4 bits per weight.
+        let count = usize::from(header - 127);
+        let bytes = count.div_ceil(2);
+        let packed = rest.get(..bytes).ok_or(ZstdError::Truncated {
+            what: "Huffman tree description",
+            needed: bytes,
+            available: rest.len(),
+        })?;
+        for (i, w) in weights.iter_mut().take(count).enumerate() {
+            let byte = packed[i / 2];
+            *w = if i % 2 == 0 { byte >> 4 } else { byte & 0xF };
+        }
+        (count, 1 + bytes)
+    } else {
+        let size = usize::from(header);
+        let compressed = rest.get(..size).ok_or(ZstdError::Truncated {
+            what: "Huffman tree description",
+            needed: size,
+            available: rest.len(),
+        })?;
+        (decode_fse_weights(compressed, &mut weights)?, 1 + size)
+    };
+    Ok((complete_weights(weights, explicit)?, used))
+}
+
+/// Decodes FSE-compressed weights with two interleaved states (4.2.1.2).
+#[inline(always)]
+fn decode_fse_weights(src: &[u8], weights: &mut [u8; HUFFMAN_MAX_SYMBOLS]) -> Result<usize> {
+    let (counts, used) = fse::read_counts(
+        src,
+        HUFFMAN_DECODE_MAX_BITS as usize,
+        HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG,
+        WHAT,
+    )?;
+    let mut table = [FseEntry::ZERO; 1 << HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG];
+    fse::build_checked(&counts, &mut table, WHAT)?;
+    let mut bits = BackwardBits::new(src.get(used..).unwrap_or(&[]), WHAT)?;
+    let mask = (1usize << counts.log) - 1;
+    let mut state1 = bits.read_index(counts.log) & mask;
+    let mut state2 = bits.read_index(counts.log) & mask;
+    let mut n = 0usize;
+    // Far from the stream's start a reload leaves at least 56 bits, so four symbols (6 bits each at
+    // most) cannot read past it: no overflow checks in this loop. The same symbols as checking each.
+    loop {
+        bits.reload();
+        if !bits.far_from_start() || n + 4 > HUFFMAN_MAX_SYMBOLS - 1 - 2 {
+            break;
+        }
+        for _ in 0..2 {
+            for state in [&mut state1, &mut state2] {
+                let e = table[*state & 63];
+                weights[n & (HUFFMAN_MAX_SYMBOLS - 1)] = e.symbol;
+                n += 1;
+                *state = (usize::from(e.base) + bits.read_index(u32::from(e.nb_bits))) & mask;
+            }
+        }
+    }
+    // At most 255 weights are explicit; each round emits up to two.
+    loop {
+        if n + 2 > HUFFMAN_MAX_SYMBOLS - 1 {
+            return Err(ZstdError::BadHuffmanWeights {
+                what: "more than 255 weights",
+            });
+        }
+        let e = table[state1 & 63];
+        weights[n] = e.symbol;
+        n += 1;
+        state1 = (usize::from(e.base) + bits.read_index(u32::from(e.nb_bits))) & mask;
+        bits.reload();
+        if bits.overflowed() {
+            weights[n] = table[state2 & 63].symbol;
+            n += 1;
+            break;
+        }
+        let e = table[state2 & 63];
+        weights[n] = e.symbol;
+        n += 1;
+        state2 = (usize::from(e.base) + bits.read_index(u32::from(e.nb_bits))) & mask;
+        bits.reload();
+        if bits.overflowed() {
+            weights[n] = table[state1 & 63].symbol;
+            n += 1;
+            break;
+        }
+    }
+    Ok(n)
+}
+
+/// Checks the explicit weights, derives the implied last one and the longest code length (4.2.1.3).
+#[inline(always)]
+fn complete_weights(mut weights: [u8; HUFFMAN_MAX_SYMBOLS], explicit: usize) -> Result<Weights> {
+    if explicit >= HUFFMAN_MAX_SYMBOLS {
+        return Err(ZstdError::BadHuffmanWeights {
+            what: "more than 255 explicit weights",
+        });
+    }
+    let mut total: u32 = 0;
+    let mut largest = 0u8;
+    for &w in &weights[..explicit] {
+        // Branch-free: weight 0 adds nothing; a weight is at most 15 (4 bits), checked below.
+        total += (1u32 << (w & 15)) >> 1;
+        largest = largest.max(w);
+    }
+    if u32::from(largest) > HUFFMAN_DECODE_MAX_BITS {
+        return Err(ZstdError::BadHuffmanWeights {
+            what: "a weight exceeds 12",
+        });
+    }
+    if total == 0 {
+        return Err(ZstdError::BadHuffmanWeights {
+            what: "every explicit weight is zero",
+        });
+    }
+    let max_bits = 32 - total.leading_zeros(); // highest bit of total, plus one
+    if max_bits > HUFFMAN_DECODE_MAX_BITS {
+        return Err(ZstdError::BadHuffmanWeights {
+            what: "codes longer than 12 bits",
+        });
+    }
+    let rest = (1u32 << max_bits) - total;
+    if !rest.is_power_of_two() {
+        return Err(ZstdError::BadHuffmanWeights {
+            what: "the implied last weight is not a power of two",
+        });
+    }
+    #[allow(clippy::cast_possible_truncation)] // rest <= 2^11, so its log + 1 <= 12
+    let last = (rest.trailing_zeros() + 1) as u8;
+    weights[explicit] = last;
+    Ok(Weights {
+        weights,
+        symbols: explicit + 1,
+        max_bits,
+    })
+}
+
+/// A Huffman decoding table: `1 << max_bits` entries, indexed by the next `max_bits` bits.
+#[derive(Clone)]
+pub(crate) struct HuffmanTable {
+    pub(crate) entries: [HuffmanEntry; HUFFMAN_TABLE_SIZE],
+    pub(crate) max_bits: u32,
+    /// The tree description the table was built from (when it fits), to skip rebuilding it.
+    description: [u8; DESCRIPTION_CACHE],
+    description_len: usize,
+}
+
+/// Longest tree description remembered: a header byte and up to 128 bytes.
+const DESCRIPTION_CACHE: usize = 129;
+
+impl HuffmanTable {
+    pub(crate) const EMPTY: Self = Self {
+        entries: [HuffmanEntry {
+            symbol: 0,
+            nb_bits: 0,
+        }; HUFFMAN_TABLE_SIZE],
+        max_bits: 0,
+        description: [0; DESCRIPTION_CACHE],
+        description_len: 0,
+    };
+
+    /// Reads a tree description and builds the table from it; returns the bytes it took. A
+    /// description identical to the one the table was built from is not rebuilt: pages of similar
+    /// data often repeat their trees.
+    #[inline(always)]
+    pub(crate) fn read(&mut self, src: &[u8]) -> Result<usize> {
+        let cached = &self.description[..self.description_len.min(DESCRIPTION_CACHE)];
+        if !cached.is_empty() && src.starts_with(cached) {
+            return Ok(cached.len());
+        }
+        self.description_len = 0;
+        let (weights, used) = read_weights(src)?;
+        self.build(&weights);
+        if let (Some(cache), Some(desc)) = (self.description.get_mut(..used), src.get(..used)) {
+            cache.copy_from_slice(desc);
+            self.description_len = used;
+        }
+        Ok(used)
+    }
+
+    /// Fills the table: symbols in order of weight, then of value, each taking `2^(weight-1)`
+    /// consecutive entries, so that the lowest weights (longest codes) come first. Symbols are sorted
+    /// by weight first so that each weight's loop has one length: its branches predict well.
+    #[inline(always)]
+    pub(crate) fn build(&mut self, w: &Weights) {
+        let max_bits = w.max_bits.min(HUFFMAN_DECODE_MAX_BITS);
+        let weights = &w.weights[..w.symbols.min(HUFFMAN_MAX_SYMBOLS)];
+        let mut rank_count = [0usize; 16];
+        for &weight in weights {
+            rank_count[usize::from(weight & 15)] += 1;
+        }
+        // Where each weight's symbols start in `sorted`, and in the table.
+        let mut rank_next = [0usize; 16];
+        let mut table_start = [0usize; 16];
+        let mut next_symbol = 0usize;
+        let mut next_entry = 0usize;
+        for weight in 1..=max_bits as usize {
+            rank_next[weight] = next_symbol;
+            table_start[weight] = next_entry;
+            next_symbol += rank_count[weight];
+            next_entry += rank_count[weight] << (weight - 1);
+        }
+        let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS];
+        for (symbol, &weight) in weights.iter().enumerate() {
+            let weight = usize::from(weight & 15);
+            if weight != 0 {
+                let slot = rank_next[weight] & (HUFFMAN_MAX_SYMBOLS - 1);
+                #[allow(clippy::cast_possible_truncation)] // symbol < 256
+                {
+                    sorted[slot] = symbol as u8;
+                }
+                rank_next[weight] += 1;
+            }
+        }
+        let mut first = 0usize;
+        for weight in 1..=max_bits as usize {
+            let class = sorted.get(first..first + rank_count[weight]).unwrap_or(&[]);
+            first += rank_count[weight];
+            #[allow(clippy::cast_possible_truncation)] // a code length <= 11
+            let nb_bits = (max_bits + 1 - weight as u32) as u8;
+            let len = 1usize << (weight - 1);
+            let start = table_start[weight];
+            let Some(area) = self.entries.get_mut(start..start + class.len() * len) else {
+                continue;
+            };
+            match len {
+                1 => {
+                    for (e, &symbol) in area.iter_mut().zip(class) {
+                        *e = HuffmanEntry { symbol, nb_bits };
+                    }
+                }
+                2 => {
+                    for (e, &symbol) in area.chunks_exact_mut(2).zip(class) {
+                        e.copy_from_slice(&[HuffmanEntry { symbol, nb_bits }; 2]);
+                    }
+                }
+                4 => {
+                    for (e, &symbol) in area.chunks_exact_mut(4).zip(class) {
+                        e.copy_from_slice(&[HuffmanEntry { symbol, nb_bits }; 4]);
+                    }
+                }
+                _ => {
+                    for (e, &symbol) in area.chunks_exact_mut(len).zip(class) {
+                        for chunk in e.chunks_exact_mut(8) {
+                            chunk.copy_from_slice(&[HuffmanEntry { symbol, nb_bits }; 8]);
+                        }
+                    }
+                }
+            }
+        }
+        self.max_bits = max_bits;
+    }
+
+    /// Decodes one stream (4.2.2) into exactly `out`.
+    #[inline(always)]
+    pub(crate) fn decode_1_stream(&self, src: &[u8], out: &mut [u8]) -> Result<()> {
+        let mut bits = BackwardBits::new(src, "Huffman stream")?;
+        self.decode_stream_into(&mut bits, out);
+        finish(&bits)
+    }
+
+    /// Decodes four streams after a 6-byte jump table (4.2.2) into exactly `out`.
+    #[inline(always)]
+    pub(crate) fn decode_4_streams(&self, src: &[u8], out: &mut [u8]) -> Result<()> {
+        let Some((jump, data)) = src.split_first_chunk::<6>() else {
+            return Err(ZstdError::Truncated {
+                what: "Huffman jump table",
+                needed: 6,
+                available: src.len(),
+            });
+        };
+        let size1 = usize::from(u16::from_le_bytes([jump[0], jump[1]]));
+        let size2 = usize::from(u16::from_le_bytes([jump[2], jump[3]]));
+        let size3 = usize::from(u16::from_le_bytes([jump[4], jump[5]]));
+        let first_three = size1 + size2 + size3;
+        if first_three > data.len() {
+            return Err(ZstdError::SizeMismatch {
+                what: "Huffman jump table",
+                size: first_three,
+                expected: data.len(),
+            });
+        }
+        let (s1, rest) = data.split_at(size1);
+        let (s2, rest) = rest.split_at(size2);
+        let (s3, s4) = rest.split_at(size3);
+        let segment = out.len().div_ceil(4);
+        if out.len() < 3 * segment {
+            return Err(ZstdError::SizeMismatch {
+                what: "4-stream literals",
+                size: out.len(),
+                expected: 3 * segment,
+            });
+        }
+        let (o1, rest) = out.split_at_mut(segment);
+        let (o2, rest) = rest.split_at_mut(segment);
+        let (o3, o4) = rest.split_at_mut(segment);
+        let mut b1 = BackwardBits::new(s1, "Huffman stream 1")?;
+        let mut b2 = BackwardBits::new(s2, "Huffman stream 2")?;
+        let mut b3 = BackwardBits::new(s3, "Huffman stream 3")?;
+        let mut b4 = BackwardBits::new(s4, "Huffman stream 4")?;
+
+        // Interleaved: four independent streams keep the CPU's units busy. Each round decodes four
+        // symbols per stream (4 * 12 bits <= the 56 a reload guarantees); reads past a stream's start
+        // cannot go out of bounds and are caught by `finish`.
+        let rounds = o4.len() / 4;
+        let mask = HUFFMAN_TABLE_SIZE - 1;
+        let shift = self.max_bits;
+        let table = &self.entries;
+        macro_rules! step {
+            ($bits:ident, $out:ident, $k:expr) => {{
+                let e = table[$bits.peek_index(shift) & mask];
+                $bits.skip(u32::from(e.nb_bits));
+                $out[$k] = e.symbol;
+            }};
+        }
+        for (((c1, c2), c3), c4) in o1
+            .chunks_exact_mut(4)
+            .zip(o2.chunks_exact_mut(4))
+            .zip(o3.chunks_exact_mut(4))
+            .zip(o4.chunks_exact_mut(4))
+            .take(rounds)
+        {
+            b1.reload();
+            b2.reload();
+            b3.reload();
+            b4.reload();
+            for k in 0..4 {
+                step!(b1, c1, k);
+                step!(b2, c2, k);
+                step!(b3, c3, k);
+                step!(b4, c4, k);
+            }
+        }
+        let done = rounds * 4;
+        self.decode_stream_into(&mut b1, o1.get_mut(done..).unwrap_or(&mut []));
+        self.decode_stream_into(&mut b2, o2.get_mut(done..).unwrap_or(&mut []));
+        self.decode_stream_into(&mut b3, o3.get_mut(done..).unwrap_or(&mut []));
+        self.decode_stream_into(&mut b4, o4.get_mut(done..).unwrap_or(&mut []));
+        finish(&b1)?;
+        finish(&b2)?;
+        finish(&b3)?;
+        finish(&b4)
+    }
+
+    /// Decodes `out.len()` symbols from one stream.
+    #[inline(always)]
+    fn decode_stream_into(&self, bits: &mut BackwardBits<'_>, out: &mut [u8]) {
+        let mask = HUFFMAN_TABLE_SIZE - 1;
+        let shift = self.max_bits;
+        let mut chunks = out.chunks_exact_mut(4);
+        for chunk in &mut chunks {
+            bits.reload();
+            for byte in chunk.iter_mut() {
+                let e = self.entries[bits.peek_index(shift) & mask];
+                bits.skip(u32::from(e.nb_bits));
+                *byte = e.symbol;
+            }
+        }
+        for byte in chunks.into_remainder() {
+            bits.reload();
+            let e = self.entries[bits.peek_index(shift) & mask];
+            bits.skip(u32::from(e.nb_bits));
+            *byte = e.symbol;
+        }
+    }
+}
+
+/// A stream must end exactly at its start: bits left over or read past it mean corruption.
+fn finish(bits: &BackwardBits<'_>) -> Result<()> {
+    if bits.finished() {
+        Ok(())
+    } else {
+        Err(ZstdError::BadBitstream {
+            what: "Huffman stream",
+            why: if bits.overflowed() {
+                "it holds fewer bits than its symbols need"
+            } else {
+                "bits are left after its last symbol"
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_weights_build_a_complete_code() {
+        // Weights 4 symbols: [1, 1, 2] explicit -> total 1 + 1 + 2 = 4, max_bits 3, rest 4 -> last 3.
+        let src = [127 + 3, 0x11, 0x20];
+        let (w, used) = read_weights(&src).unwrap();
+        assert_eq!(used, 3);
+        assert_eq!(w.symbols, 4);
+        assert_eq!(&w.weights[..4], &[1, 1, 2, 3]);
+        assert_eq!(w.max_bits, 3);
+        let mut t = HuffmanTable::EMPTY;
+        t.build(&w);
+        // Symbol 0 and 1 (weight 1) take one 3-bit code each, 2 two entries, 3 four entries.
+        let symbols: [u8; 8] = core::array::from_fn(|i| t.entries[i].symbol);
+        assert_eq!(symbols, [0, 1, 2, 2, 3, 3, 3, 3]);
+        assert_eq!(t.entries[0].nb_bits, 3);
+        assert_eq!(t.entries[7].nb_bits, 1);
+    }
+
+    #[test]
+    fn rejects_incomplete_codes() {
+        // Explicit weights [1, 2]: total 3, max_bits 2, rest 1 -> last weight 1: valid.
+        assert!(read_weights(&[127 + 2, 0x12]).is_ok());
+        // Explicit weights [2, 2, 2]: total 6, next power 8, rest 2 -> valid (weight 2).
+        assert!(read_weights(&[127 + 3, 0x22, 0x20]).is_ok());
+        // Explicit weights [3, 1, 1]: total 6 -> rest 2, valid; [3, 3, 1]: 9 -> rest 7, not a power.
+        assert!(matches!(
+            read_weights(&[127 + 3, 0x33, 0x10]),
+            Err(ZstdError::BadHuffmanWeights { .. })
+        ));
+        // A weight of 13 exceeds the 12-bit limit.
+        assert!(matches!(
+            read_weights(&[127 + 1, 0xD0]),
+            Err(ZstdError::BadHuffmanWeights { .. })
+        ));
+        // Truncated direct weights.
+        assert!(matches!(
+            read_weights(&[127 + 4, 0x11]),
+            Err(ZstdError::Truncated { .. })
+        ));
+    }
+}

@@ -1,0 +1,740 @@
+//! The sequences section of a compressed block (RFC 8878, 3.1.1.3.2) and sequence execution
+//! (3.1.1.4): the header with its table modes, the three FSE tables, the interleaved bitstream, and
+//! the literal copies and matches each sequence makes, with the repeat-offset rules (3.1.1.5).
+
+use super::bits::BackwardBits;
+use super::error::ZstdError;
+use super::fse::{self, FSE_MAX_SYMBOLS, FseEntry};
+use super::tables::*;
+
+type Result<T> = core::result::Result<T, ZstdError>;
+
+/// One state of a sequence decoding table: the FSE transition and, for its code, the baseline value
+/// and extra bits, so that decoding needs one lookup per state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SeqEntry {
+    pub(crate) baseline: u32,
+    pub(crate) next_base: u16,
+    pub(crate) nb_bits: u8,
+    pub(crate) extra_bits: u8,
+}
+
+impl SeqEntry {
+    const ZERO: Self = Self {
+        baseline: 0,
+        next_base: 0,
+        nb_bits: 0,
+        extra_bits: 0,
+    };
+}
+
+/// A sequence decoding table of up to `N` states.
+#[derive(Clone)]
+pub(crate) struct SeqTable<const N: usize> {
+    pub(crate) entries: [SeqEntry; N],
+    pub(crate) log: u32,
+}
+
+impl<const N: usize> SeqTable<N> {
+    pub(crate) const EMPTY: Self = Self {
+        entries: [SeqEntry::ZERO; N],
+        log: 0,
+    };
+
+    /// The table of a distribution whose symbols are codes with these baselines and extra bits.
+    /// Unused entries stay zero when the distribution is invalid (checked by the tests).
+    const fn from_distribution(
+        counts: &[i16],
+        log: u32,
+        baseline: &[u32],
+        extra_bits: &[u8],
+    ) -> Self {
+        let mut fse = [FseEntry::ZERO; N];
+        let mut table = Self::EMPTY;
+        if !fse::build_table(counts, log, &mut fse) {
+            return table;
+        }
+        table.log = log;
+        let mut i = 0;
+        while i < (1 << log) && i < N {
+            table.entries[i] = Self::entry(fse[i], baseline, extra_bits);
+            i += 1;
+        }
+        table
+    }
+
+    const fn entry(e: FseEntry, baseline: &[u32], extra_bits: &[u8]) -> SeqEntry {
+        let symbol = e.symbol as usize;
+        // Symbols were checked against the alphabet; a zero entry never indexes out of bounds.
+        let (b, x) = if symbol < baseline.len() && symbol < extra_bits.len() {
+            (baseline[symbol], extra_bits[symbol])
+        } else {
+            (0, 0)
+        };
+        SeqEntry {
+            baseline: b,
+            next_base: e.base,
+            nb_bits: e.nb_bits,
+            extra_bits: x,
+        }
+    }
+}
+
+/// Predefined literals-length table (3.1.1.3.2.2), built at compile time.
+pub(crate) static LL_PREDEFINED: SeqTable<LL_TABLE_SIZE> = SeqTable::from_distribution(
+    &LL_DEFAULT_DISTRIBUTION,
+    LL_DEFAULT_ACCURACY_LOG,
+    &LL_BASELINE,
+    &LL_EXTRA_BITS,
+);
+/// Predefined match-length table.
+pub(crate) static ML_PREDEFINED: SeqTable<ML_TABLE_SIZE> = SeqTable::from_distribution(
+    &ML_DEFAULT_DISTRIBUTION,
+    ML_DEFAULT_ACCURACY_LOG,
+    &ML_BASELINE,
+    &ML_EXTRA_BITS,
+);
+/// Predefined offset table.
+pub(crate) static OF_PREDEFINED: SeqTable<OF_TABLE_SIZE> = SeqTable::from_distribution(
+    &OF_DEFAULT_DISTRIBUTION,
+    OF_DEFAULT_ACCURACY_LOG,
+    &OF_BASELINE,
+    &OF_EXTRA_BITS,
+);
+
+pub(crate) const LL_TABLE_SIZE: usize = 1 << LL_MAX_ACCURACY_LOG;
+pub(crate) const ML_TABLE_SIZE: usize = 1 << ML_MAX_ACCURACY_LOG;
+pub(crate) const OF_TABLE_SIZE: usize = 1 << OF_MAX_ACCURACY_LOG;
+
+/// Which table a kind of code decodes with: none yet, the predefined one, or the decoder's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    None,
+    Predefined,
+    Own,
+}
+
+/// The format of one alphabet: its name, limits and code values.
+struct Alphabet {
+    what: &'static str,
+    max_symbol: usize,
+    max_log: u32,
+    baseline: &'static [u32],
+    extra_bits: &'static [u8],
+}
+
+const LL: Alphabet = Alphabet {
+    what: "literals-length table",
+    max_symbol: LL_MAX_SYMBOL,
+    max_log: LL_MAX_ACCURACY_LOG,
+    baseline: &LL_BASELINE,
+    extra_bits: &LL_EXTRA_BITS,
+};
+const ML: Alphabet = Alphabet {
+    what: "match-length table",
+    max_symbol: ML_MAX_SYMBOL,
+    max_log: ML_MAX_ACCURACY_LOG,
+    baseline: &ML_BASELINE,
+    extra_bits: &ML_EXTRA_BITS,
+};
+const OF: Alphabet = Alphabet {
+    what: "offset table",
+    max_symbol: OF_MAX_SYMBOL,
+    max_log: OF_MAX_ACCURACY_LOG,
+    baseline: &OF_BASELINE,
+    extra_bits: &OF_EXTRA_BITS,
+};
+
+/// A decoder's own table for one alphabet and which table is current.
+#[derive(Clone)]
+pub(crate) struct TableState<const N: usize> {
+    own: SeqTable<N>,
+    slot: Slot,
+    /// The FSE description the own table was built from (when it was, and it fits).
+    description: [u8; DESCRIPTION_CACHE],
+    description_len: usize,
+}
+
+/// Longest table description remembered: 53 symbols of up to 10 bits, with room to spare.
+const DESCRIPTION_CACHE: usize = 96;
+
+impl<const N: usize> TableState<N> {
+    const EMPTY: Self = Self {
+        own: SeqTable::EMPTY,
+        slot: Slot::None,
+        description: [0; DESCRIPTION_CACHE],
+        description_len: 0,
+    };
+
+    /// Builds the own table from an FSE table description at the start of `src`; returns the bytes
+    /// it took. A description identical to the one the own table was built from is not rebuilt:
+    /// pages of similar data often repeat their tables.
+    #[inline(always)]
+    fn read_description(&mut self, src: &[u8], alphabet: &Alphabet) -> Result<usize> {
+        let cached = &self.description[..self.description_len];
+        if !cached.is_empty() && src.starts_with(cached) {
+            // The own table still is the table of this description (only RLE mode overwrites it,
+            // and that forgets the description).
+            self.slot = Slot::Own;
+            return Ok(self.description_len);
+        }
+        let (counts, used) =
+            fse::read_counts(src, alphabet.max_symbol, alphabet.max_log, alphabet.what)?;
+        let mut symbols = [0u8; N];
+        let mut next_state = [0u16; FSE_MAX_SYMBOLS];
+        if !fse::spread(counts.as_slice(), counts.log, &mut symbols, &mut next_state) {
+            return Err(ZstdError::BadProbabilities {
+                what: alphabet.what,
+                remaining: 0,
+            });
+        }
+        let size = 1usize << counts.log;
+        for (entry, &symbol) in self.own.entries.iter_mut().zip(&symbols).take(size) {
+            let symbol = usize::from(symbol);
+            let x = next_state.get(symbol).copied().unwrap_or(1);
+            if let Some(n) = next_state.get_mut(symbol) {
+                *n += 1;
+            }
+            let (nb_bits, next_base) = fse::transition(x, counts.log);
+            *entry = SeqEntry {
+                baseline: alphabet.baseline.get(symbol).copied().unwrap_or(0),
+                next_base,
+                nb_bits,
+                extra_bits: alphabet.extra_bits.get(symbol).copied().unwrap_or(0),
+            };
+        }
+        self.own.log = counts.log;
+        self.slot = Slot::Own;
+        self.description_len = 0;
+        if let (Some(cache), Some(desc)) = (self.description.get_mut(..used), src.get(..used)) {
+            cache.copy_from_slice(desc);
+            self.description_len = used;
+        }
+        Ok(used)
+    }
+
+    /// Applies a table mode (3.1.1.3.2.1.2) with its description at the start of `src`.
+    #[inline(always)]
+    fn apply_mode(&mut self, mode: u8, src: &[u8], alphabet: &Alphabet) -> Result<usize> {
+        match mode {
+            0 => {
+                self.slot = Slot::Predefined;
+                Ok(0)
+            }
+            1 => {
+                let &symbol = src.first().ok_or(ZstdError::Truncated {
+                    what: alphabet.what,
+                    needed: 1,
+                    available: 0,
+                })?;
+                let symbol = usize::from(symbol);
+                if symbol > alphabet.max_symbol {
+                    return Err(ZstdError::SymbolOutOfRange {
+                        what: alphabet.what,
+                        symbol,
+                        max: alphabet.max_symbol,
+                    });
+                }
+                self.own.entries[0] = SeqEntry {
+                    baseline: alphabet.baseline[symbol],
+                    next_base: 0,
+                    nb_bits: 0,
+                    extra_bits: alphabet.extra_bits[symbol],
+                };
+                self.own.log = 0;
+                self.slot = Slot::Own;
+                self.description_len = 0;
+                Ok(1)
+            }
+            2 => self.read_description(src, alphabet),
+            _ => {
+                if self.slot == Slot::None {
+                    return Err(ZstdError::NoPreviousTable {
+                        what: alphabet.what,
+                    });
+                }
+                Ok(0)
+            }
+        }
+    }
+
+    fn current<'t>(&'t self, predefined: &'t SeqTable<N>) -> &'t SeqTable<N> {
+        match self.slot {
+            Slot::Own => &self.own,
+            _ => predefined,
+        }
+    }
+}
+
+/// The three sequence tables a decoder keeps from block to block.
+#[derive(Clone)]
+pub(crate) struct SequenceTables {
+    ll: TableState<LL_TABLE_SIZE>,
+    ml: TableState<ML_TABLE_SIZE>,
+    of: TableState<OF_TABLE_SIZE>,
+}
+
+impl SequenceTables {
+    pub(crate) const EMPTY: Self = Self {
+        ll: TableState::EMPTY,
+        ml: TableState::EMPTY,
+        of: TableState::EMPTY,
+    };
+
+    /// Forgets the tables: a new frame starts without any to repeat.
+    pub(crate) fn reset(&mut self) {
+        self.ll.slot = Slot::None;
+        self.ml.slot = Slot::None;
+        self.of.slot = Slot::None;
+    }
+
+    /// Reads a dictionary's tables (5, in the order offsets, match lengths, literals lengths) from
+    /// the start of `src`; returns the bytes they took.
+    pub(crate) fn read_dictionary_tables(&mut self, src: &[u8]) -> Result<usize> {
+        let mut pos = self.of.read_description(src, &OF)?;
+        pos += self
+            .ml
+            .read_description(src.get(pos..).unwrap_or(&[]), &ML)?;
+        pos += self
+            .ll
+            .read_description(src.get(pos..).unwrap_or(&[]), &LL)?;
+        Ok(pos)
+    }
+}
+
+/// Where a block's sequences write: the destination, the output so far, the literals in its tail,
+/// and what matches may reach back to.
+pub(crate) struct Output<'a, 'd> {
+    pub(crate) dst: &'a mut [u8],
+    /// Output written so far (the whole destination, earlier frames included).
+    pub(crate) out: usize,
+    /// Next unread literal; the literals end at `dst.len()`.
+    pub(crate) lit: usize,
+    /// Where this frame's output starts.
+    pub(crate) frame_start: usize,
+    /// The frame's window size: no offset reaches further into the frame's output.
+    pub(crate) window: u64,
+    /// Dictionary content before the frame's output.
+    pub(crate) dict: &'d [u8],
+}
+
+/// Decodes the sequences section `src` and executes its sequences into `o` (whose literals section
+/// was decoded already); ends with the literals left over.
+#[inline(always)]
+pub(crate) fn decode_and_execute(
+    src: &[u8],
+    tables: &mut SequenceTables,
+    reps_out: &mut [u32; 3],
+    o: &mut Output<'_, '_>,
+) -> Result<()> {
+    let (count, mut pos) = read_count(src)?;
+    if count == 0 {
+        if pos != src.len() {
+            return Err(ZstdError::SizeMismatch {
+                what: "sequences section without sequences",
+                size: src.len(),
+                expected: pos,
+            });
+        }
+        return o.last_literals();
+    }
+    let &modes = src.get(pos).ok_or(ZstdError::Truncated {
+        what: "sequences section header",
+        needed: pos + 1,
+        available: src.len(),
+    })?;
+    pos += 1;
+    if modes & 3 != 0 {
+        return Err(ZstdError::ReservedBit {
+            what: "symbol compression modes",
+        });
+    }
+    let rest = |pos: usize| src.get(pos..).unwrap_or(&[]);
+    pos += tables.ll.apply_mode(modes >> 6, rest(pos), &LL)?;
+    pos += tables.of.apply_mode((modes >> 4) & 3, rest(pos), &OF)?;
+    pos += tables.ml.apply_mode((modes >> 2) & 3, rest(pos), &ML)?;
+
+    let ll_table = tables.ll.current(&LL_PREDEFINED);
+    let ml_table = tables.ml.current(&ML_PREDEFINED);
+    let of_table = tables.of.current(&OF_PREDEFINED);
+    let mut bits = BackwardBits::new(rest(pos), "sequences")?;
+    let mut ll_state = bits.read_index(ll_table.log);
+    let mut of_state = bits.read_index(of_table.log);
+    let mut ml_state = bits.read_index(ml_table.log);
+
+    let mut reps_local = *reps_out;
+    let reps = &mut reps_local;
+    // A local copy whose address never escapes keeps the output positions in registers: stores
+    // through `dst` cannot alias them.
+    let mut local = o.reborrow();
+    for index in 0..count {
+        let ll_e = ll_table.entries[ll_state & (LL_TABLE_SIZE - 1)];
+        let ml_e = ml_table.entries[ml_state & (ML_TABLE_SIZE - 1)];
+        let of_e = of_table.entries[of_state & (OF_TABLE_SIZE - 1)];
+        bits.reload();
+        // Extra bits in the RFC's order: offset, match length, literals length (at most 31 + 16 +
+        // 16 bits, so a reload in between when the three exceed the 57 a reload leaves minus 26).
+        let offset_value = of_e.baseline + bits.read_u32(u32::from(of_e.extra_bits));
+        let match_len = ml_e.baseline + bits.read_u32(u32::from(ml_e.extra_bits));
+        if u32::from(of_e.extra_bits) + u32::from(ml_e.extra_bits) + u32::from(ll_e.extra_bits) > 31
+        {
+            bits.reload();
+        }
+        let lit_len = ll_e.baseline + bits.read_u32(u32::from(ll_e.extra_bits));
+
+        let offset = resolve_offset(offset_value, lit_len, reps)
+            .ok_or(ZstdError::ZeroOffset { sequence: index })?;
+
+        if index + 1 < count {
+            // States in the order literals length, match length, offset (26 bits at most).
+            ll_state = usize::from(ll_e.next_base) + bits.read_index(u32::from(ll_e.nb_bits));
+            ml_state = usize::from(ml_e.next_base) + bits.read_index(u32::from(ml_e.nb_bits));
+            of_state = usize::from(of_e.next_base) + bits.read_index(u32::from(of_e.nb_bits));
+        }
+        local.execute(lit_len as usize, match_len as usize, offset as usize)?;
+    }
+    *reps_out = reps_local;
+    let (out, lit) = (local.out, local.lit);
+    o.out = out;
+    o.lit = lit;
+    if !bits.finished() {
+        return Err(ZstdError::BadBitstream {
+            what: "sequences",
+            why: if bits.overflowed() {
+                "it holds fewer bits than its sequences need"
+            } else {
+                "bits are left after the last sequence"
+            },
+        });
+    }
+    o.last_literals()
+}
+
+/// Number_of_Sequences (3.1.1.3.2.1): the count and the bytes it took.
+#[inline(always)]
+fn read_count(src: &[u8]) -> Result<(usize, usize)> {
+    let byte = |i: usize| -> Result<usize> {
+        src.get(i)
+            .map(|&b| usize::from(b))
+            .ok_or(ZstdError::Truncated {
+                what: "sequences section header",
+                needed: i + 1,
+                available: src.len(),
+            })
+    };
+    let b0 = byte(0)?;
+    Ok(match b0 {
+        0..=127 => (b0, 1),
+        128..=254 => (((b0 - 128) << 8) + byte(1)?, 2),
+        _ => (byte(1)? + (byte(2)? << 8) + 0x7F00, 3),
+    })
+}
+
+/// Turns an `Offset_Value` into an offset, updating the repeat offsets (3.1.1.5). `None` for the
+/// offset 0 that `Repeated_Offset1 - 1` gives when that offset is 1.
+#[inline(always)]
+fn resolve_offset(offset_value: u32, lit_len: u32, reps: &mut [u32; 3]) -> Option<u32> {
+    if offset_value > 3 {
+        let offset = offset_value - 3;
+        *reps = [offset, reps[0], reps[1]];
+        return Some(offset);
+    }
+    // With no literals before the match, the repeat codes shift by one.
+    let index = offset_value - 1 + u32::from(lit_len == 0);
+    let offset = match index {
+        0 => return Some(reps[0]),
+        1 => reps[1],
+        2 => reps[2],
+        _ => reps[0].wrapping_sub(1),
+    };
+    if index == 1 {
+        *reps = [offset, reps[0], reps[2]];
+    } else {
+        *reps = [offset, reps[0], reps[1]];
+    }
+    (offset != 0).then_some(offset)
+}
+
+impl<'d> Output<'_, 'd> {
+    /// Copies `lit_len` literals, then a match of `match_len` bytes at `offset` back.
+    #[inline(always)]
+    fn execute(&mut self, lit_len: usize, match_len: usize, offset: usize) -> Result<()> {
+        let lit_end = self.lit + lit_len;
+        let match_start = self.out + lit_len;
+        let end = match_start + match_len;
+        // Fast path: the copies below write and read up to WILD bytes past their ends, so those
+        // bytes must lie inside `dst` and before the unread literals; the match stays in this
+        // frame's output and its window. Sequences near the end of a block take the careful path.
+        if lit_end + WILD <= self.dst.len()
+            && end + WILD <= lit_end
+            && offset != 0
+            && offset <= match_start - self.frame_start
+            && offset as u64 <= self.window
+        {
+            let base = self.dst.as_mut_ptr();
+            // SAFETY: the literal copy reads below `lit_end + 32 <= dst.len()` and writes below
+            // `out + lit_len + 32 <= end + 32 <= lit_end`; the match reads from
+            // `match_start - offset >= frame_start` (offset >= 1, resolve_offset never gives 0) and
+            // writes below `end + 32 <= lit_end <= dst.len()`.
+            unsafe {
+                wild_copy(base, self.lit, self.out, lit_len);
+                copy_match_wide(base, match_start, offset, match_len);
+            }
+            self.out = end;
+            self.lit = lit_end;
+            return Ok(());
+        }
+        let mut slow = self.reborrow();
+        slow.execute_careful(lit_len, match_len, offset)?;
+        let (out, lit) = (slow.out, slow.lit);
+        self.out = out;
+        self.lit = lit;
+        Ok(())
+    }
+
+    /// A copy of this output that writes to the same destination.
+    #[inline(always)]
+    fn reborrow(&mut self) -> Output<'_, 'd> {
+        Output {
+            dst: &mut *self.dst,
+            out: self.out,
+            lit: self.lit,
+            frame_start: self.frame_start,
+            window: self.window,
+            dict: self.dict,
+        }
+    }
+
+    /// `execute` with exact copies and every check.
+    #[inline(never)]
+    fn execute_careful(&mut self, lit_len: usize, match_len: usize, offset: usize) -> Result<()> {
+        let lit_end = self.lit + lit_len;
+        if lit_end > self.dst.len() {
+            return Err(ZstdError::LiteralsOverrun {
+                needed: lit_len,
+                available: self.dst.len() - self.lit,
+            });
+        }
+        // The output never passes the unread literals, so this copy moves bytes down or not at all.
+        self.dst.copy_within(self.lit..lit_end, self.out);
+        self.out += lit_len;
+        self.lit = lit_end;
+        let end = self.out + match_len;
+        if end > self.lit {
+            return Err(ZstdError::OutputTooSmall {
+                needed: (end + (self.dst.len() - self.lit)) as u64,
+                available: self.dst.len(),
+            });
+        }
+        let produced = self.out - self.frame_start;
+        if offset <= produced {
+            if offset as u64 > self.window {
+                return Err(ZstdError::OffsetTooFar {
+                    offset,
+                    available: usize::try_from(self.window).unwrap_or(usize::MAX),
+                });
+            }
+            copy_match(self.dst, self.out, offset, match_len);
+        } else {
+            let from_dict = offset - produced;
+            let Some(dict_start) = self.dict.len().checked_sub(from_dict) else {
+                return Err(ZstdError::OffsetTooFar {
+                    offset,
+                    available: produced + self.dict.len(),
+                });
+            };
+            let n = from_dict.min(match_len);
+            self.dst[self.out..self.out + n]
+                .copy_from_slice(&self.dict[dict_start..dict_start + n]);
+            if match_len > n {
+                copy_match(self.dst, self.out + n, offset, match_len - n);
+            }
+        }
+        self.out = end;
+        Ok(())
+    }
+
+    /// Copies the literals that no sequence consumed.
+    pub(crate) fn last_literals(&mut self) -> Result<()> {
+        let n = self.dst.len() - self.lit;
+        self.dst.copy_within(self.lit.., self.out);
+        self.out += n;
+        self.lit = self.dst.len();
+        Ok(())
+    }
+}
+
+/// How far the wide copies may overshoot (up to 31 bytes past a copy's end).
+const WILD: usize = 32;
+
+/// Copies `N` bytes from `base + from` to `base + to`, reading all before writing any.
+///
+/// # Safety
+/// Both ranges must lie inside the allocation that `base` points into.
+#[inline(always)]
+unsafe fn copy_chunk<const N: usize>(base: *mut u8, from: usize, to: usize) {
+    // SAFETY: the caller guarantees both ranges are in bounds; unaligned accesses of a byte array.
+    unsafe {
+        let chunk = core::ptr::read_unaligned(base.add(from).cast::<[u8; N]>());
+        core::ptr::write_unaligned(base.add(to).cast::<[u8; N]>(), chunk);
+    }
+}
+
+/// Copies `len` bytes from `from` to `to <= from` in 16-byte chunks, writing and reading up to 31
+/// bytes past the ends (at least one chunk). Each chunk is read before it is written, and a later
+/// chunk's source lies past every earlier chunk's destination, so moving down is exact.
+///
+/// # Safety
+/// `from + len + 31` and `to + len + 31` must not exceed the length of the buffer at `base`.
+#[inline(always)]
+unsafe fn wild_copy(base: *mut u8, from: usize, to: usize, len: usize) {
+    // SAFETY: (all chunks) chunk ends stay below `from + len + 31` and `to + len + 31`.
+    unsafe {
+        // Most literal runs are short: one chunk, then 32 bytes a round for the long ones.
+        copy_chunk::<16>(base, from, to);
+        let mut i = 16;
+        while i < len {
+            copy_chunk::<16>(base, from + i, to + i);
+            copy_chunk::<16>(base, from + i + 16, to + i + 16);
+            i += 32;
+        }
+    }
+}
+
+/// For a match offset below 8: the smallest multiple of it that is at least 8.
+const SHORT_PERIOD: [usize; 8] = [8, 8, 8, 9, 8, 10, 12, 14];
+
+/// Copies a match of `len` bytes from `offset` back to `out`, writing up to 31 bytes past its end.
+///
+/// # Safety
+/// `1 <= offset <= out` and `out + len + 31` must not exceed the length of the buffer at `base`.
+#[inline(always)]
+unsafe fn copy_match_wide(base: *mut u8, out: usize, offset: usize, len: usize) {
+    let src = out - offset;
+    // SAFETY: (all chunks) reads start at `src >= 0` and stay below the writes, which end before
+    // `out + len + 31`.
+    unsafe {
+        if offset >= 32 {
+            // Every chunk's source was written before the chunk.
+            copy_chunk::<16>(base, src, out);
+            let mut i = 16;
+            while i < len {
+                copy_chunk::<32>(base, src + i, out + i);
+                i += 32;
+            }
+        } else if offset >= 16 {
+            let mut i = 0;
+            loop {
+                copy_chunk::<16>(base, src + i, out + i);
+                i += 16;
+                if i >= len {
+                    break;
+                }
+            }
+        } else if offset >= 8 {
+            let mut i = 0;
+            loop {
+                copy_chunk::<8>(base, src + i, out + i);
+                i += 8;
+                if i >= len {
+                    break;
+                }
+            }
+        } else {
+            // A short period: write the smallest multiple of it that is at least 8 bytes one byte
+            // at a time, then copy 8 bytes at a time from that distance (the same pattern).
+            let period = SHORT_PERIOD[offset & 7];
+            for j in 0..period {
+                *base.add(out + j) = *base.add(src + j);
+            }
+            let mut i = period;
+            while i < len {
+                copy_chunk::<8>(base, out + i - period, out + i);
+                i += 8;
+            }
+        }
+    }
+}
+
+/// Copies `len` bytes from `offset` back to `out`, repeating the pattern when they overlap.
+#[inline(always)]
+fn copy_match(dst: &mut [u8], out: usize, offset: usize, len: usize) {
+    let src = out - offset;
+    if offset >= len {
+        dst.copy_within(src..src + len, out);
+        return;
+    }
+    // Overlapping: after each copy the pattern before `out + copied` repeats with period `offset`,
+    // so the next copy may take twice as much.
+    let mut copied = 0;
+    let mut chunk = offset;
+    while copied < len {
+        let n = chunk.min(len - copied);
+        dst.copy_within(src..src + n, out + copied);
+        copied += n;
+        chunk = copied + offset;
+        chunk -= chunk % offset;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predefined_tables_are_built() {
+        assert_eq!(LL_PREDEFINED.log, 6);
+        assert_eq!(ML_PREDEFINED.log, 6);
+        assert_eq!(OF_PREDEFINED.log, 5);
+        // RFC 8878 Appendix A, first states of each predefined table.
+        assert_eq!(
+            LL_PREDEFINED.entries[0],
+            SeqEntry {
+                baseline: 0,
+                next_base: 0,
+                nb_bits: 4,
+                extra_bits: 0
+            }
+        );
+        assert_eq!(ML_PREDEFINED.entries[0].nb_bits, 6);
+        assert_eq!(ML_PREDEFINED.entries[0].baseline, 3);
+        assert_eq!(OF_PREDEFINED.entries[0].nb_bits, 5);
+        assert_eq!(OF_PREDEFINED.entries[0].baseline, 1);
+    }
+
+    #[test]
+    fn repeat_offsets_follow_the_rfc() {
+        let mut reps = [1, 4, 8];
+        assert_eq!(resolve_offset(10, 5, &mut reps), Some(7));
+        assert_eq!(reps, [7, 1, 4]);
+        assert_eq!(resolve_offset(1, 5, &mut reps), Some(7));
+        assert_eq!(reps, [7, 1, 4]);
+        assert_eq!(resolve_offset(2, 5, &mut reps), Some(1));
+        assert_eq!(reps, [1, 7, 4]);
+        assert_eq!(resolve_offset(3, 5, &mut reps), Some(4));
+        assert_eq!(reps, [4, 1, 7]);
+        // Literals length 0 shifts: 1 -> rep2, 2 -> rep3, 3 -> rep1 - 1.
+        assert_eq!(resolve_offset(1, 0, &mut reps), Some(1));
+        assert_eq!(reps, [1, 4, 7]);
+        assert_eq!(resolve_offset(2, 0, &mut reps), Some(7));
+        assert_eq!(reps, [7, 1, 4]);
+        assert_eq!(resolve_offset(3, 0, &mut reps), Some(6));
+        assert_eq!(reps, [6, 7, 1]);
+        let mut ones = [1, 2, 3];
+        assert_eq!(resolve_offset(3, 0, &mut ones), None);
+    }
+
+    #[test]
+    fn overlapping_matches_repeat_their_pattern() {
+        let mut buf = [0u8; 40];
+        buf[..3].copy_from_slice(b"abc");
+        copy_match(&mut buf, 3, 3, 37);
+        for (i, &b) in buf.iter().enumerate() {
+            assert_eq!(b, b"abc"[i % 3], "byte {i}");
+        }
+        let mut buf = [7u8; 20];
+        buf[5] = 9;
+        copy_match(&mut buf, 6, 1, 14);
+        assert!(buf[6..].iter().all(|&b| b == 9));
+    }
+}
