@@ -589,6 +589,27 @@ mod host_protocol_tests {
     }
 
     #[test]
+    fn the_decompression_kernel_decodes_every_encoding_the_core_does() {
+        // A Zstandard frame (single segment, content size 4096, one RLE block of 'z'), as the core's
+        // own tests build it, beside pages of the other encodings.
+        let frame = [
+            0x28, 0xB5, 0x2F, 0xFD, 0x60, 0x00, 0x0F, 0x03, 0x80, 0x00, b'z',
+        ];
+        let packed = vec![
+            CompressedPage::from_parts(Encoding::Zstd, &frame).unwrap(),
+            CompressedPage::same_fill(7),
+            CompressedPage::stored(&[3u8; PAGE_SIZE]),
+            CompressedPage::from_parts(Encoding::Zstd, &frame).unwrap(),
+        ];
+        let mut cpu = CompressorBuilder::new().build().unwrap();
+        let expected: Vec<Page> = packed.iter().map(|p| cpu.decompress(p).unwrap()).collect();
+        assert_eq!(expected[0], [b'z'; PAGE_SIZE]);
+        let (back, status) = decompress_on_host(&packed, 3);
+        check_statuses(&status, |i| panic!("page {i} refused")).unwrap();
+        assert!(back == expected.as_flattened());
+    }
+
+    #[test]
     fn refused_and_malformed_pages_are_errors_with_their_index() {
         let pages = pages();
         let mut cpu = CompressorBuilder::new().build().unwrap();
