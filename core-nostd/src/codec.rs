@@ -5,11 +5,12 @@
 //! codec runs, and a page whose codec output would be `PAGE_SIZE` bytes or more becomes
 //! [`Encoding::Stored`]. Decompression needs nothing but the page: its encoding says everything.
 
+use crate::adaptive::{AdaptivePolicy, Choice};
 use crate::error::{Error, Result};
-use crate::lz4;
 use crate::page::{CompressedPage, Encoding};
 use crate::simd::SimdBackend;
 use crate::{PAGE_SIZE, Page, samefill};
+use crate::{entropy, lz4};
 
 /// What a compressor does with pages that are not same-fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +22,16 @@ pub enum Algorithm {
     /// Detect same-fill pages and store every other page raw: for data known to be incompressible
     /// (encrypted or already compressed), where running a codec only costs time.
     SameFillOnly,
+    /// One Zstandard frame per page at `level` (`-7..=9`, 0 meaning 3; see [`crate::zstd::compress`]
+    /// for what each level does and the memory it takes).
+    Zstd {
+        /// Compression level: negative is faster, higher is smaller.
+        level: i8,
+    },
+    /// Per page: same-fill, stored when the entropy estimate says no codec would pay, otherwise LZ4
+    /// or Zstandard as the [`AdaptivePolicy`] (set with [`CompressorBuilder::adaptive_policy`])
+    /// decides from the estimate. Decoding needs no knowledge of the policy.
+    Adaptive,
 }
 
 /// Compresses and decompresses whole pages. Implementations keep codec state (hash tables, entropy
@@ -45,6 +56,7 @@ pub trait PageCompressor {
 pub struct CompressorBuilder {
     algorithm: Algorithm,
     backend: Option<SimdBackend>,
+    policy: AdaptivePolicy,
 }
 
 impl Default for CompressorBuilder {
@@ -59,7 +71,14 @@ impl CompressorBuilder {
         Self {
             algorithm: Algorithm::Lz4,
             backend: None,
+            policy: AdaptivePolicy::DEFAULT,
         }
+    }
+
+    /// The thresholds that [`Algorithm::Adaptive`] applies (other algorithms ignore them).
+    pub const fn adaptive_policy(mut self, policy: AdaptivePolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Chooses the algorithm.
@@ -81,10 +100,17 @@ impl CompressorBuilder {
             Some(b) => b.resolve(),
             None => SimdBackend::detect(),
         };
+        let zstd = match self.algorithm {
+            Algorithm::Zstd { level } => Some(crate::zstd::Compressor::new(level)?),
+            Algorithm::Adaptive => Some(crate::zstd::Compressor::new(self.policy.zstd_level)?),
+            Algorithm::Lz4 | Algorithm::SameFillOnly => None,
+        };
         Ok(StandardCompressor {
             algorithm: self.algorithm,
             backend,
+            policy: self.policy,
             lz4: lz4::Compressor::with_backend(backend),
+            zstd,
         })
     }
 }
@@ -95,8 +121,11 @@ impl CompressorBuilder {
 pub struct StandardCompressor {
     algorithm: Algorithm,
     backend: SimdBackend,
+    policy: AdaptivePolicy,
     /// The LZ4 hash table, kept between pages.
     lz4: lz4::Compressor,
+    /// The Zstandard encoder's tables, kept between pages (`Zstd` and `Adaptive` only).
+    zstd: Option<crate::zstd::Compressor>,
 }
 
 impl StandardCompressor {
@@ -109,6 +138,30 @@ impl StandardCompressor {
     pub fn backend(&self) -> SimdBackend {
         self.backend
     }
+
+    /// The adaptive policy (used by [`Algorithm::Adaptive`] only).
+    pub fn adaptive_policy(&self) -> &AdaptivePolicy {
+        &self.policy
+    }
+
+    fn lz4_page(&mut self, page: &Page) -> Result<CompressedPage> {
+        // One byte short of a page: a block that does not fit is stored instead.
+        let mut block = [0u8; PAGE_SIZE - 1];
+        match self.lz4.compress_page(page, &mut block) {
+            Ok(len) => CompressedPage::from_parts(Encoding::Lz4, &block[..len]),
+            Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
+                Ok(CompressedPage::stored(page))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn zstd_page(&mut self, page: &Page) -> Result<CompressedPage> {
+        match &mut self.zstd {
+            Some(z) => zstd_page(z, page),
+            None => Err(Error::InvalidConfig("zstd compressor missing")),
+        }
+    }
 }
 
 impl PageCompressor for StandardCompressor {
@@ -118,15 +171,14 @@ impl PageCompressor for StandardCompressor {
         }
         match self.algorithm {
             Algorithm::SameFillOnly => Ok(CompressedPage::stored(page)),
-            Algorithm::Lz4 => {
-                // One byte short of a page: a block that does not fit is stored instead.
-                let mut block = [0u8; PAGE_SIZE - 1];
-                match self.lz4.compress_page(page, &mut block) {
-                    Ok(len) => CompressedPage::from_parts(Encoding::Lz4, &block[..len]),
-                    Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
-                        Ok(CompressedPage::stored(page))
-                    }
-                    Err(e) => Err(e),
+            Algorithm::Lz4 => self.lz4_page(page),
+            Algorithm::Zstd { .. } => self.zstd_page(page),
+            Algorithm::Adaptive => {
+                let estimate = entropy::estimate_with(self.backend, page);
+                match self.policy.choose(&estimate) {
+                    Choice::Stored => Ok(CompressedPage::stored(page)),
+                    Choice::Lz4 => self.lz4_page(page),
+                    Choice::Zstd(_) => self.zstd_page(page),
                 }
             }
         }
@@ -134,6 +186,16 @@ impl PageCompressor for StandardCompressor {
 
     fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()> {
         decode_page(self.backend, packed, out)
+    }
+}
+
+/// A Zstandard page, or a stored one when the frame would not be smaller than a page.
+fn zstd_page(z: &mut crate::zstd::Compressor, page: &Page) -> Result<CompressedPage> {
+    let mut frame = [0u8; PAGE_SIZE - 1];
+    match z.compress_into(page, &mut frame) {
+        Ok(n) => CompressedPage::from_parts(Encoding::Zstd, &frame[..n]),
+        Err(Error::OutputTooSmall { .. }) => Ok(CompressedPage::stored(page)),
+        Err(e) => Err(e),
     }
 }
 

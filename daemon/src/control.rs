@@ -191,7 +191,9 @@ impl ControlServer {
         }
     }
 
-    /// Serves requests until `stop` fires (a `delete` fires it), then removes the socket.
+    /// Serves requests until `stop` fires (a `delete` fires it). The socket file stays until the
+    /// caller removes it once everything else has stopped, so that `delete`, which waits for the
+    /// file to go, returns only when the device is gone.
     pub fn run(self, stop: &StopSignal) {
         while let Ok(true) = stop.wait_readable(self.listener.as_raw_fd()) {
             match self.listener.accept() {
@@ -204,7 +206,11 @@ impl ControlServer {
                 Err(e) => log::warn!("control accept: {e}"),
             }
         }
-        let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// Where the socket file is.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     fn answer(&self, stream: UnixStream, stop: &StopSignal) -> io::Result<()> {

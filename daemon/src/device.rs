@@ -72,6 +72,7 @@ pub fn run(config: &DeviceConfig, ready: impl FnOnce(&Endpoint)) -> Result<(), S
         algorithm_name(config.store.algorithm)
     );
     ready(&endpoint);
+    let control_file = control.path().to_path_buf();
     let result = std::thread::scope(|scope| {
         scope.spawn(|| control.run(&stop));
         scope.spawn(|| compact_while_running(&compactor, &stop));
@@ -80,6 +81,8 @@ pub fn run(config: &DeviceConfig, ready: impl FnOnce(&Endpoint)) -> Result<(), S
         stop.fire();
         served
     });
+    // Last: `delete` returns when this file is gone.
+    let _ = std::fs::remove_file(&control_file);
     log::info!("{}: stopped", config.name);
     result.map_err(|e| format!("NBD server: {e}"))
 }

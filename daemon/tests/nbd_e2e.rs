@@ -223,14 +223,23 @@ fn copy_source() -> (Vec<u8>, &'static str) {
 
 #[test]
 fn nbdcopy_round_trips_the_corpus_over_four_connections() {
-    if !have(
-        "nbdcopy",
+    nbdcopy_round_trip(
         "nbdcopy_round_trips_the_corpus_over_four_connections",
-    ) {
+        "lz4",
+    );
+}
+
+#[test]
+fn nbdcopy_round_trips_the_corpus_on_a_zstd_device() {
+    nbdcopy_round_trip("nbdcopy_round_trips_the_corpus_on_a_zstd_device", "zstd:1");
+}
+
+fn nbdcopy_round_trip(test: &str, algorithm: &str) {
+    if !have("nbdcopy", test) {
         return;
     }
     let (data, what) = copy_source();
-    let mut d = Daemon::start("nbdcopy", "128M", &[]);
+    let mut d = Daemon::start(test, "128M", &["--algorithm", algorithm]);
     let input = d.dir.join("in.bin");
     let output = d.dir.join("out.bin");
     std::fs::write(&input, &data).unwrap();
@@ -248,8 +257,16 @@ fn nbdcopy_round_trips_the_corpus_over_four_connections() {
     );
     let back = std::fs::read(&output).unwrap();
     assert_eq!(back.len(), 128 << 20);
-    assert!(back[..data.len()] == data[..], "{what} came back different");
+    assert!(
+        back[..data.len()] == data[..],
+        "{what} came back different ({algorithm})"
+    );
     assert!(back[data.len()..].iter().all(|&b| b == 0), "tail not zero");
+    let stat = String::from_utf8_lossy(&d.cli(&["stat", "e2e", "--json"]).stdout).into_owned();
+    assert!(
+        stat.contains(&format!("\"algorithm\":\"{algorithm}\"")),
+        "{stat}"
+    );
     d.stop();
 }
 

@@ -27,7 +27,7 @@ fn store_with(algorithm: &str, size: usize, mem_limit: Option<u64>) -> BlockStor
 }
 
 /// Every algorithm this build has.
-const ALGORITHMS: [&str; 2] = ["lz4", "samefill"];
+const ALGORITHMS: [&str; 5] = ["lz4", "samefill", "zstd:1", "zstd:-3", "adaptive"];
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -349,4 +349,14 @@ fn never_written_pages_cost_nothing() {
     assert!(buf.iter().all(|&b| b == 0));
     assert_eq!(s.stats().orig_data_size, 0);
     assert_eq!(s.stats().mem_used_total, empty);
+}
+
+#[test]
+fn an_algorithm_setting_the_codec_refuses_fails_at_creation() {
+    let made = BlockStore::new(StoreConfig {
+        size: 4096,
+        algorithm: parse_algorithm("zstd:99").unwrap(),
+        mem_limit: None,
+    });
+    assert!(made.is_err(), "zstd level 99 accepted");
 }

@@ -119,8 +119,9 @@ type Gpu = std::convert::Infallible;
 
 /// [`Backend::Auto`]: the GPU for large batches, the CPU for the rest and wherever no GPU is usable.
 pub struct AutoBatch {
-    cpu: RayonBatch,
-    gpu: Option<Gpu>,
+    // Boxed: both hold compressors of about 95 KB, which every move would copy.
+    cpu: Box<RayonBatch>,
+    gpu: Option<Box<Gpu>>,
     /// Why there is no GPU, when there is none.
     no_gpu_reason: Option<String>,
     min_compress_pages: Option<usize>,
@@ -131,7 +132,7 @@ impl AutoBatch {
     /// The CPU backend with `threads` workers (0: one per CPU), and the first CUDA device when one is
     /// usable; thresholds from [`min_gpu_pages`] for that many threads.
     pub fn new(builder: CompressorBuilder, threads: usize) -> Result<Self, BatchError> {
-        let cpu = RayonBatch::new(builder, threads)?;
+        let cpu = Box::new(RayonBatch::new(builder, threads)?);
         let (gpu, no_gpu_reason) = match open_gpu(builder) {
             Ok(gpu) => (Some(gpu), None),
             Err(reason) => (None, Some(reason)),
@@ -189,23 +190,25 @@ impl AutoBatch {
             self.gpu
                 .as_ref()
                 .filter(|_| on_gpu)
-                .map(|g| g as &dyn BatchCompressor)
+                .map(|g| g.as_ref() as &dyn BatchCompressor)
         }
         #[cfg(not(feature = "cuda"))]
         {
             let _ = on_gpu;
-            self.gpu.as_ref().map(|never| match *never {})
+            self.gpu.as_ref().map(|never| match **never {})
         }
     }
 }
 
 #[cfg(feature = "cuda")]
-fn open_gpu(builder: CompressorBuilder) -> Result<Gpu, String> {
-    crate::gpu::CudaBatchCompressor::new(builder).map_err(|e| e.to_string())
+fn open_gpu(builder: CompressorBuilder) -> Result<Box<Gpu>, String> {
+    crate::gpu::CudaBatchCompressor::new(builder)
+        .map(Box::new)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(not(feature = "cuda"))]
-fn open_gpu(_: CompressorBuilder) -> Result<Gpu, String> {
+fn open_gpu(_: CompressorBuilder) -> Result<Box<Gpu>, String> {
     Err(BatchError::NoDevice {
         reason: NO_CUDA_FEATURE.into(),
     }

@@ -90,6 +90,9 @@ pub trait BatchCompressor: Send + Sync {
     }
 }
 
+/// Stack of each worker thread.
+const WORKER_STACK_BYTES: usize = 16 << 20;
+
 /// A [`BatchCompressor`] on a rayon thread pool of its own, with per-worker codec state.
 pub struct RayonBatch<C = StandardCompressor> {
     prototype: C,
@@ -115,6 +118,10 @@ impl<C: PageCompressor + Clone + Send + Sync> RayonBatch<C> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("trueno-batch-{i}"))
+            // Each worker holds a compressor clone (about 95 KB with the Zstandard encoder's
+            // tables), which unoptimised builds copy at every level of rayon's splitting: 2 MiB
+            // overflowed on batches of 16k pages.
+            .stack_size(WORKER_STACK_BYTES)
             .build()
             .map_err(|e| BatchError::ThreadPool {
                 threads,

@@ -1,9 +1,13 @@
 //! `cargo xtask`: the project's automation, in Rust so that it runs wherever cargo does.
 //!
-//! Commands: `ci`, `build-targets`, `test-cross`, `miri`, `bench NAME [ARGS]`, `fuzz NAME --seconds N`,
-//! `soak --minutes N`, `ptx`, `ptx-check`.
+//! Commands: `ci`, `build-targets`, `test-cross`, `test-firmware`, `firmware-size`, `lint-firmware`,
+//! `miri`, `bench NAME [ARGS]`, `fuzz NAME --seconds N`, `soak --minutes N`, `ptx`,
+//! `ptx-check`.
 
 mod cmd;
+mod defmt;
+mod elf;
+mod firmware;
 mod gpu;
 mod setup;
 
@@ -15,7 +19,12 @@ commands:
   ci                         install what is missing, then fmt, clippy, tests, build-targets, test-cross, miri,
                              ptx-check
   build-targets              build the no_std crates for every embedded target
-  test-cross                 run the core's tests for aarch64 under qemu-user (NEON kernels for real)
+  test-cross                 run the core's tests for aarch64 under qemu-user (NEON kernels for real), then
+                             the firmware suite on emulated Cortex-M4F and RISC-V 32 boards (qemu-system)
+  test-firmware              only the firmware part of test-cross
+  lint-firmware              fmt and clippy on the board crates (outside the workspace) and the suite
+                             for their targets (part of ci)
+  firmware-size              flash size of each codec in the firmware (both boards, opt-level s and 3)
   miri                       run the core's tests under Miri
   bench NAME [--corpus FILE] run benchmark NAME in release (tests/benches/NAME.rs); JSON in target/bench/NAME.json
   fuzz NAME [--seconds N]    run fuzz target NAME (tests/fuzz) with cargo fuzz for N seconds (default 60)
@@ -33,6 +42,9 @@ fn main() -> ExitCode {
         "ci" => cmd::ci(),
         "build-targets" => cmd::build_targets(),
         "test-cross" => cmd::test_cross(),
+        "test-firmware" => firmware::test_firmware(),
+        "firmware-size" => firmware::firmware_size(),
+        "lint-firmware" => firmware::lint_boards(),
         "miri" => cmd::miri(),
         "bench" => cmd::bench(rest),
         "fuzz" => cmd::fuzz(rest),

@@ -447,10 +447,12 @@ fn lengths_past_either_buffer_are_errors() {
 #[test]
 fn overlapping_matches_of_every_small_offset_decode() {
     // offset o, then a long match: the output repeats the first o bytes.
-    let max_len = if cfg!(miri) { 40 } else { 300 };
+    // With an exact-size destination, matches longer than the copy slack take the wide-then-exact
+    // path near the end; Miri runs a few of each kind.
+    let max_len = if cfg!(miri) { 100 } else { 300 };
     for offset in 1..=20usize {
         for match_len in [4usize, 5, 15, 16, 18, 19, 33, 64, 100, max_len] {
-            if match_len > max_len {
+            if cfg!(miri) && ![4, 19, 100].contains(&match_len) {
                 continue;
             }
             let mut block = [0u8; 64];

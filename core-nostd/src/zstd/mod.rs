@@ -16,6 +16,7 @@
 
 pub(crate) mod bits;
 mod block;
+pub mod compress;
 mod decompress;
 mod dictionary;
 mod error;
@@ -26,5 +27,6 @@ mod literals;
 mod sequences;
 pub(crate) mod tables;
 
+pub use compress::{Compressor, compress_into};
 pub use decompress::{Decompressor, decompress_into};
 pub use error::ZstdError;

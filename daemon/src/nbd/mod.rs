@@ -24,6 +24,9 @@ use transmission::Connection;
 /// Worker threads per connection: requests in flight at once on one connection.
 pub const DEFAULT_WORKERS: usize = 4;
 
+/// Longest wait for a client's next handshake message.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// An NBD server for one export.
 pub struct NbdServer {
     listener: Listener,
@@ -151,7 +154,10 @@ impl ConnectionContext {
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(self.id, clone);
         }
+        // A client that connects and then says nothing must not hold a thread for ever.
+        let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
         let outcome = handshake::negotiate(&mut stream, &self.export);
+        let _ = stream.set_read_timeout(None);
         self.pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -6,6 +6,9 @@ use trueno_zram::Algorithm;
 /// The algorithm a device gets when none is named.
 pub const DEFAULT_ALGORITHM: &str = "lz4";
 
+/// The level of a plain `zstd`.
+pub const DEFAULT_ZSTD_LEVEL: i8 = 3;
+
 /// Every name [`parse_algorithm`] knows, for help texts.
 pub const ALGORITHM_NAMES: &str = "samefill, lz4, zstd[:LEVEL], adaptive";
 
@@ -18,18 +21,15 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
     match (base, level) {
         ("samefill" | "same-fill", None) => Ok(Algorithm::SameFillOnly),
         ("lz4", None) => Ok(Algorithm::Lz4),
-        ("adaptive", None) => Err(format!(
-            "algorithm `{name}` is not in this build yet (its codec has not landed); known: {ALGORITHM_NAMES}"
-        )),
-        ("zstd", level) => {
-            if let Some(level) = level {
-                level
-                    .parse::<i32>()
-                    .map_err(|e| format!("zstd level `{level}`: {e}"))?;
-            }
-            Err(format!(
-                "algorithm `{name}` is not in this build yet (its codec has not landed); known: {ALGORITHM_NAMES}"
-            ))
+        ("adaptive", None) => Ok(Algorithm::Adaptive),
+        ("zstd", None) => Ok(Algorithm::Zstd {
+            level: DEFAULT_ZSTD_LEVEL,
+        }),
+        ("zstd", Some(level)) => {
+            let level = level
+                .parse::<i8>()
+                .map_err(|e| format!("zstd level `{level}`: {e}"))?;
+            Ok(Algorithm::Zstd { level })
         }
         _ => Err(format!(
             "unknown algorithm `{name}`; known: {ALGORITHM_NAMES}"
@@ -42,6 +42,8 @@ pub fn algorithm_name(algorithm: Algorithm) -> String {
     match algorithm {
         Algorithm::SameFillOnly => "samefill".into(),
         Algorithm::Lz4 => "lz4".into(),
+        Algorithm::Zstd { level } => format!("zstd:{level}"),
+        Algorithm::Adaptive => "adaptive".into(),
         #[allow(unreachable_patterns)]
         other => format!("{other:?}").to_lowercase(),
     }
@@ -59,5 +61,15 @@ mod tests {
         assert!(e.contains("unknown algorithm `gzip`"), "{e}");
         let e = parse_algorithm("zstd:x").unwrap_err();
         assert!(e.contains("zstd level `x`"), "{e}");
+        assert_eq!(
+            parse_algorithm("zstd").unwrap(),
+            Algorithm::Zstd {
+                level: DEFAULT_ZSTD_LEVEL
+            }
+        );
+        for name in ["lz4", "samefill", "zstd:1", "zstd:-5", "zstd:9", "adaptive"] {
+            let a = parse_algorithm(name).unwrap();
+            assert_eq!(algorithm_name(a), name);
+        }
     }
 }

@@ -30,8 +30,8 @@ pub use stats::StoreStats;
 
 /// Shards per store: a power of two well above the number of request threads.
 const SHARDS: usize = 64;
-/// Page slots per table chunk.
-const CHUNK_PAGES: usize = 512;
+/// Page slots per table chunk: 256 slots of 16 bytes, one 4 KiB page.
+const CHUNK_PAGES: usize = 256;
 const PAGE: u64 = PAGE_SIZE as u64;
 
 /// Why a request failed.

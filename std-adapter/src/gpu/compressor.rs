@@ -23,7 +23,7 @@ use super::kernels::{self, FAILED_LEN, OUT_STRIDE, STATUS_OK};
 use crate::batch::check_lengths;
 use crate::{
     Algorithm, BatchCompressor, BatchError, CompressedPage, CompressorBuilder, PAGE_SIZE, Page,
-    PageCompressor, SimdBackend, StandardCompressor,
+    PageCompressor, SimdBackend,
 };
 
 /// A [`BatchCompressor`] on one CUDA device.
@@ -33,8 +33,11 @@ pub struct CudaBatchCompressor {
     compress: CudaFunction,
     gather: CudaFunction,
     decompress: CudaFunction,
-    /// The CPU twin of the kernels, to explain a page the GPU refused.
-    cpu: StandardCompressor,
+    /// The algorithm the compression kernel applies.
+    algorithm: Algorithm,
+    /// Builds the CPU twin of the kernels, to explain a page the GPU refused. (A compressor is not
+    /// kept: with the Zstandard encoder's tables it is about 95 KB, copied at every move.)
+    builder: CompressorBuilder,
     /// One batch at a time on the stream, so that a batch's synchronisation waits only for itself.
     busy: Mutex<()>,
     /// Pages per kernel launch.
@@ -45,7 +48,7 @@ impl std::fmt::Debug for CudaBatchCompressor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CudaBatchCompressor")
             .field("device", &self.device.name())
-            .field("algorithm", &self.cpu.algorithm())
+            .field("algorithm", &self.algorithm)
             .finish_non_exhaustive()
     }
 }
@@ -63,21 +66,17 @@ impl CudaBatchCompressor {
 
     /// [`CudaBatchCompressor::new`] on device `ordinal`.
     pub fn on_device(builder: CompressorBuilder, ordinal: usize) -> Result<Self, BatchError> {
-        let cpu = builder
-            .prefer_backend(SimdBackend::Scalar)
-            .build()
-            .map_err(BatchError::Config)?;
-        let compress_name = kernels::compress_kernel(cpu.algorithm()).ok_or(BatchError::Config(
+        let builder = builder.prefer_backend(SimdBackend::Scalar);
+        let algorithm = builder.build().map_err(BatchError::Config)?.algorithm();
+        let compress_name = kernels::compress_kernel(algorithm).ok_or(BatchError::Config(
             crate::Error::InvalidConfig("the GPU backend has no kernel for this algorithm"),
         ))?;
         // The kernels build their compressor from the algorithm alone; a builder that sets anything
         // else would give the CPU other bytes than the GPU, so it is refused rather than ignored.
         let kernel_builder = CompressorBuilder::new()
-            .algorithm(cpu.algorithm())
+            .algorithm(algorithm)
             .prefer_backend(SimdBackend::Scalar);
-        if format!("{:?}", builder.prefer_backend(SimdBackend::Scalar))
-            != format!("{kernel_builder:?}")
-        {
+        if format!("{builder:?}") != format!("{kernel_builder:?}") {
             return Err(BatchError::Config(crate::Error::InvalidConfig(
                 "the GPU kernels apply only the builder's algorithm, and this builder sets more",
             )));
@@ -100,7 +99,8 @@ impl CudaBatchCompressor {
             compress,
             gather,
             decompress,
-            cpu,
+            algorithm,
+            builder,
             busy: Mutex::new(()),
             launch_pages: Self::MAX_PAGES_PER_LAUNCH,
         })
@@ -120,7 +120,7 @@ impl CudaBatchCompressor {
 
     /// The algorithm the compression kernel applies.
     pub fn algorithm(&self) -> Algorithm {
-        self.cpu.algorithm()
+        self.algorithm
     }
 
     fn compress_launch(
@@ -203,7 +203,7 @@ impl CudaBatchCompressor {
 
     /// The error for a page the compression kernel refused: the CPU's, or a disagreement.
     fn explain_compress_failure(&self, index: usize, page: &Page) -> BatchError {
-        match self.cpu.clone().compress(page) {
+        match self.builder.build().and_then(|mut cpu| cpu.compress(page)) {
             Err(source) => BatchError::Page { index, source },
             Ok(_) => disagreement(index, "the kernel refused a page that the CPU compresses"),
         }
@@ -247,7 +247,11 @@ impl CudaBatchCompressor {
 
         check_statuses(&status, |i| {
             let mut page = [0u8; PAGE_SIZE];
-            match self.cpu.clone().decompress_into(&packed[i], &mut page) {
+            let decoded = self
+                .builder
+                .build()
+                .and_then(|mut cpu| cpu.decompress_into(&packed[i], &mut page));
+            match decoded {
                 Err(source) => BatchError::Page {
                     index: first_index + i,
                     source,

@@ -5,15 +5,16 @@
 //! GPU since Volta). `cargo xtask ptx` regenerates it; `cargo xtask ci` checks that it is up to date
 //! with the sources and that `ptxas` assembles it for `sm_80` and `sm_90`.
 //!
-//! Resource use (`cargo xtask ptx-check` prints `ptxas -v`): the compression kernels use 64 registers
-//! on sm_80 and 56 on sm_90, and a 57 408-byte local-memory stack (the 32 KiB LZ4 hash table, the
-//! 4 KiB block, the `CompressedPage` being built); the decompression kernel, which decodes every
-//! encoding the core does (its Zstandard decoder included), 255 registers and about 30 KB, so only
-//! two 128-thread blocks fit on a multiprocessor; the gather kernel 28 to 32 registers and no stack;
-//! no shared memory, no barriers. The driver reserves local memory for every thread a device can
-//! hold at once (57 KB x 2048 threads x 132 SMs, about 15.5 GB on an H100), so the compression
-//! kernels need a data-centre GPU's memory; where the reservation fails, the launch returns an error
-//! ([`BatchError::Gpu`](crate::BatchError::Gpu)), never wrong pages.
+//! Resource use (`cargo xtask ptx-check` prints `ptxas -v`): the LZ4 compression kernel uses 72
+//! registers on sm_80 and 64 on sm_90 and a 45 056-byte local-memory stack (the 32 KiB LZ4 hash
+//! table, the 4 KiB block, the `CompressedPage` being built); the same-fill kernel 32 registers and
+//! 8 KB; the decompression kernel, which decodes every encoding the core does (its Zstandard decoder
+//! included), 255 registers and about 30 KB, so only two 128-thread blocks fit on a multiprocessor;
+//! the gather kernel 28 to 32 registers and no stack; no shared memory, no barriers. The driver
+//! reserves local memory for every thread a device can hold at once (45 KB x 2048 threads x 132 SMs,
+//! about 12 GB on an H100), so the compression kernel needs a data-centre GPU's memory; where the
+//! reservation fails, the launch returns an error ([`BatchError::Gpu`](crate::BatchError::Gpu)),
+//! never wrong pages.
 
 use cudarc::driver::LaunchConfig;
 
@@ -52,8 +53,8 @@ pub const FAILED_LEN: u32 = 0;
 /// A decompression kernel's status for a page that decoded.
 pub const STATUS_OK: u32 = 0;
 
-/// Threads per block. Each thread holds one page's codec state, so blocks stay small; at the 56 to 64
-/// registers per thread the compression kernels use, 8 such blocks (1024 threads) fit on a
+/// Threads per block. Each thread holds one page's codec state, so blocks stay small; at the 64 to 72
+/// registers per thread the LZ4 kernel uses, 7 or 8 such blocks (about 1024 threads) fit on a
 /// multiprocessor (the decompression kernel's 255 registers allow 2).
 const THREADS_PER_BLOCK: u32 = 128;
 /// Blocks per multiprocessor at full residency (blocks beyond it wait for a free slot).

@@ -3,12 +3,15 @@
 //! compile this same file for the host and run it thread by thread against the CPU path, so the
 //! buffer layout and status protocol are tested on machines without a GPU.
 //!
-//! Every page goes through [`StandardCompressor`](trueno_zram_core::StandardCompressor) on the
-//! scalar backend, the oracle that every CPU backend is tested against: a page compressed on the GPU
-//! has the CPU's bytes by construction (same-fill detection, LZ4, the stored fallback).
+//! Pages are compressed by the core's own same-fill detector and LZ4 compressor on the scalar
+//! backend, the oracle that every CPU backend is tested against, under `StandardCompressor`'s page
+//! policy ([`compress_page`]); they are decoded by `StandardCompressor` itself. The host tests compare
+//! every page with `StandardCompressor`'s, byte for byte.
 
+use trueno_zram_core::lz4::{self, Lz4Error};
 use trueno_zram_core::{
-    Algorithm, CompressedPage, CompressorBuilder, PAGE_SIZE, Page, PageCompressor, SimdBackend,
+    Algorithm, CompressedPage, CompressorBuilder, Encoding, Error, PAGE_SIZE, Page, PageCompressor,
+    SimdBackend, samefill,
 };
 
 /// The length a compression kernel reports for a page it could not compress (a page's wire form is
@@ -19,11 +22,40 @@ pub const STATUS_OK: u32 = 0;
 /// Decompression status of a page whose input was refused (the host asks the CPU why).
 pub const STATUS_FAILED: u32 = 1;
 
-/// The builder of the page compressor every GPU thread uses: `algorithm` on the scalar backend.
+/// The builder of the decompressor every GPU thread uses: the scalar backend.
 fn builder(algorithm: Algorithm) -> CompressorBuilder {
     CompressorBuilder::new()
         .algorithm(algorithm)
         .prefer_backend(SimdBackend::Scalar)
+}
+
+/// `StandardCompressor::compress` for the two algorithms the kernels have: a same-fill page first,
+/// then LZ4 into one byte short of a page, stored when the block does not fit (`SameFillOnly`:
+/// stored). `StandardCompressor` also carries the Zstandard encoder, whose tables and code would
+/// take every GPU thread from 45 KB of stack and 64 registers to 137 KB and 255, so the kernels call
+/// the codecs it calls, directly.
+pub fn compress_page(
+    algorithm: Algorithm,
+    lz4: &mut lz4::Compressor,
+    page: &Page,
+) -> Result<CompressedPage, Error> {
+    if let Some(word) = samefill::detect_with(SimdBackend::Scalar, page) {
+        return Ok(CompressedPage::same_fill(word));
+    }
+    match algorithm {
+        Algorithm::SameFillOnly => Ok(CompressedPage::stored(page)),
+        Algorithm::Lz4 => {
+            let mut block = [0u8; PAGE_SIZE - 1];
+            match lz4.compress_page(page, &mut block) {
+                Ok(len) => CompressedPage::from_parts(Encoding::Lz4, &block[..len]),
+                Err(Error::Lz4(Lz4Error::DestinationTooSmall { .. })) => {
+                    Ok(CompressedPage::stored(page))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        _ => Err(Error::InvalidConfig("no GPU kernel for this algorithm")),
+    }
 }
 
 /// Compresses pages `first`, `first + step`, ... below `count` from `pages` (`count * 4096` bytes).
@@ -50,8 +82,7 @@ pub unsafe fn compress_pages(
 ) {
     let count = count as usize;
     let stride = out_stride as usize;
-    // Built in place (matching on the Result): moving the 32 KiB compressor out first would copy it.
-    let mut codec = builder(algorithm).build();
+    let mut lz4 = lz4::Compressor::with_backend(SimdBackend::Scalar);
     for i in (first..count).step_by(step.max(1)) {
         // SAFETY: i < count, so the page lies inside the `count * 4096` bytes of `pages`, and the slot
         // inside the `count * out_stride` bytes of `out`; no other caller touches page i.
@@ -61,15 +92,11 @@ pub unsafe fn compress_pages(
                 core::slice::from_raw_parts_mut(out.add(i * stride), stride),
             )
         };
-        let written = match codec.as_mut() {
-            Ok(codec) => codec
-                .compress(page)
-                .and_then(|packed| packed.to_bytes(slot))
-                .ok()
-                .and_then(|len| u32::try_from(len).ok())
-                .unwrap_or(FAILED_LEN),
-            Err(_) => FAILED_LEN,
-        };
+        let written = compress_page(algorithm, &mut lz4, page)
+            .and_then(|packed| packed.to_bytes(slot))
+            .ok()
+            .and_then(|len| u32::try_from(len).ok())
+            .unwrap_or(FAILED_LEN);
         // SAFETY: i < count.
         unsafe { out_lens.add(i).write(written) };
     }

@@ -5,11 +5,19 @@
 mod harness;
 
 mod decode;
+mod encode;
 
 fn main() {
-    let args = harness::args();
+    let mut args = harness::args();
+    // Both shared corpora by default: memory pages and file pages compress differently.
+    if let Some(dir) = trueno_zram_tests::shared_dir()
+        && args.corpora == [dir.join("corpus/memdump.bin")]
+    {
+        args.corpora.push(dir.join("corpus/files.bin"));
+    }
     let corpora = harness::corpora(&args);
     let mut report = harness::Report::new("zstd", &["MB/s", "ratio", "vs libzstd"]);
+    encode::run(&args, &corpora, &mut report);
     decode::run(&args, &corpora, &mut report);
     report.finish(&args);
 }

@@ -1,0 +1,199 @@
+//! The double-fast match finder (levels 2 and 3): a table of 8-byte hashes for long matches and one
+//! of short hashes for the rest; a short hit is checked against a long one at the next position.
+
+use super::matching::{Epoch, count, get32, get64, hash, low32, read32, read64};
+use super::sequences::SeqStore;
+
+/// log2 of the long table: 8192 slots of 16 bits, 16 KiB.
+pub const LONG_LOG: u32 = 13;
+/// log2 of the short table: 8192 slots of 16 bits, 16 KiB.
+pub const SHORT_LOG: u32 = 13;
+
+/// How the double-fast finder searches at one level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DfastParams {
+    /// Bytes hashed into the short table (4 or 5).
+    pub short_bytes: u32,
+    /// The step grows by one every `1 << skip_log` literals.
+    pub skip_log: u32,
+}
+
+/// State of the double-fast finder.
+#[derive(Clone)]
+pub struct Dfast {
+    long: [u16; 1 << LONG_LOG],
+    short: [u16; 1 << SHORT_LOG],
+    epoch: Epoch,
+}
+
+impl Dfast {
+    /// An empty finder.
+    pub const fn new() -> Self {
+        Self {
+            long: [0; 1 << LONG_LOG],
+            short: [0; 1 << SHORT_LOG],
+            epoch: Epoch::new(),
+        }
+    }
+
+    /// Starts a window of `len` bytes.
+    pub fn begin(&mut self, len: usize) {
+        if self.epoch.begin(len) {
+            self.long.fill(0);
+            self.short.fill(0);
+        }
+    }
+
+    #[inline(always)]
+    fn insert(&mut self, window: &[u8], pos: usize, sb: u32) {
+        let v = get64(window, pos);
+        let e = self.epoch.encode(pos);
+        self.long[hash(v, 8, LONG_LOG)] = e;
+        self.short[hash(v, sb, SHORT_LOG)] = e;
+    }
+
+    /// Inserts the positions of `window[..end]` (a dictionary's content) as history.
+    pub fn prime(&mut self, window: &[u8], end: usize, short_bytes: u32) {
+        for p in 0..end.min(window.len().saturating_sub(8)) {
+            self.insert(window, p, short_bytes);
+        }
+    }
+
+    /// Finds the sequences of `window[start..]` and stores them with the trailing literals.
+    pub fn compress_block(
+        &mut self,
+        window: &[u8],
+        start: usize,
+        p: DfastParams,
+        store: &mut SeqStore,
+    ) {
+        // One loop per short hash width, so that the width is a constant in the hot path.
+        match p.short_bytes {
+            4 => self.run::<4>(window, start, p.skip_log, store),
+            _ => self.run::<5>(window, start, p.skip_log, store),
+        }
+    }
+
+    #[inline(never)]
+    fn run<const SB: u32>(
+        &mut self,
+        window: &[u8],
+        start: usize,
+        skip_log: u32,
+        store: &mut SeqStore,
+    ) {
+        let end = window.len();
+        let mut anchor = start;
+        let mut ip = start;
+        let e = self.epoch;
+        let sb = SB;
+        if end >= 9 {
+            let ilimit = end - 9;
+            while ip < ilimit {
+                // SAFETY: ip < ilimit = end - 9.
+                let v = unsafe { read64(window, ip) };
+                let hl = hash(v, 8, LONG_LOG);
+                let hs = hash(v, sb, SHORT_LOG);
+                let long_cand = e.decode(self.long[hl]);
+                let short_cand = e.decode(self.short[hs]);
+                let here = e.encode(ip);
+                self.long[hl] = here;
+                self.short[hs] = here;
+                // The repeat offset one byte ahead, as its literals are then never empty.
+                let rep = store.reps[0] as usize;
+                let (mut mpos, mut offset, mut len);
+                // Candidates are read clamped into the window, so that every read is in bounds;
+                // validity is tested beside the comparison.
+                let r = (ip + 1).saturating_sub(rep);
+                let (lc, sc) = (long_cand.min(ip), short_cand.min(ip));
+                // SAFETY: every position read is at most ip + 1, and ip + 1 + 8 <= end.
+                let (at_rep, next4, at_long, at_short, v1) = unsafe {
+                    (
+                        read32(window, r),
+                        read32(window, ip + 1),
+                        read64(window, lc),
+                        read32(window, sc),
+                        read64(window, ip + 1),
+                    )
+                };
+                if ip + 1 >= rep && at_rep == next4 {
+                    ip += 1;
+                    mpos = ip - rep;
+                    offset = rep;
+                    len = 4 + count(window, ip + 4, mpos + 4, end);
+                } else if long_cand < ip && at_long == v {
+                    mpos = long_cand;
+                    offset = ip - long_cand;
+                    len = 8 + count(window, ip + 8, mpos + 8, end);
+                } else if short_cand < ip && at_short == low32(v) {
+                    // A long match one byte later beats the short one here.
+                    let hl1 = hash(v1, 8, LONG_LOG);
+                    let long1 = e.decode(self.long[hl1]);
+                    self.long[hl1] = e.encode(ip + 1);
+                    // SAFETY: min(long1, ip + 1) + 8 <= ip + 9 <= end.
+                    let at_long1 = unsafe { read64(window, long1.min(ip + 1)) };
+                    if long1 < ip + 1 && at_long1 == v1 {
+                        ip += 1;
+                        mpos = long1;
+                        offset = ip - long1;
+                        len = 8 + count(window, ip + 8, mpos + 8, end);
+                    } else {
+                        mpos = short_cand;
+                        offset = ip - short_cand;
+                        len = 4 + count(window, ip + 4, mpos + 4, end);
+                        // A short match one byte on that is longer still wins.
+                        let hs1 = hash(v1, sb, SHORT_LOG);
+                        let short1 = e.decode(self.short[hs1]);
+                        if short1 < ip + 1 && short1 != short_cand + 1 {
+                            let len1 = count(window, ip + 1, short1, end);
+                            if len1 > len + 1 {
+                                self.short[hs1] = e.encode(ip + 1);
+                                ip += 1;
+                                mpos = short1;
+                                offset = ip - short1;
+                                len = len1;
+                            }
+                        }
+                    }
+                } else {
+                    ip += 1 + ((ip - anchor) >> skip_log);
+                    continue;
+                }
+                while ip > anchor && mpos > 0 && window[ip - 1] == window[mpos - 1] {
+                    ip -= 1;
+                    mpos -= 1;
+                    len += 1;
+                }
+                #[allow(clippy::cast_possible_truncation)] // offsets are below the 32 KiB window
+                store.push(&window[anchor..ip], offset as u32, len);
+                let match_start = ip;
+                ip += len;
+                anchor = ip;
+                if ip < ilimit {
+                    self.insert(window, match_start + 2, sb);
+                    self.insert(window, ip - 2, sb);
+                    self.insert(window, ip - 1, sb);
+                }
+                while ip < ilimit {
+                    let r = store.reps[1] as usize;
+                    if ip < r || get32(window, ip) != get32(window, ip - r) {
+                        break;
+                    }
+                    let len = 4 + count(window, ip + 4, ip - r + 4, end);
+                    self.insert(window, ip, sb);
+                    #[allow(clippy::cast_possible_truncation)]
+                    store.push(&[], r as u32, len);
+                    ip += len;
+                    anchor = ip;
+                }
+            }
+        }
+        store.push_literals(&window[anchor..end]);
+    }
+}
+
+impl Default for Dfast {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,556 @@
+//! The sequences a match finder produces and their encoding (RFC 8878, "Sequences Section"): the
+//! literals-length, match-length and offset codes, the choice of a predefined, RLE or new FSE table
+//! for each, and the interleaved backward bitstream.
+
+use super::bits::BitWriter;
+use super::fse::{self, EncodingTable};
+use crate::zstd::tables::{
+    LL_BASELINE, LL_DEFAULT_ACCURACY_LOG, LL_DEFAULT_DISTRIBUTION, LL_EXTRA_BITS,
+    LL_MAX_ACCURACY_LOG, LL_MAX_SYMBOL, ML_BASELINE, ML_DEFAULT_ACCURACY_LOG,
+    ML_DEFAULT_DISTRIBUTION, ML_EXTRA_BITS, ML_MAX_ACCURACY_LOG, ML_MAX_SYMBOL,
+    OF_DEFAULT_ACCURACY_LOG, OF_DEFAULT_DISTRIBUTION, OF_MAX_ACCURACY_LOG,
+};
+
+/// Largest block this encoder writes: a page. Larger inputs are cut into blocks of this size, which
+/// keeps every length in 16 bits and the sequence store small.
+pub const BLOCK_MAX: usize = 4096;
+/// Most sequences a block can hold (every match is at least 3 bytes).
+pub const MAX_SEQUENCES: usize = BLOCK_MAX / 3 + 1;
+/// Offset codes used for offsets below 64 KiB plus 3 (16 bits and one more), rounded up to a
+/// power of two so that a code is masked into range.
+const OF_SYMBOLS: usize = 32;
+
+/// One sequence: literals, then a match. `off_base` is 1..=3 for a repeat offset, else offset + 3.
+#[derive(Clone, Copy, Default)]
+pub struct Sequence {
+    /// Literals copied before the match.
+    pub lit_len: u16,
+    /// Length of the match (at least 3).
+    pub match_len: u16,
+    /// The offset value as the format writes it.
+    pub off_base: u32,
+}
+
+/// What a match finder fills for one block: the sequences, every literal byte, and the repeat
+/// offsets as they stand after the block.
+#[derive(Clone)]
+pub struct SeqStore {
+    /// Sequences of the block.
+    pub seqs: [Sequence; MAX_SEQUENCES],
+    /// How many are in use.
+    pub count: usize,
+    /// Literal bytes of the block, the trailing ones included (16 spare bytes for wide copies).
+    pub lits: [u8; BLOCK_MAX + 16],
+    /// How many literal bytes.
+    pub lit_count: usize,
+    /// The repeat offsets (most recent first).
+    pub reps: [u32; 3],
+}
+
+impl SeqStore {
+    /// An empty store with the frame's initial repeat offsets.
+    pub const fn new() -> Self {
+        Self {
+            seqs: [Sequence {
+                lit_len: 0,
+                match_len: 0,
+                off_base: 0,
+            }; MAX_SEQUENCES],
+            count: 0,
+            lits: [0; BLOCK_MAX + 16],
+            lit_count: 0,
+            reps: crate::zstd::tables::INITIAL_REPEAT_OFFSETS,
+        }
+    }
+
+    /// Empties the store for the next block, keeping the repeat offsets.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.count = 0;
+        self.lit_count = 0;
+    }
+
+    /// Appends literals without a match (the block's tail).
+    #[inline(always)]
+    pub fn push_literals(&mut self, literals: &[u8]) {
+        let n = literals.len();
+        // Short runs, the common case, go as one 16-byte move; the buffer has room past its end.
+        if n <= 16
+            && let (Some(dst), Some(src)) = (
+                self.lits.get_mut(self.lit_count..self.lit_count + 16),
+                literals.get(..n),
+            )
+        {
+            let mut chunk = [0u8; 16];
+            chunk[..n].copy_from_slice(src);
+            dst.copy_from_slice(&chunk);
+            self.lit_count += n;
+            return;
+        }
+        if let Some(dst) = self.lits.get_mut(self.lit_count..self.lit_count + n) {
+            dst.copy_from_slice(literals);
+            self.lit_count += n;
+        }
+    }
+
+    /// Appends a sequence: `literals`, then a match of `match_len` bytes at `offset` back. Chooses
+    /// the repeat-offset code when the offset is one of the three recent ones and updates them as
+    /// the decoder will. The caller keeps the block within [`BLOCK_MAX`] bytes.
+    #[inline(always)]
+    pub fn push(&mut self, literals: &[u8], offset: u32, match_len: usize) {
+        let r = self.reps;
+        let off_base = if !literals.is_empty() {
+            if offset == r[0] {
+                1
+            } else if offset == r[1] {
+                self.reps = [r[1], r[0], r[2]];
+                2
+            } else if offset == r[2] {
+                self.reps = [r[2], r[0], r[1]];
+                3
+            } else {
+                self.reps = [offset, r[0], r[1]];
+                offset + 3
+            }
+        } else if offset == r[1] {
+            self.reps = [r[1], r[0], r[2]];
+            1
+        } else if offset == r[2] {
+            self.reps = [r[2], r[0], r[1]];
+            2
+        } else if offset == r[0].wrapping_sub(1) {
+            self.reps = [offset, r[0], r[1]];
+            3
+        } else {
+            self.reps = [offset, r[0], r[1]];
+            offset + 3
+        };
+        self.push_literals(literals);
+        if let Some(seq) = self.seqs.get_mut(self.count) {
+            #[allow(clippy::cast_possible_truncation)]
+            // both lengths are within a block of 4096 bytes
+            {
+                *seq = Sequence {
+                    lit_len: literals.len() as u16,
+                    match_len: match_len as u16,
+                    off_base,
+                };
+            }
+            self.count += 1;
+        }
+    }
+}
+
+impl Default for SeqStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Literals-length code of each length below 64, derived from the baselines.
+const LL_CODE: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut code = 0usize;
+    let mut len = 0usize;
+    while len < 64 {
+        while code < LL_MAX_SYMBOL && LL_BASELINE[code + 1] as usize <= len {
+            code += 1;
+        }
+        #[allow(clippy::cast_possible_truncation)] // code <= 35
+        {
+            t[len] = code as u8;
+        }
+        len += 1;
+    }
+    t
+};
+
+/// Match-length code of each (length - 3) below 128, derived from the baselines.
+const ML_CODE: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut code = 0usize;
+    let mut base = 0usize;
+    while base < 128 {
+        while code < ML_MAX_SYMBOL && ML_BASELINE[code + 1] as usize <= base + 3 {
+            code += 1;
+        }
+        #[allow(clippy::cast_possible_truncation)] // code <= 52
+        {
+            t[base] = code as u8;
+        }
+        base += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn highbit(x: u32) -> u32 {
+    31 - (x | 1).leading_zeros()
+}
+
+#[inline(always)]
+fn ll_code(ll: u32) -> u8 {
+    if ll < 64 {
+        LL_CODE[ll as usize]
+    } else {
+        #[allow(clippy::cast_possible_truncation)] // at most 16 + 19
+        {
+            (highbit(ll) + 19) as u8
+        }
+    }
+}
+
+#[inline(always)]
+fn ml_code(ml: u32) -> u8 {
+    let base = ml - 3;
+    if base < 128 {
+        ML_CODE[base as usize]
+    } else {
+        #[allow(clippy::cast_possible_truncation)] // at most 16 + 36
+        {
+            (highbit(base) + 36) as u8
+        }
+    }
+}
+
+/// How a sequence stream's table is given (RFC 8878 "Symbol compression modes").
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Predefined = 0,
+    Rle = 1,
+    Compressed = 2,
+}
+
+/// The encoding tables a compressor keeps: the three predefined ones, built once, and room for
+/// the per-block ones.
+#[derive(Clone)]
+pub struct SequenceTables {
+    ll_predefined: EncodingTable,
+    ml_predefined: EncodingTable,
+    of_predefined: EncodingTable,
+    ll: EncodingTable,
+    ml: EncodingTable,
+    of: EncodingTable,
+    ll_codes: [u8; MAX_SEQUENCES],
+    ml_codes: [u8; MAX_SEQUENCES],
+    of_codes: [u8; MAX_SEQUENCES],
+}
+
+impl SequenceTables {
+    /// Builds the predefined tables.
+    pub fn new() -> Self {
+        let mut t = Self {
+            ll_predefined: EncodingTable::new(),
+            ml_predefined: EncodingTable::new(),
+            of_predefined: EncodingTable::new(),
+            ll: EncodingTable::new(),
+            ml: EncodingTable::new(),
+            of: EncodingTable::new(),
+            ll_codes: [0; MAX_SEQUENCES],
+            ml_codes: [0; MAX_SEQUENCES],
+            of_codes: [0; MAX_SEQUENCES],
+        };
+        t.ll_predefined
+            .build(&LL_DEFAULT_DISTRIBUTION, LL_DEFAULT_ACCURACY_LOG);
+        t.ml_predefined
+            .build(&ML_DEFAULT_DISTRIBUTION, ML_DEFAULT_ACCURACY_LOG);
+        t.of_predefined
+            .build(&OF_DEFAULT_DISTRIBUTION, OF_DEFAULT_ACCURACY_LOG);
+        t
+    }
+
+    /// Writes the sequences section for `seqs` into `out`; returns its length, or `None` when it
+    /// does not fit.
+    pub fn write(&mut self, seqs: &[Sequence], out: &mut [u8]) -> Option<usize> {
+        let n = seqs.len();
+        let mut pos = write_count(n, out)?;
+        if n == 0 {
+            return Some(pos);
+        }
+        let mut ll_hist = [0u32; LL_MAX_SYMBOL + 1];
+        let mut ml_hist = [0u32; ML_MAX_SYMBOL + 1];
+        let mut of_hist = [0u32; OF_SYMBOLS];
+        let codes = self
+            .ll_codes
+            .iter_mut()
+            .zip(self.ml_codes.iter_mut())
+            .zip(self.of_codes.iter_mut());
+        for (s, ((ll, ml), of)) in seqs.iter().zip(codes) {
+            *ll = ll_code(u32::from(s.lit_len));
+            *ml = ml_code(u32::from(s.match_len));
+            #[allow(clippy::cast_possible_truncation)]
+            // off_base < 2^17 so its high bit is below 17
+            {
+                *of = highbit(s.off_base) as u8;
+            }
+            ll_hist[usize::from(*ll)] += 1;
+            ml_hist[usize::from(*ml)] += 1;
+            of_hist[usize::from(*of) & (OF_SYMBOLS - 1)] += 1;
+        }
+        let mode_pos = pos;
+        pos += 1;
+        let total = u32::try_from(n).ok()?;
+        let ll_mode = choose(
+            &ll_hist,
+            total,
+            &LL_DEFAULT_DISTRIBUTION,
+            LL_DEFAULT_ACCURACY_LOG,
+            LL_MAX_ACCURACY_LOG,
+            &mut self.ll,
+            out,
+            &mut pos,
+        )?;
+        let of_mode = choose(
+            &of_hist,
+            total,
+            &OF_DEFAULT_DISTRIBUTION,
+            OF_DEFAULT_ACCURACY_LOG,
+            OF_MAX_ACCURACY_LOG,
+            &mut self.of,
+            out,
+            &mut pos,
+        )?;
+        let ml_mode = choose(
+            &ml_hist,
+            total,
+            &ML_DEFAULT_DISTRIBUTION,
+            ML_DEFAULT_ACCURACY_LOG,
+            ML_MAX_ACCURACY_LOG,
+            &mut self.ml,
+            out,
+            &mut pos,
+        )?;
+        *out.get_mut(mode_pos)? =
+            ((ll_mode as u8) << 6) | ((of_mode as u8) << 4) | ((ml_mode as u8) << 2);
+        let ll_table = if ll_mode == Mode::Predefined {
+            &self.ll_predefined
+        } else {
+            &self.ll
+        };
+        let ml_table = if ml_mode == Mode::Predefined {
+            &self.ml_predefined
+        } else {
+            &self.ml
+        };
+        let of_table = if of_mode == Mode::Predefined {
+            &self.of_predefined
+        } else {
+            &self.of
+        };
+        let len = encode_stream(
+            seqs,
+            &self.ll_codes[..n],
+            &self.ml_codes[..n],
+            &self.of_codes[..n],
+            [ll_table, ml_table, of_table],
+            out.get_mut(pos..)?,
+        )?;
+        Some(pos + len)
+    }
+}
+
+impl Default for SequenceTables {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Number_of_Sequences in 1 to 3 bytes.
+fn write_count(n: usize, out: &mut [u8]) -> Option<usize> {
+    if n < 128 {
+        *out.get_mut(0)? = u8::try_from(n).ok()?;
+        Some(1)
+    } else if n < 0x7f00 {
+        let b = out.get_mut(..2)?;
+        b[0] = u8::try_from((n >> 8) + 0x80).ok()?;
+        b[1] = u8::try_from(n & 0xff).ok()?;
+        Some(2)
+    } else {
+        let b = out.get_mut(..3)?;
+        b[0] = 0xff;
+        b[1..].copy_from_slice(&u16::try_from(n - 0x7f00).ok()?.to_le_bytes());
+        Some(3)
+    }
+}
+
+/// Chooses the cheapest of predefined, RLE and a new table for one stream, builds the new or RLE
+/// table into `table` and writes its description at `out[*pos..]`.
+#[allow(clippy::too_many_arguments)]
+fn choose(
+    hist: &[u32],
+    total: u32,
+    predefined: &[i16],
+    predefined_log: u32,
+    max_log: u32,
+    table: &mut EncodingTable,
+    out: &mut [u8],
+    pos: &mut usize,
+) -> Option<Mode> {
+    let mut max_symbol = 0usize;
+    let mut distinct = 0usize;
+    let mut predefined_cost = 0u64;
+    for (s, &c) in hist.iter().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        max_symbol = s;
+        distinct += 1;
+        let cost = match predefined.get(s) {
+            Some(&n) => u64::from(EncodingTable::cost_q8(n, predefined_log)),
+            None => u64::MAX / (1 << 20),
+        };
+        predefined_cost += u64::from(c) * cost;
+    }
+    if distinct == 1 {
+        // One symbol: an RLE table costs one byte and no bits per sequence.
+        if total > 2 || predefined_cost > 8 * 256 {
+            let mut norm = [0i16; fse::MAX_SYMBOLS];
+            norm[max_symbol] = 1;
+            table.build(&norm[..=max_symbol], 0);
+            *out.get_mut(*pos)? = u8::try_from(max_symbol).ok()?;
+            *pos += 1;
+            return Some(Mode::Rle);
+        }
+        return Some(Mode::Predefined);
+    }
+    // A new table: its description plus the entropy of the histogram under it.
+    let log = fse::choose_table_log(total, max_symbol, max_log);
+    let mut norm = [0i16; fse::MAX_SYMBOLS];
+    let mut description = [0u8; 96];
+    let mut new_cost = u64::MAX;
+    let mut desc_len = 0;
+    if fse::normalize(&hist[..=max_symbol], total, log, &mut norm[..=max_symbol])
+        && let Some(len) = fse::write_description(&norm[..=max_symbol], log, &mut description)
+    {
+        desc_len = len;
+        new_cost = (len as u64) * 8 * 256;
+        for (&c, &n) in hist[..=max_symbol].iter().zip(&norm[..=max_symbol]) {
+            if c > 0 {
+                new_cost += u64::from(c) * u64::from(EncodingTable::cost_q8(n, log));
+            }
+        }
+    }
+    if predefined_cost <= new_cost {
+        return Some(Mode::Predefined);
+    }
+    table.build(&norm[..=max_symbol], log);
+    out.get_mut(*pos..*pos + desc_len)?
+        .copy_from_slice(&description[..desc_len]);
+    *pos += desc_len;
+    Some(Mode::Compressed)
+}
+
+/// The sequences bitstream: the last sequence's states first, then every other sequence from the
+/// end, each writing its state transitions and extra bits in the reverse of the decoder's reading
+/// order (offset, match and literals extra bits, then literals, match and offset states).
+fn encode_stream(
+    seqs: &[Sequence],
+    ll_codes: &[u8],
+    ml_codes: &[u8],
+    of_codes: &[u8],
+    [ll_t, ml_t, of_t]: [&EncodingTable; 3],
+    out: &mut [u8],
+) -> Option<usize> {
+    let mut w = BitWriter::new(out);
+    let (Some(&last), Some(&ll_last), Some(&ml_last), Some(&of_last)) = (
+        seqs.last(),
+        ll_codes.last(),
+        ml_codes.last(),
+        of_codes.last(),
+    ) else {
+        return None;
+    };
+    let mut ll_state = ll_t.init_state(ll_last);
+    let mut ml_state = ml_t.init_state(ml_last);
+    let mut of_state = of_t.init_state(of_last);
+    // Within a 4 KiB block literal and match lengths take at most 12 extra bits each and offsets
+    // 15, so states (26 bits) and both lengths fit one flush and the offset another.
+    // Every baseline with extra bits is a multiple of 2^bits (match lengths counted from 3), so
+    // the extra bits are the length's low bits: no baseline lookup.
+    let extras = |w: &mut BitWriter<'_>, s: Sequence, llc: u8, mlc: u8, ofc: u8| {
+        let ll_bits = LL_EXTRA_BITS[usize::from(llc).min(LL_MAX_SYMBOL)];
+        let ml_bits = ML_EXTRA_BITS[usize::from(mlc).min(ML_MAX_SYMBOL)];
+        w.add(u64::from(s.lit_len), u32::from(ll_bits));
+        w.add(u64::from(s.match_len) - 3, u32::from(ml_bits));
+        w.flush();
+        w.add(u64::from(s.off_base), u32::from(ofc));
+    };
+    extras(&mut w, last, ll_last, ml_last, of_last);
+    let n = seqs.len();
+    let rest = seqs[..n - 1]
+        .iter()
+        .zip(&ll_codes[..n - 1])
+        .zip(&ml_codes[..n - 1])
+        .zip(&of_codes[..n - 1])
+        .rev();
+    for (((&s, &llc), &mlc), &ofc) in rest {
+        w.flush();
+        of_state = of_t.encode(&mut w, of_state, ofc);
+        ml_state = ml_t.encode(&mut w, ml_state, mlc);
+        ll_state = ll_t.encode(&mut w, ll_state, llc);
+        extras(&mut w, s, llc, mlc, ofc);
+    }
+    w.flush();
+    ml_t.flush_state(&mut w, ml_state);
+    of_t.flush_state(&mut w, of_state);
+    ll_t.flush_state(&mut w, ll_state);
+    w.flush();
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_bits_are_the_low_bits_of_the_length() {
+        for c in 0..=LL_MAX_SYMBOL {
+            assert_eq!(
+                LL_BASELINE[c] % (1 << LL_EXTRA_BITS[c]),
+                0,
+                "literals-length code {c}"
+            );
+        }
+        for c in 0..=ML_MAX_SYMBOL {
+            assert_eq!(
+                (ML_BASELINE[c] - 3) % (1 << ML_EXTRA_BITS[c]),
+                0,
+                "match-length code {c}"
+            );
+        }
+    }
+
+    #[test]
+    fn codes_match_the_baselines() {
+        for ll in 0..5000u32 {
+            let c = usize::from(ll_code(ll));
+            assert!(
+                LL_BASELINE[c] <= ll && ll < LL_BASELINE[c] + (1 << LL_EXTRA_BITS[c]),
+                "{ll}"
+            );
+        }
+        for ml in 3..5000u32 {
+            let c = usize::from(ml_code(ml));
+            assert!(
+                ML_BASELINE[c] <= ml && ml < ML_BASELINE[c] + (1 << ML_EXTRA_BITS[c]),
+                "{ml}"
+            );
+        }
+    }
+
+    #[test]
+    fn repeat_offsets_follow_the_rfc() {
+        let mut s = SeqStore::new();
+        s.push(b"a", 4, 5); // the second offset, with literals
+        assert_eq!((s.seqs[0].off_base, s.reps), (2, [4, 1, 8]));
+        s.push(b"", 1, 5); // without literals, code 1 means the second offset
+        assert_eq!((s.seqs[1].off_base, s.reps), (1, [1, 4, 8]));
+        s.push(b"", 8, 5); // without literals, code 2 means the third
+        assert_eq!((s.seqs[2].off_base, s.reps), (2, [8, 1, 4]));
+        s.push(b"", 7, 5); // without literals, code 3 means the first minus one
+        assert_eq!((s.seqs[3].off_base, s.reps), (3, [7, 8, 1]));
+        s.push(b"xy", 100, 5);
+        assert_eq!((s.seqs[4].off_base, s.reps), (103, [100, 7, 8]));
+        assert_eq!(&s.lits[..s.lit_count], b"axy");
+    }
+}

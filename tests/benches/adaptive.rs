@@ -1,0 +1,193 @@
+//! Adaptive selection against the single codecs, single thread, each page on its own, in one run:
+//! liblz4 (`LZ4_compress_default`), our LZ4, our Zstandard at the policy's level and at -1, and
+//! `Algorithm::Adaptive`. Prints each one's compression MB/s, ratio and throughput relative to liblz4,
+//! where Adaptive's (throughput, ratio) point lies against the straight line between our LZ4 and our
+//! Zstandard points (what choosing pages at random would give), and, on pages of random bytes, how
+//! much faster Adaptive is than running LZ4 and storing the result.
+//!
+//! `cargo xtask bench adaptive [--corpus FILE] [--rounds N]`
+
+mod harness;
+
+use std::ffi::{c_char, c_int};
+use std::hint::black_box;
+
+use harness::{Contender, Report};
+use trueno_zram::{
+    Algorithm, CompressorBuilder, Encoding, PAGE_SIZE, Page, PageCompressor, StandardCompressor,
+};
+use trueno_zram_core::adaptive::{AdaptivePolicy, Choice};
+use trueno_zram_core::{entropy, lz4};
+
+const BOUND: usize = lz4::compress_bound(PAGE_SIZE);
+
+fn liblz4_compress(page: &Page, dst: &mut [u8; BOUND]) -> usize {
+    // SAFETY: src and dst are valid for the sizes given.
+    let n = unsafe {
+        lz4_sys::LZ4_compress_default(
+            page.as_ptr().cast::<c_char>(),
+            dst.as_mut_ptr().cast::<c_char>(),
+            PAGE_SIZE as c_int,
+            BOUND as c_int,
+        )
+    };
+    usize::try_from(n).unwrap_or(PAGE_SIZE)
+}
+
+fn compressor(algorithm: Algorithm) -> StandardCompressor {
+    CompressorBuilder::new()
+        .algorithm(algorithm)
+        .build()
+        .unwrap_or_else(|e| panic!("{algorithm:?}: {e}"))
+}
+
+/// Bytes that a page API compressor stores for all pages (payload lengths).
+fn stored_bytes(c: &mut StandardCompressor, pages: &[Page]) -> usize {
+    pages
+        .iter()
+        .map(|p| c.compress(p).map_or(PAGE_SIZE, |cp| cp.payload().len()))
+        .sum()
+}
+
+fn main() {
+    let args = harness::args();
+    let policy = AdaptivePolicy::DEFAULT;
+    let zstd_level = policy.zstd_level;
+    let mut report = Report::new("adaptive", &["comp MB/s", "ratio", "x liblz4"]);
+    for corpus in harness::corpora(&args) {
+        let pages = &corpus.pages;
+        let algorithms = [
+            ("trueno lz4".to_string(), Algorithm::Lz4),
+            (
+                format!("trueno zstd {zstd_level}"),
+                Algorithm::Zstd { level: zstd_level },
+            ),
+            ("trueno zstd -1".to_string(), Algorithm::Zstd { level: -1 }),
+            ("trueno adaptive".to_string(), Algorithm::Adaptive),
+        ];
+        let mut compressors: Vec<StandardCompressor> =
+            algorithms.iter().map(|(_, a)| compressor(*a)).collect();
+        let ratios: Vec<f64> = compressors
+            .iter_mut()
+            .map(|c| corpus.bytes() as f64 / stored_bytes(c, pages) as f64)
+            .collect();
+        let mut block = [0u8; BOUND];
+        let lib_ratio = corpus.bytes() as f64
+            / pages
+                .iter()
+                .map(|p| liblz4_compress(p, &mut block))
+                .sum::<usize>() as f64;
+
+        let mut contenders = vec![Contender::new("liblz4", || {
+            let mut dst = [0u8; BOUND];
+            for p in pages {
+                black_box(liblz4_compress(black_box(p), &mut dst));
+            }
+        })];
+        for c in compressors.iter_mut() {
+            contenders.push(Contender::new("", move || {
+                for p in pages {
+                    black_box(
+                        c.compress(black_box(p))
+                            .map(|cp| cp.payload().len())
+                            .unwrap_or(0),
+                    );
+                }
+            }));
+        }
+        let speeds = harness::measure(corpus.bytes(), args.rounds, &mut contenders);
+        drop(contenders);
+
+        let label = |name: &str| format!("{} / {name}", corpus.name);
+        report.row(label("liblz4 default"), vec![speeds[0], lib_ratio, 1.0]);
+        for ((name, _), (speed, ratio)) in algorithms.iter().zip(speeds[1..].iter().zip(&ratios)) {
+            report.row(label(name), vec![*speed, *ratio, speed / speeds[0]]);
+        }
+        // The straight line between our LZ4 point and our Zstandard point, at Adaptive's throughput.
+        let (lz_t, lz_r) = (speeds[1], ratios[0]);
+        let (z_t, z_r) = (speeds[2], ratios[1]);
+        let (ad_t, ad_r) = (speeds[4], ratios[3]);
+        let line = if (lz_t - z_t).abs() > f64::EPSILON {
+            lz_r + (z_r - lz_r) * (lz_t - ad_t) / (lz_t - z_t)
+        } else {
+            lz_r.max(z_r)
+        };
+        report.note(format!(
+            "{}: adaptive ratio {ad_r:.3} at {:.2}x liblz4; the LZ4-Zstd {zstd_level} line gives {line:.3} at that throughput ({})",
+            corpus.name,
+            ad_t / speeds[0],
+            if ad_r > line { "above the line" } else { "NOT above the line" }
+        ));
+        let mut counts = [0usize; 4];
+        for p in pages {
+            let i = if trueno_zram::samefill::detect(p).is_some() {
+                0
+            } else {
+                match policy.choose(&entropy::estimate(p)) {
+                    Choice::Stored => 1,
+                    Choice::Lz4 => 2,
+                    Choice::Zstd(_) => 3,
+                }
+            };
+            counts[i] += 1;
+        }
+        report.note(format!(
+            "{}: adaptive choices: same-fill {}, stored {}, lz4 {}, zstd {} of {} pages",
+            corpus.name,
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3],
+            pages.len()
+        ));
+    }
+    random_pages(&args, &mut report);
+    report.finish(&args);
+}
+
+/// Pages of random bytes: Adaptive stores them without running a codec; LZ4 runs and fails to pay.
+fn random_pages(args: &harness::Args, report: &mut Report) {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let pages: Vec<Page> = (0..2048)
+        .map(|_| {
+            let mut p = [0u8; PAGE_SIZE];
+            for chunk in p.chunks_exact_mut(8) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                chunk.copy_from_slice(&state.to_le_bytes());
+            }
+            p
+        })
+        .collect();
+    let mut lz = compressor(Algorithm::Lz4);
+    let mut adaptive = compressor(Algorithm::Adaptive);
+    assert!(
+        pages
+            .iter()
+            .all(|p| adaptive.compress(p).map(|c| c.encoding()) == Ok(Encoding::Stored))
+    );
+    let mut contenders = vec![
+        Contender::new("lz4 then store", || {
+            for p in &pages {
+                black_box(lz.compress(black_box(p)).map(|c| c.encoding()).ok());
+            }
+        }),
+        Contender::new("adaptive", || {
+            for p in &pages {
+                black_box(adaptive.compress(black_box(p)).map(|c| c.encoding()).ok());
+            }
+        }),
+    ];
+    let speeds = harness::measure(pages.len() * PAGE_SIZE, args.rounds, &mut contenders);
+    drop(contenders);
+    report.row(
+        "random / trueno lz4 + store",
+        vec![speeds[0], 1.0, f64::NAN],
+    );
+    report.row("random / trueno adaptive", vec![speeds[1], 1.0, f64::NAN]);
+    report.note(format!(
+        "random: 2048 pages of xorshift bytes, all stored either way; adaptive is {:.1}x faster than lz4 + store",
+        speeds[1] / speeds[0]
+    ));
+}
