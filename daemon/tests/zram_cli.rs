@@ -85,6 +85,7 @@ fn bad_arguments_are_usage_errors() {
     assert_fails(&run(&["create", "--size", "4Q"]), 2, "unknown unit `q`");
     assert_fails(&run(&["create", "--size", "20E"]), 7, "too large");
     assert_fails(&run(&["bench", "--codec", "lz5"]), 2, "unknown codec `lz5`");
+    assert_fails(&run(&["bench", "--codec", "zstd:99"]), 2, "codec `zstd:99`");
     // clap's own usage errors also exit 2 (its message spans several lines).
     assert_eq!(run(&["create", "--priority", "3"]).status.code(), Some(2));
     assert_eq!(

@@ -90,9 +90,6 @@ pub trait BatchCompressor: Send + Sync {
     }
 }
 
-/// Stack of each worker thread.
-const WORKER_STACK_BYTES: usize = 16 << 20;
-
 /// A [`BatchCompressor`] on a rayon thread pool of its own, with per-worker codec state.
 pub struct RayonBatch<C = StandardCompressor> {
     prototype: C,
@@ -113,15 +110,17 @@ impl<C: PageCompressor + Clone + Send + Sync> RayonBatch<C> {
     /// Pages each worker's compressor clone handles before the pool may split the work further.
     pub const CHUNK_PAGES: usize = 64;
 
+    /// Stack of each worker thread. Codec state lives in the worker's compressor clone, but encoders
+    /// keep page-sized buffers on the stack, and unoptimised builds multiply frame sizes: 8 MiB of
+    /// address space (touched only as used) keeps every build clear of the 2 MiB default.
+    pub const WORKER_STACK_BYTES: usize = 8 << 20;
+
     /// A batch compressor whose workers use clones of `prototype`.
     pub fn with_compressor(prototype: C, threads: usize) -> Result<Self, BatchError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("trueno-batch-{i}"))
-            // Each worker holds a compressor clone (about 95 KB with the Zstandard encoder's
-            // tables), which unoptimised builds copy at every level of rayon's splitting: 2 MiB
-            // overflowed on batches of 16k pages.
-            .stack_size(WORKER_STACK_BYTES)
+            .stack_size(Self::WORKER_STACK_BYTES)
             .build()
             .map_err(|e| BatchError::ThreadPool {
                 threads,

@@ -7,7 +7,13 @@ use trueno_zram::{
 
 /// The algorithms this build has.
 fn algorithms() -> Vec<Algorithm> {
-    vec![Algorithm::Lz4, Algorithm::SameFillOnly]
+    vec![
+        Algorithm::Lz4,
+        Algorithm::Zstd { level: 1 },
+        Algorithm::Zstd { level: 3 },
+        Algorithm::Adaptive,
+        Algorithm::SameFillOnly,
+    ]
 }
 
 fn pages() -> Vec<Page> {

@@ -92,14 +92,18 @@ pub fn test_cross() -> Result<(), String> {
     crate::firmware::test_firmware()
 }
 
-/// Runs the core's tests under Miri (nightly).
+/// Runs the core's and the alloc layer's tests under Miri (nightly). The alloc layer's tests shrink
+/// themselves under `cfg(miri)` (the page pool's model test and its concurrent stress test).
 pub fn miri() -> Result<(), String> {
     setup::nightly()?;
     setup::rustup_components("nightly", &["miri", "rust-src"])?;
-    run(cargo_on("nightly")
-        .args(["miri", "test", "-p", "trueno-zram-core"])
-        .env("MIRIFLAGS", "-Zmiri-disable-isolation")
-        .env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1"))
+    for package in ["trueno-zram-core", "trueno-zram-alloc"] {
+        run(cargo_on("nightly")
+            .args(["miri", "test", "-p", package])
+            .env("MIRIFLAGS", "-Zmiri-disable-isolation")
+            .env("PROPTEST_DISABLE_FAILURE_PERSISTENCE", "1"))?;
+    }
+    Ok(())
 }
 
 /// Runs `tests/benches/NAME.rs` in release with the remaining arguments; the benchmark prints its table

@@ -483,6 +483,14 @@ const PROBES: &[Probe] = &[
         suite_features: &["probe-lz4"],
     },
     Probe {
+        name: "Zstandard compress + decompress, level 3 (`zstd::Compressor`, `zstd::Decompressor`)",
+        suite_features: &["probe-zstd"],
+    },
+    Probe {
+        name: "Zstandard decompress only (`zstd::Decompressor`)",
+        suite_features: &["probe-zstd-decompress"],
+    },
+    Probe {
         name: "page API, every algorithm (`CompressorBuilder`, `PageCompressor`)",
         suite_features: &["probe-page-api"],
     },

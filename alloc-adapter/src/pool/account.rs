@@ -16,6 +16,8 @@ pub struct Accounting {
     used: AtomicUsize,
     max: AtomicUsize,
     limit: AtomicUsize,
+    /// Pages given back by compaction, ever (wraps after `usize::MAX`: 16 TiB on 32-bit targets).
+    compacted: AtomicUsize,
 }
 
 impl Accounting {
@@ -25,7 +27,18 @@ impl Accounting {
             used: AtomicUsize::new(base),
             max: AtomicUsize::new(base),
             limit: AtomicUsize::new(usize::MAX),
+            compacted: AtomicUsize::new(0),
         }
+    }
+
+    /// Counts pages given back by compaction.
+    pub fn add_compacted(&self, pages: usize) {
+        self.compacted.fetch_add(pages, Ordering::Relaxed);
+    }
+
+    /// Pages given back by compaction, ever.
+    pub fn compacted(&self) -> usize {
+        self.compacted.load(Ordering::Relaxed)
     }
 
     /// Bytes held now.
@@ -33,7 +46,8 @@ impl Accounting {
         self.used.load(Ordering::Relaxed)
     }
 
-    /// The most bytes ever held.
+    /// The most bytes ever held. A charge raises `used` just before `max`, so a reader in between
+    /// should take the larger of this and the `used` it read.
     pub fn max(&self) -> usize {
         self.max.load(Ordering::Relaxed)
     }

@@ -3,7 +3,9 @@
 //!
 //! # Design
 //! - **Size classes.** An object goes to the smallest class whose slot holds it: 8, 16, then every
-//!   multiple of 32 bytes up to 4096 ([`class`](self) has the table).
+//!   multiple of 32 bytes up to 4096: [`CLASS_COUNT`] classes. A 32-byte step loses 16 bytes per
+//!   object on average (about 1% of a typical LZ4 page) and keeps few classes, each with at most one
+//!   partly filled span.
 //! - **Spans.** A class keeps its slots back to back in spans of 1 to 16 pages, objects straddling page
 //!   boundaries, so that little is lost at a span's end. A span's memory grows a page at a time as
 //!   slots are handed out, so a class's partly filled span holds less than one unused page.
@@ -22,8 +24,14 @@
 //!   shared between threads as it is (`PagePool: Send + Sync`, put it in an `Arc` or a `static`).
 //!   Operations on objects of different classes never contend. A thread that finds a lock taken spins,
 //!   or with feature `std` yields its time slice. [`PagePool::get`] returns a guard that
-//!   holds the object's class lock: drop it before calling the pool again for an object of the same
-//!   class from the same thread, or that call spins forever.
+//!   holds the object's class lock: drop it before calling the pool again from the same thread (an
+//!   operation on the same class, or `compact`, `stats`, `clear`, would wait for it forever).
+//!
+//! # Density
+//! On `memdump.bin` (16384 real anonymous pages, each compressed with our LZ4; `cargo xtask bench
+//! pool`) all memory the pool holds is 1.035x the compressed bytes when freshly filled, and 1.036x
+//! after replacing a random half of the objects with others of new sizes and compacting (1.055x
+//! before compacting). Linux zram's zsmalloc: 1.079x fresh, not counting its slot table.
 //!
 //! ```
 //! use trueno_zram_alloc::{PagePool, CompressedPage, Encoding};
@@ -49,6 +57,7 @@ mod tests;
 
 use core::num::NonZeroU64;
 use core::ops::Deref;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use spin::MutexGuard;
 use trueno_zram_core::{CompressedPage, Encoding, PAGE_SIZE, Page, PageCompressor};
@@ -109,7 +118,8 @@ impl Handle {
     }
 
     fn index(self) -> usize {
-        usize::try_from((self.0.get() >> 8) - 1).unwrap_or(usize::MAX)
+        // A raw value below 256 (never made by `new`) wraps to an index no table reaches.
+        usize::try_from((self.0.get() >> 8).wrapping_sub(1)).unwrap_or(usize::MAX)
     }
 }
 
@@ -202,6 +212,9 @@ impl core::fmt::Debug for ObjectRef<'_> {
 /// A pool of compressed objects of 1 to 4096 bytes, densely packed; see the [module](self) documentation.
 pub struct PagePool {
     classes: [Mutex<ClassStore>; CLASS_COUNT],
+    /// Whether each class holds memory, written under its lock, so that pool-wide walks (`compact`,
+    /// `stats`) skip idle classes without taking their locks.
+    active: [AtomicBool; CLASS_COUNT],
     acct: Accounting,
 }
 
@@ -225,6 +238,7 @@ impl PagePool {
     pub const fn new() -> Self {
         Self {
             classes: [const { Mutex::new(ClassStore::new()) }; CLASS_COUNT],
+            active: [const { AtomicBool::new(false) }; CLASS_COUNT],
             acct: Accounting::new(core::mem::size_of::<Self>()),
         }
     }
@@ -282,13 +296,33 @@ impl PagePool {
             max: PAGE_SIZE,
         };
         let class = class_of(len).ok_or(size_error)?;
-        let (store, spec) = self.class(class).ok_or(size_error)?;
-        let index = store.lock().insert(class, spec, kind, bytes, &self.acct)?;
-        Ok(Handle::new(class, index))
+        let (store, spec, active) = self.class(class).ok_or(size_error)?;
+        let mut store = store.lock();
+        let inserted = store.insert(class, spec, kind, bytes, &self.acct);
+        // Even a failed insert may have grown the table.
+        active.store(store.holds_memory(), Ordering::Release);
+        Ok(Handle::new(class, inserted?))
     }
 
-    fn class(&self, class: usize) -> Option<(&Mutex<ClassStore>, &'static ClassSpec)> {
-        Some((self.classes.get(class)?, CLASSES.get(class)?))
+    fn class(&self, class: usize) -> Option<(&Mutex<ClassStore>, &'static ClassSpec, &AtomicBool)> {
+        Some((
+            self.classes.get(class)?,
+            CLASSES.get(class)?,
+            self.active.get(class)?,
+        ))
+    }
+
+    /// The classes that hold memory, each with its shape and its flag. A class that becomes active
+    /// meanwhile may be missed, as if the walk had come first.
+    fn active_classes(
+        &self,
+    ) -> impl Iterator<Item = (&Mutex<ClassStore>, &'static ClassSpec, &AtomicBool)> {
+        self.classes
+            .iter()
+            .zip(CLASSES.iter())
+            .zip(self.active.iter())
+            .filter(|(_, active)| active.load(Ordering::Acquire))
+            .map(|((store, spec), active)| (store, spec, active))
     }
 
     /// Read access to an object. The guard holds the object's size-class lock until dropped.
@@ -296,7 +330,7 @@ impl PagePool {
         let invalid = Error::InvalidHandle {
             raw: handle.to_raw(),
         };
-        let (store, spec) = self.class(handle.class()).ok_or(invalid)?;
+        let (store, spec, _) = self.class(handle.class()).ok_or(invalid)?;
         let store = store.lock();
         let loc = store.locate(handle.index()).ok_or(invalid)?;
         if store.bytes(spec, &loc).is_none() {
@@ -350,7 +384,7 @@ impl PagePool {
         let invalid = Error::InvalidHandle {
             raw: handle.to_raw(),
         };
-        let (store, spec) = self.class(handle.class()).ok_or(invalid)?;
+        let (store, spec, _) = self.class(handle.class()).ok_or(invalid)?;
         store
             .lock()
             .remove(spec, handle.index(), &self.acct)
@@ -362,18 +396,26 @@ impl PagePool {
     /// the rest back to the allocator. Handles stay valid. Locks one class at a time, so other threads
     /// keep working meanwhile. Returns the pages given back (also added to `pages_compacted`).
     pub fn compact(&self) -> usize {
-        self.classes
-            .iter()
-            .zip(CLASSES.iter())
-            .map(|(store, spec)| store.lock().compact(spec, &self.acct))
-            .sum()
+        let freed = self
+            .active_classes()
+            .map(|(store, spec, active)| {
+                let mut store = store.lock();
+                let freed = store.compact(spec, &self.acct);
+                active.store(store.holds_memory(), Ordering::Release);
+                freed
+            })
+            .sum();
+        self.acct.add_compacted(freed);
+        freed
     }
 
     /// Removes every object and gives all memory back; handles become invalid. Statistics restart, but
     /// `mem_used_max` and `pages_compacted` keep their history.
     pub fn clear(&self) {
-        for store in &self.classes {
-            store.lock().clear(&self.acct);
+        for (store, _, active) in self.active_classes() {
+            let mut store = store.lock();
+            store.clear(&self.acct);
+            active.store(store.holds_memory(), Ordering::Release);
         }
     }
 
@@ -384,17 +426,18 @@ impl PagePool {
             mem_limit: self.limit().map(|l| l as u64),
             ..PoolStats::default()
         };
-        for store in &self.classes {
+        for (store, _, _) in self.active_classes() {
             let s = store.lock().stats;
             stats.objects += s.objects;
             stats.orig_data_size += s.pages * PAGE_SIZE as u64;
             stats.compr_data_size += s.compr_bytes;
             stats.same_pages += s.same_pages;
             stats.huge_pages += s.huge_pages;
-            stats.pages_compacted += s.pages_compacted;
         }
+        stats.pages_compacted = self.acct.compacted() as u64;
         stats.mem_used_total = self.acct.used() as u64;
-        stats.mem_used_max = self.acct.max() as u64;
+        // A charge raises the use before the maximum: never report a maximum below the use just read.
+        stats.mem_used_max = (self.acct.max() as u64).max(stats.mem_used_total);
         stats
     }
 

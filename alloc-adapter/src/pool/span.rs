@@ -12,6 +12,8 @@ use super::class::ClassSpec;
 use crate::error::Result;
 use trueno_zram_core::PAGE_SIZE;
 
+static ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+
 /// "No span" in the links of the non-full list.
 pub const NO_SPAN: u32 = u32::MAX;
 
@@ -111,7 +113,10 @@ impl Span {
         }
         let more = needed - self.data.len();
         reserve_exact(&mut self.data, more, acct)?;
-        self.data.resize(needed, 0);
+        // Whole zero pages by copying (a memcpy), which Miri runs far faster than `resize`'s loop.
+        for _ in 0..more / PAGE_SIZE {
+            self.data.extend_from_slice(&ZERO_PAGE);
+        }
         Ok(())
     }
 

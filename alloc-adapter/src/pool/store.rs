@@ -86,8 +86,6 @@ pub struct ClassStats {
     pub same_pages: u64,
     /// Pages stored raw (`Encoding::Stored`).
     pub huge_pages: u64,
-    /// Pages given back by compaction, ever.
-    pub pages_compacted: u64,
 }
 
 impl ClassStats {
@@ -145,7 +143,6 @@ impl ClassStore {
                 compr_bytes: 0,
                 same_pages: 0,
                 huge_pages: 0,
-                pages_compacted: 0,
             },
         }
     }
@@ -160,6 +157,11 @@ impl ClassStore {
                 .flatten()
                 .map(Span::heap_bytes)
                 .sum::<usize>()
+    }
+
+    /// Whether the class holds any memory (objects, or a table or span list kept for reuse).
+    pub fn holds_memory(&self) -> bool {
+        self.table.capacity() > 0 || self.spans.capacity() > 0
     }
 
     /// Spans alive now.
@@ -420,7 +422,6 @@ impl ClassStore {
         }
         freed += self.pack_spans(spec, acct);
         self.trim_table(acct);
-        self.stats.pages_compacted += freed as u64;
         freed
     }
 
@@ -612,9 +613,7 @@ impl ClassStore {
             span.release(acct);
         }
         release_vec(core::mem::take(&mut self.table), acct);
-        let compacted = self.stats.pages_compacted;
         *self = Self::new();
-        self.stats.pages_compacted = compacted;
     }
 }
 

@@ -42,16 +42,21 @@ pub fn select_codecs(names: &[String]) -> CliResult<Vec<CodecSpec>> {
     names
         .iter()
         .map(|n| {
-            bench::codec_named(n).ok_or_else(|| {
+            let spec = bench::codec_named(n).ok_or_else(|| {
                 let known: Vec<String> = bench::available_codecs()
                     .into_iter()
                     .map(|c| c.name)
                     .collect();
                 CliError::usage(format!(
-                    "unknown codec `{n}`: this build has {}",
+                    "unknown codec `{n}`: this build has {} (and zstd:LEVEL)",
                     known.join(", ")
                 ))
-            })
+            })?;
+            // Build once here so that a bad level is a usage error before any work starts.
+            spec.builder
+                .build()
+                .map_err(|e| CliError::usage(format!("codec `{n}`: {e}")))?;
+            Ok(spec)
         })
         .collect()
 }

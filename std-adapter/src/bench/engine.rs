@@ -28,16 +28,26 @@ impl CodecSpec {
     }
 }
 
-/// The codecs this build offers, fastest first.
+/// The codecs this build offers: `lz4`, Zstandard at levels -1, 1 and 3, `adaptive` (per page, by
+/// the entropy estimate), and `samefill` (same-fill detection, every other page stored raw).
 pub fn available_codecs() -> Vec<CodecSpec> {
     vec![
         CodecSpec::new("lz4", Algorithm::Lz4),
+        CodecSpec::new("zstd:-1", Algorithm::Zstd { level: -1 }),
+        CodecSpec::new("zstd:1", Algorithm::Zstd { level: 1 }),
+        CodecSpec::new("zstd:3", Algorithm::Zstd { level: 3 }),
+        CodecSpec::new("adaptive", Algorithm::Adaptive),
         CodecSpec::new("samefill", Algorithm::SameFillOnly),
     ]
 }
 
-/// The codec named `name` among [`available_codecs`].
+/// The codec named `name`: one of [`available_codecs`], or `zstd:LEVEL` for any level the
+/// Zstandard encoder accepts (checked when it is built).
 pub fn codec_named(name: &str) -> Option<CodecSpec> {
+    if let Some(level) = name.strip_prefix("zstd:") {
+        let level: i8 = level.parse().ok()?;
+        return Some(CodecSpec::new(name, Algorithm::Zstd { level }));
+    }
     available_codecs().into_iter().find(|c| c.name == name)
 }
 
@@ -280,6 +290,15 @@ mod tests {
             run("x", &[], &codecs, 1, &mut |_| {}),
             Err(BenchError::NoPages)
         ));
+    }
+
+    #[test]
+    fn codecs_by_name() {
+        assert_eq!(codec_named("lz4").unwrap().name, "lz4");
+        assert_eq!(codec_named("zstd:7").unwrap().name, "zstd:7");
+        assert!(codec_named("zstd:x").is_none());
+        assert!(codec_named("zstd:300").is_none());
+        assert!(codec_named("lz5").is_none());
     }
 
     #[test]

@@ -20,7 +20,7 @@ static BUFFERS: Mutex<Buffers> = Mutex::new(Buffers {
 });
 
 /// A codec's output, for the codec-API probes.
-#[cfg(feature = "probe-lz4")]
+#[cfg(any(feature = "probe-lz4", feature = "probe-zstd"))]
 static OUTPUT: Mutex<[u8; PAGE_SIZE]> = Mutex::new([0; PAGE_SIZE]);
 
 /// Round-trips one generated text page through every codec this build links; 0 when all held, else
@@ -49,7 +49,70 @@ const CODECS: &[RoundTrip] = &[
     page_api,
     #[cfg(feature = "probe-lz4")]
     lz4,
+    #[cfg(feature = "probe-zstd")]
+    zstd,
+    #[cfg(feature = "probe-zstd-decompress")]
+    zstd_decompress,
 ];
+
+/// Zstandard through its own API at level 3: `Compressor::compress_into`, `Decompressor`.
+#[cfg(feature = "probe-zstd")]
+fn zstd(original: &Page, decoded: &mut Page) -> bool {
+    use trueno_zram_core::zstd;
+    static COMPRESSOR: Mutex<crate::slot::Slot<zstd::Compressor>> =
+        Mutex::new(crate::slot::Slot::Empty);
+    static DECOMPRESSOR: Mutex<crate::slot::Slot<zstd::Decompressor<'static>>> =
+        Mutex::new(crate::slot::Slot::Empty);
+    let (Some(mut c), Some(mut d), Some(mut out)) = (
+        COMPRESSOR.try_lock(),
+        DECOMPRESSOR.try_lock(),
+        OUTPUT.try_lock(),
+    ) else {
+        return false;
+    };
+    if !c.is_full() {
+        let Ok(compressor) = zstd::Compressor::new(core::hint::black_box(3)) else {
+            return false;
+        };
+        c.set(compressor);
+        d.set(zstd::Decompressor::new());
+    }
+    let (Some(c), Some(d)) = (c.get_mut(), d.get_mut()) else {
+        return false;
+    };
+    let Ok(len) = c.compress_into(original, &mut out[..]) else {
+        return false;
+    };
+    d.decompress_into(&out[..len], decoded) == Ok(PAGE_SIZE)
+}
+
+/// Zstandard decompression alone (a reader of pages that something else wrote): decodes a frame that
+/// the probe cannot see through (`black_box`), so the whole decoder is linked.
+#[cfg(feature = "probe-zstd-decompress")]
+fn zstd_decompress(original: &Page, decoded: &mut Page) -> bool {
+    use trueno_zram_core::zstd;
+    // One frame, content size 4096, one RLE block: the probe's page is not this, so the probe
+    // compares the decoded page with the frame's content instead.
+    const FRAME: [u8; 11] = [
+        0x28, 0xB5, 0x2F, 0xFD, 0x60, 0x00, 0x0F, 0x03, 0x80, 0x00, b'z',
+    ];
+    static DECOMPRESSOR: Mutex<crate::slot::Slot<zstd::Decompressor<'static>>> =
+        Mutex::new(crate::slot::Slot::Empty);
+    let Some(mut d) = DECOMPRESSOR.try_lock() else {
+        return false;
+    };
+    if !d.is_full() {
+        d.set(zstd::Decompressor::new());
+    }
+    let Some(d) = d.get_mut() else {
+        return false;
+    };
+    let ok = d.decompress_into(core::hint::black_box(&FRAME), decoded) == Ok(PAGE_SIZE)
+        && decoded.iter().all(|&b| b == b'z');
+    // The caller compares with the original page: give it back what it expects.
+    decoded.copy_from_slice(original);
+    ok
+}
 
 /// LZ4 through its own API: `Compressor::compress_page` and `decompress_page`.
 #[cfg(feature = "probe-lz4")]

@@ -4,9 +4,11 @@
 //! the figure an embedder sizes a stack by, and the one the bounds here hold the codecs to.
 
 use spin::Mutex;
-use trueno_zram_core::{Encoding, Error, PAGE_SIZE, Page, SimdBackend, lz4, samefill};
+use trueno_zram_core::{Encoding, Error, PAGE_SIZE, Page, SimdBackend, lz4, samefill, zstd};
 
-use crate::codecs::{CALL_SLACK, LZ4_STACK, StackBounds};
+use crate::codecs::{
+    CALL_SLACK, LZ4_STACK, StackBounds, ZSTD_COMPRESS_STACK, ZSTD_DECOMPRESS_STACK,
+};
 use crate::slot::Slot;
 use crate::suite::Failure;
 
@@ -52,6 +54,39 @@ pub const RAW_CODECS: &[RawCodec] = &[
             decompress: LZ4_STACK,
         },
     },
+    RawCodec {
+        name: "zstd level 1 Compressor/Decompressor",
+        encoding: Encoding::Zstd,
+        prepare: zstd_prepare::<1>,
+        compress: zstd_compress,
+        decompress: zstd_decompress,
+        bounds: StackBounds {
+            compress: ZSTD_COMPRESS_STACK,
+            decompress: ZSTD_DECOMPRESS_STACK,
+        },
+    },
+    RawCodec {
+        name: "zstd level 3 Compressor/Decompressor",
+        encoding: Encoding::Zstd,
+        prepare: zstd_prepare::<3>,
+        compress: zstd_compress,
+        decompress: zstd_decompress,
+        bounds: StackBounds {
+            compress: ZSTD_COMPRESS_STACK,
+            decompress: ZSTD_DECOMPRESS_STACK,
+        },
+    },
+    RawCodec {
+        name: "zstd level 7 Compressor/Decompressor",
+        encoding: Encoding::Zstd,
+        prepare: zstd_prepare::<7>,
+        compress: zstd_compress,
+        decompress: zstd_decompress,
+        bounds: StackBounds {
+            compress: ZSTD_COMPRESS_STACK,
+            decompress: ZSTD_DECOMPRESS_STACK,
+        },
+    },
 ];
 
 const LZ4: &str = "lz4 compress_page/decompress_page";
@@ -75,6 +110,52 @@ fn lz4_compress(page: &Page, out: &mut [u8; PAGE_SIZE]) -> Result<Option<usize>,
         Ok(len) => Ok(Some(len)),
         Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => Ok(None),
         Err(error) => Err(core_error(LZ4)(error)),
+    }
+}
+
+const ZSTD: &str = "zstd Compressor/Decompressor";
+
+/// The Zstandard compressor of the level being run: its match finder's tables, sequence store and
+/// entropy tables.
+static ZSTD_COMPRESSOR: Mutex<Slot<zstd::Compressor>> = Mutex::new(Slot::Empty);
+
+/// The Zstandard decompressor: its workspace (Huffman and FSE tables), kept between frames.
+static ZSTD_DECOMPRESSOR: Mutex<Slot<zstd::Decompressor<'static>>> = Mutex::new(Slot::Empty);
+
+fn zstd_prepare<const LEVEL: i8>() -> Result<(), Failure> {
+    let compressor = zstd::Compressor::new(LEVEL).map_err(core_error(ZSTD))?;
+    ZSTD_COMPRESSOR
+        .try_lock()
+        .ok_or(Failure::StateBusy)?
+        .set(compressor);
+    let mut decompressor = ZSTD_DECOMPRESSOR.try_lock().ok_or(Failure::StateBusy)?;
+    if !decompressor.is_full() {
+        decompressor.set(zstd::Decompressor::new());
+    }
+    Ok(())
+}
+
+fn zstd_compress(page: &Page, out: &mut [u8; PAGE_SIZE]) -> Result<Option<usize>, Failure> {
+    let mut state = ZSTD_COMPRESSOR.try_lock().ok_or(Failure::StateBusy)?;
+    let compressor = state.get_mut().ok_or(Failure::NotRun)?;
+    // One byte short of a page, as the page API does.
+    match compressor.compress_into(page, &mut out[..PAGE_SIZE - 1]) {
+        Ok(len) => Ok(Some(len)),
+        Err(Error::OutputTooSmall { .. }) => Ok(None),
+        Err(error) => Err(core_error(ZSTD)(error)),
+    }
+}
+
+fn zstd_decompress(frame: &[u8], page: &mut Page) -> Result<(), Failure> {
+    let mut state = ZSTD_DECOMPRESSOR.try_lock().ok_or(Failure::StateBusy)?;
+    let decompressor = state.get_mut().ok_or(Failure::NotRun)?;
+    let len = decompressor
+        .decompress_into(frame, page)
+        .map_err(core_error(ZSTD))?;
+    if len == PAGE_SIZE {
+        Ok(())
+    } else {
+        Err(core_error(ZSTD)(Error::WrongDecodedLength { len }))
     }
 }
 

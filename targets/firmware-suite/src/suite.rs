@@ -668,6 +668,27 @@ mod tests {
         let lz4 = summary.codecs.iter().find(|c| c.name == "lz4").unwrap();
         assert_eq!(lz4.encodings, [2, 2, summary.pages - 4, 0]);
         assert!(lz4.payload_bytes < lz4.input_bytes / 2, "{lz4:?}");
+        // Adaptive: same-fill first, then LZ4 or Zstandard as the policy says (a page whose codec
+        // output would not fit is stored); it uses both codecs on these pages.
+        let adaptive = summary
+            .codecs
+            .iter()
+            .find(|c| c.name == "adaptive")
+            .unwrap();
+        assert_eq!(adaptive.encodings[1], 2, "{adaptive:?}");
+        assert!(
+            adaptive.encodings[2] >= 1 && adaptive.encodings[3] >= 1,
+            "{adaptive:?}"
+        );
+        assert!(
+            adaptive.encodings[3] <= summary.adaptive.zstd,
+            "{adaptive:?}"
+        );
+        // Zstandard's entropy coding also takes the counters; only the random page is stored.
+        for zstd in summary.codecs.iter().filter(|c| c.name.starts_with("zstd")) {
+            assert_eq!(zstd.encodings, [1, 2, 0, summary.pages - 3], "{zstd:?}");
+            assert!(zstd.payload_bytes < lz4.payload_bytes, "{zstd:?}");
+        }
         assert_eq!(summary.raw.len(), RAW_CODECS.len());
         for c in &summary.raw {
             assert_eq!(c.pages, summary.pages, "{c:?}");
@@ -714,10 +735,17 @@ mod tests {
     #[test]
     fn a_depth_over_the_bound_fails() {
         let _turn = TURN.lock();
-        let codec = &CODECS[0];
-        let ok = run(&[], &mut Deep(codec.bounds.decompress)).unwrap();
-        assert_eq!(ok.codecs[0].stack_decompress, Some(codec.bounds.decompress));
-        let over = codec.bounds.compress.max(codec.bounds.decompress) + 1;
+        let bounds = CODECS
+            .iter()
+            .map(|c| c.bounds)
+            .chain(RAW_CODECS.iter().map(|c| c.bounds))
+            .flat_map(|b| [b.compress, b.decompress])
+            .chain([ESTIMATE_STACK]);
+        let smallest = bounds.clone().min().unwrap();
+        let ok = run(&[], &mut Deep(smallest)).unwrap();
+        assert_eq!(ok.codecs[0].stack_decompress, Some(smallest));
+        assert_eq!(ok.adaptive.stack, Some(smallest));
+        let over = bounds.max().unwrap() + 1;
         assert!(matches!(
             run(&[], &mut Deep(over)),
             Err(Failure::StackOverBound { used, .. }) if used == over

@@ -17,7 +17,13 @@ fn main() {
     }
     let corpora = harness::corpora(&args);
     let mut report = harness::Report::new("zstd", &["MB/s", "ratio", "vs libzstd"]);
-    encode::run(&args, &corpora, &mut report);
-    decode::run(&args, &corpora, &mut report);
+    let only = |what: &str| args.rest.iter().any(|a| a == what);
+    // `--encode` or `--decode` runs one half; by default both.
+    if !only("--encode") {
+        decode::run(&args, &corpora, &mut report);
+    }
+    if !only("--decode") {
+        encode::run(&args, &corpora, &mut report);
+    }
     report.finish(&args);
 }
