@@ -50,6 +50,21 @@ pub enum BatchError {
         #[source]
         source: AllocError,
     },
+    /// The requested GPU backend cannot run here: no driver library, no device, a device too old, or
+    /// a build without the `cuda` feature. [`crate::backend::Backend::Auto`] falls back to the CPU.
+    #[error("no usable GPU: {reason}")]
+    NoDevice {
+        /// What is missing.
+        reason: String,
+    },
+    /// A GPU operation failed (allocation, copy, kernel launch), or the GPU disagreed with the CPU.
+    #[error("GPU {operation} failed: {reason}")]
+    Gpu {
+        /// What was being done.
+        operation: &'static str,
+        /// The driver's error, or what went wrong.
+        reason: String,
+    },
     /// The thread pool could not be built.
     #[error("cannot start {threads} worker threads: {reason}")]
     ThreadPool {
@@ -184,7 +199,7 @@ impl<C: PageCompressor + Clone + Send + Sync> RayonBatch<C> {
     }
 }
 
-fn check_lengths(inputs: usize, outputs: usize) -> Result<(), BatchError> {
+pub(crate) fn check_lengths(inputs: usize, outputs: usize) -> Result<(), BatchError> {
     if inputs == outputs {
         Ok(())
     } else {

@@ -14,8 +14,12 @@ pub use trueno_zram_core::{
     SimdBackend, StandardCompressor, entropy, samefill,
 };
 
+pub mod backend;
 pub mod batch;
 pub mod bench;
+#[cfg(feature = "cuda")]
+pub mod gpu;
 pub mod kernel;
 
+pub use backend::{AutoBatch, Backend};
 pub use batch::{BatchCompressor, BatchError, RayonBatch};

@@ -48,7 +48,8 @@ pub fn ci() -> Result<(), String> {
     run(cargo().args(["test", "--workspace"]))?;
     build_targets()?;
     test_cross()?;
-    miri()
+    miri()?;
+    crate::gpu::ptx_check()
 }
 
 /// Builds the no_std crates for every embedded target.

@@ -1,12 +1,14 @@
 //! `cargo xtask`: the project's automation, in Rust so that it runs wherever cargo does.
 //!
 //! Commands: `ci`, `build-targets`, `test-cross`, `test-firmware`, `firmware-size`, `lint-firmware`,
-//! `miri`, `bench NAME [ARGS]`, `fuzz NAME --seconds N`, `soak --minutes N`.
+//! `miri`, `bench NAME [ARGS]`, `fuzz NAME --seconds N`, `soak --minutes N`, `ptx`,
+//! `ptx-check`.
 
 mod cmd;
 mod defmt;
 mod elf;
 mod firmware;
+mod gpu;
 mod setup;
 
 use std::process::ExitCode;
@@ -14,7 +16,8 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci                         install what is missing, then fmt, clippy, tests, build-targets, test-cross, miri
+  ci                         install what is missing, then fmt, clippy, tests, build-targets, test-cross, miri,
+                             ptx-check
   build-targets              build the no_std crates for every embedded target
   test-cross                 run the core's tests for aarch64 under qemu-user (NEON kernels for real), then
                              the firmware suite on emulated Cortex-M4F and RISC-V 32 boards (qemu-system)
@@ -25,7 +28,9 @@ commands:
   miri                       run the core's tests under Miri
   bench NAME [--corpus FILE] run benchmark NAME in release (tests/benches/NAME.rs); JSON in target/bench/NAME.json
   fuzz NAME [--seconds N]    run fuzz target NAME (tests/fuzz) with cargo fuzz for N seconds (default 60)
-  soak [--minutes N]         the release daemon under fio with crc32c verify over 4 connections (default 10)";
+  soak [--minutes N]         the release daemon under fio with crc32c verify over 4 connections (default 10)
+  ptx                        regenerate the GPU kernels' PTX (std-adapter/src/gpu/lz4.ptx) on nightly
+  ptx-check                  check that the PTX is current, assemble it with ptxas for sm_80 and sm_90";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +49,8 @@ fn main() -> ExitCode {
         "bench" => cmd::bench(rest),
         "fuzz" => cmd::fuzz(rest),
         "soak" => cmd::soak(rest),
+        "ptx" => gpu::ptx(),
+        "ptx-check" => gpu::ptx_check(),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
