@@ -2,9 +2,11 @@
 //! block request to this daemon through io_uring, and we answer it from the same [`BlockStore`]
 //! the NBD transport serves.
 //!
-//! [`io`] maps one request to a store operation; [`params`] builds the device parameters.
+//! [`io`] maps one request to a store operation; [`params`] builds the device parameters;
+//! [`device`] is the libublk glue that adds, serves and removes `/dev/ublkbN`.
 //!
 //! [`BlockStore`]: crate::store::BlockStore
 
+pub mod device;
 pub mod io;
 pub mod params;
