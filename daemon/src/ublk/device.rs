@@ -173,6 +173,54 @@ fn serve_queue(qid: u16, dev: &UblkDev, store: &BlockStore) {
 #[cfg(test)]
 mod tests {
     use super::device_id;
+    use crate::ublk::{io, params};
+    use libublk::sys;
+
+    #[test]
+    fn our_constants_are_the_kernel_headers() {
+        assert_eq!(io::UBLK_IO_OP_READ, sys::UBLK_IO_OP_READ);
+        assert_eq!(io::UBLK_IO_OP_WRITE, sys::UBLK_IO_OP_WRITE);
+        assert_eq!(io::UBLK_IO_OP_FLUSH, sys::UBLK_IO_OP_FLUSH);
+        assert_eq!(io::UBLK_IO_OP_DISCARD, sys::UBLK_IO_OP_DISCARD);
+        assert_eq!(io::UBLK_IO_OP_WRITE_SAME, sys::UBLK_IO_OP_WRITE_SAME);
+        assert_eq!(io::UBLK_IO_OP_WRITE_ZEROES, sys::UBLK_IO_OP_WRITE_ZEROES);
+        assert_eq!(io::UBLK_IO_F_FUA, sys::UBLK_IO_F_FUA);
+        assert_eq!(io::UBLK_IO_F_NOUNMAP, sys::UBLK_IO_F_NOUNMAP);
+        assert_eq!(
+            params::UBLK_ATTR_VOLATILE_CACHE,
+            sys::UBLK_ATTR_VOLATILE_CACHE
+        );
+        assert_eq!(params::UBLK_ATTR_FUA, sys::UBLK_ATTR_FUA);
+        assert_eq!(params::UBLK_PARAM_TYPE_BASIC, sys::UBLK_PARAM_TYPE_BASIC);
+        assert_eq!(
+            params::UBLK_PARAM_TYPE_DISCARD,
+            sys::UBLK_PARAM_TYPE_DISCARD
+        );
+        assert_eq!(
+            u32::from(params::MAX_QUEUE_DEPTH),
+            sys::UBLK_MAX_QUEUE_DEPTH
+        );
+        assert_eq!(u32::from(params::MAX_QUEUES), sys::UBLK_MAX_NR_QUEUES);
+    }
+
+    #[test]
+    fn kernel_params_carry_every_field() {
+        let p = params::device_params(1 << 30).unwrap_or_else(|e| unreachable!("{e}"));
+        let k = super::kernel_params(&p);
+        assert_eq!(k.types, p.types);
+        assert_eq!(k.basic.attrs, p.attrs);
+        assert_eq!(k.basic.logical_bs_shift, 12);
+        assert_eq!(k.basic.physical_bs_shift, 12);
+        assert_eq!(k.basic.max_sectors, p.max_sectors);
+        assert_eq!(k.basic.dev_sectors, (1u64 << 30) / 512);
+        assert_eq!(k.discard.discard_granularity, 4096);
+        assert_eq!(k.discard.max_discard_sectors, p.max_discard_sectors);
+        assert_eq!(
+            k.discard.max_write_zeroes_sectors,
+            p.max_write_zeroes_sectors
+        );
+        assert_eq!(k.discard.max_discard_segments, 1);
+    }
 
     #[test]
     fn ublk_names_ask_for_their_number() {
