@@ -35,6 +35,10 @@ pub struct CreateArgs {
     pub foreground: bool,
     /// Serve a swap device (memory locked, I/O flusher).
     pub swap: bool,
+    /// ublk queues (default: CPU count up to 4).
+    pub queues: Option<u16>,
+    /// ublk queue depth (default 128).
+    pub depth: Option<u16>,
 }
 
 const UBLK_CONTROL: &str = "/dev/ublk-control";
@@ -42,16 +46,15 @@ const UBLK_CONTROL: &str = "/dev/ublk-control";
 /// `create`: checks everything, then serves in the foreground or starts a background daemon and
 /// waits until it answers.
 pub fn create(args: &CreateArgs) -> Result<(), String> {
-    if args.ublk == Some(true) {
+    let ublk = args
+        .ublk
+        .unwrap_or_else(|| std::path::Path::new(UBLK_CONTROL).exists());
+    if ublk && !std::path::Path::new(UBLK_CONTROL).exists() {
         return Err(format!(
-            "the ublk transport is not in this build yet; use --transport nbd (the kernel side needs {UBLK_CONTROL} and the ublk_drv module)"
+            "{UBLK_CONTROL} is absent: the ublk transport needs Linux >= 6.0 built with CONFIG_BLK_DEV_UBLK and `modprobe ublk_drv` (as root); or use --transport nbd"
         ));
     }
-    if args.ublk.is_none() && std::path::Path::new(UBLK_CONTROL).exists() {
-        log::warn!(
-            "{UBLK_CONTROL} exists but the ublk transport is not in this build yet: serving NBD"
-        );
-    }
+    let queues = crate::ublk::params::queue_config(args.queues, args.depth)?;
     let size = parse_size(&args.size)?;
     let algorithm = parse_algorithm(&args.algorithm)?;
     let mem_limit = args.mem_limit.as_deref().map(parse_size).transpose()?;
@@ -87,6 +90,25 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
         ..config.store
     })
     .map_err(|e| e.to_string())?;
+    if ublk {
+        crate::ublk::params::device_params(size)?;
+        if !args.foreground {
+            return spawn_background(args, &name, true);
+        }
+        let ublk_config = crate::ublk::device::UblkConfig {
+            name: name.clone(),
+            store: config.store,
+            queues,
+            swap: args.swap,
+        };
+        let algorithm_text = args.algorithm.clone();
+        return crate::ublk::device::run(&ublk_config, move |bdev| {
+            println!(
+                "{name}: {} device ({algorithm_text}) serving {bdev}",
+                human_size(size)
+            );
+        });
+    }
     if args.foreground {
         return device::run(&config, |endpoint| {
             println!(
@@ -97,7 +119,7 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
             println!("{}", attach_hint(&name, endpoint));
         });
     }
-    spawn_background(args, &name)
+    spawn_background(args, &name, false)
 }
 
 fn first_free_name() -> String {
@@ -110,7 +132,7 @@ fn first_free_name() -> String {
 
 /// Starts `create --foreground` as a daemon in its own process group, output to its log file,
 /// then waits until its control socket answers.
-fn spawn_background(args: &CreateArgs, name: &str) -> Result<(), String> {
+fn spawn_background(args: &CreateArgs, name: &str, ublk: bool) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let dir = control::run_dir();
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -127,13 +149,20 @@ fn spawn_background(args: &CreateArgs, name: &str) -> Result<(), String> {
         "--size",
         &args.size,
     ])
-    .args(["--algorithm", &args.algorithm, "--transport", "nbd"])
+    .args(["--algorithm", &args.algorithm, "--transport"])
+    .arg(if ublk { "ublk" } else { "nbd" })
     .args(["--workers", &args.workers.to_string()]);
     if let Some(limit) = &args.mem_limit {
         cmd.args(["--mem-limit", limit]);
     }
     if args.swap {
         cmd.arg("--swap");
+    }
+    if let Some(queues) = args.queues {
+        cmd.args(["--queues", &queues.to_string()]);
+    }
+    if let Some(depth) = args.depth {
+        cmd.args(["--depth", &depth.to_string()]);
     }
     if let Some(path) = &args.socket {
         cmd.arg("--socket").arg(path);
@@ -155,6 +184,17 @@ fn spawn_background(args: &CreateArgs, name: &str) -> Result<(), String> {
     let started = Instant::now();
     loop {
         if let Ok(status) = control::stat(name) {
+            if ublk {
+                println!(
+                    "{name}: {} device ({}) serving {} (pid {})",
+                    human_size(status.stats.disksize),
+                    status.algorithm,
+                    status.endpoint,
+                    status.pid
+                );
+                println!("log: {}", log_path.display());
+                return Ok(());
+            }
             println!(
                 "{name}: {} device ({}) serving NBD on {} (pid {})",
                 human_size(status.stats.disksize),

@@ -11,5 +11,6 @@ pub mod generator;
 pub mod nbd;
 pub mod store;
 pub mod swap;
+pub mod ublk;
 pub mod units;
 pub mod zram_cli;

@@ -1,7 +1,8 @@
 //! `trueno-ublk`: create, list, inspect and delete compressed RAM block devices.
 //!
 //! ```text
-//! trueno-ublk create --size 4G --algorithm lz4 [--mem-limit 1G] [--socket PATH | --listen 127.0.0.1:10809]
+//! trueno-ublk create --size 4G --algorithm lz4 [--mem-limit 1G] [--transport ublk|nbd]
+//!     [--queues N --depth D] [--socket PATH | --listen 127.0.0.1:10809] [--swap]
 //! trueno-ublk list
 //! trueno-ublk stat [DEVICE] [--json]
 //! trueno-ublk delete DEVICE
@@ -16,12 +17,25 @@ use trueno_ublk::cli;
 #[command(
     name = "trueno-ublk",
     version,
-    about = "Compressed RAM block devices (NBD today, ublk to come)"
+    about = "Compressed RAM block devices, served through ublk (/dev/ublkbN) or NBD",
+    after_help = KERNEL_HELP
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+const KERNEL_HELP: &str = "\
+ublk (the default where /dev/ublk-control exists):
+  Needs Linux >= 6.0 built with CONFIG_BLK_DEV_UBLK (=m or =y), the driver loaded
+  (`modprobe ublk_drv`), and root (or CAP_SYS_ADMIN). The device appears as /dev/ublkbN.
+  As swap:  trueno-ublk create --size 8G --swap --transport ublk
+            mkswap /dev/ublkb0 && swapon -p 100 /dev/ublkb0
+  (--swap locks the daemon's memory and its I/O buffers and marks it an I/O flusher, so
+  swapping out never waits on memory that only the swap-out could free.)
+NBD: choose --transport nbd where the kernel has no ublk_drv (older kernels, containers
+  without /dev/ublk-control), to serve a remote client over TCP, or to test without root;
+  attach with nbd-client (the nbd module) or any userspace NBD client.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -58,6 +72,12 @@ enum Command {
         /// never waits on the memory it is freeing.
         #[arg(long)]
         swap: bool,
+        /// ublk hardware queues, each served by its own thread (default: CPU count, at most 4).
+        #[arg(long)]
+        queues: Option<u16>,
+        /// ublk queue depth: requests in flight per queue.
+        #[arg(long, default_value_t = trueno_ublk::ublk::params::DEFAULT_DEPTH)]
+        depth: u16,
     },
     /// List running devices.
     List,
@@ -96,6 +116,8 @@ fn main() -> ExitCode {
             workers,
             foreground,
             swap,
+            queues,
+            depth,
         } => cli::create(&cli::CreateArgs {
             size,
             algorithm,
@@ -111,6 +133,8 @@ fn main() -> ExitCode {
             workers,
             foreground,
             swap,
+            queues,
+            depth: Some(depth),
         }),
         Command::List => cli::list(),
         Command::Stat { device, json } => cli::stat(device.as_deref(), json),
