@@ -213,25 +213,11 @@ impl<C: PageCompressor + Clone + Send + Sync> BatchCompressor for RayonBatch<C> 
     }
 
     fn compress_batch(&self, pages: &[Page], out: &mut [CompressedPage]) -> Result<(), BatchError> {
-        check_lengths(pages.len(), out.len())?;
-        let chunk = Self::CHUNK_PAGES;
-        self.pool.install(|| {
-            pages
-                .par_chunks(chunk)
-                .zip(out.par_chunks_mut(chunk))
-                .enumerate()
-                .try_for_each_init(
-                    || self.prototype.clone(),
-                    |codec, (n, (src, dst))| {
-                        for (i, (page, slot)) in src.iter().zip(dst.iter_mut()).enumerate() {
-                            *slot = codec.compress(page).map_err(|source| BatchError::Page {
-                                index: n * chunk + i,
-                                source,
-                            })?;
-                        }
-                        Ok(())
-                    },
-                )
+        self.each_pair(pages, out, |codec, index, page, slot| {
+            *slot = codec
+                .compress(page)
+                .map_err(|source| BatchError::Page { index, source })?;
+            Ok(())
         })
     }
 
@@ -240,27 +226,10 @@ impl<C: PageCompressor + Clone + Send + Sync> BatchCompressor for RayonBatch<C> 
         packed: &[CompressedPage],
         out: &mut [Page],
     ) -> Result<(), BatchError> {
-        check_lengths(packed.len(), out.len())?;
-        let chunk = Self::CHUNK_PAGES;
-        self.pool.install(|| {
-            packed
-                .par_chunks(chunk)
-                .zip(out.par_chunks_mut(chunk))
-                .enumerate()
-                .try_for_each_init(
-                    || self.prototype.clone(),
-                    |codec, (n, (src, dst))| {
-                        for (i, (page, slot)) in src.iter().zip(dst.iter_mut()).enumerate() {
-                            codec.decompress_into(page, slot).map_err(|source| {
-                                BatchError::Page {
-                                    index: n * chunk + i,
-                                    source,
-                                }
-                            })?;
-                        }
-                        Ok(())
-                    },
-                )
+        self.each_pair(packed, out, |codec, index, page, slot| {
+            codec
+                .decompress_into(page, slot)
+                .map_err(|source| BatchError::Page { index, source })
         })
     }
 
@@ -317,22 +286,35 @@ impl<C: PageCompressor + Clone + Send + Sync> BatchCompressor for RayonBatch<C> 
         handles: &[Handle],
         out: &mut [Page],
     ) -> Result<(), BatchError> {
-        check_lengths(handles.len(), out.len())?;
+        self.each_pair(handles, out, |codec, index, &handle, slot| {
+            pool.decompress_into(handle, codec, slot)
+                .map_err(|source| BatchError::Pool { index, source })
+        })
+    }
+}
+
+impl<C: PageCompressor + Clone + Send + Sync> RayonBatch<C> {
+    /// Runs `op` on every (input, output) pair in parallel, chunk by chunk, each worker with its own
+    /// clone of the compressor; `op` gets the pair's index in the batch for its error. Stops at the
+    /// first error.
+    fn each_pair<S: Sync, D: Send>(
+        &self,
+        inputs: &[S],
+        outputs: &mut [D],
+        op: impl Fn(&mut C, usize, &S, &mut D) -> Result<(), BatchError> + Sync,
+    ) -> Result<(), BatchError> {
+        check_lengths(inputs.len(), outputs.len())?;
         let chunk = Self::CHUNK_PAGES;
         self.pool.install(|| {
-            handles
+            inputs
                 .par_chunks(chunk)
-                .zip(out.par_chunks_mut(chunk))
+                .zip(outputs.par_chunks_mut(chunk))
                 .enumerate()
                 .try_for_each_init(
                     || self.prototype.clone(),
                     |codec, (n, (src, dst))| {
-                        for (i, (&handle, slot)) in src.iter().zip(dst.iter_mut()).enumerate() {
-                            pool.decompress_into(handle, codec, slot)
-                                .map_err(|source| BatchError::Pool {
-                                    index: n * chunk + i,
-                                    source,
-                                })?;
+                        for (i, (input, output)) in src.iter().zip(dst.iter_mut()).enumerate() {
+                            op(codec, n * chunk + i, input, output)?;
                         }
                         Ok(())
                     },
