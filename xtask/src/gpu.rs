@@ -156,13 +156,53 @@ fn stable_symbol_names(ptx: &str) -> String {
         |h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric()),
         |rest| rest.starts_with(|c: char| c.is_ascii_digit()),
     );
-    renumber(
+    let with_modules = renumber(
         &with_crates,
         "anon_$_",
         "_$_",
         |h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()),
         |_| true,
-    )
+    );
+    renumber_anonymous_constants(&with_modules)
+}
+
+/// Renumbers the index of every `anon_$_h<k>_$_<index>` in order of first appearance. LLVM counts
+/// a module's anonymous constants as it creates them, and how many it creates before a given one
+/// depends on the checkout path (panic locations name the core's source files by absolute path,
+/// and strings of different lengths merge differently), so the indices shift between checkouts.
+fn renumber_anonymous_constants(ptx: &str) -> String {
+    const PREFIX: &str = "anon_$_h";
+    let mut names: Vec<&str> = Vec::new();
+    let mut out = String::with_capacity(ptx.len());
+    let mut rest = ptx;
+    while let Some(at) = rest.find(PREFIX) {
+        out.push_str(&rest[..at]);
+        let from_prefix = &rest[at..];
+        let module_len = from_prefix[PREFIX.len()..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let after_module = &from_prefix[PREFIX.len() + module_len..];
+        let index_len = after_module
+            .strip_prefix("_$_")
+            .map_or(0, |tail| tail.bytes().take_while(u8::is_ascii_digit).count());
+        if module_len == 0 || index_len == 0 {
+            out.push_str(PREFIX);
+            rest = &from_prefix[PREFIX.len()..];
+            continue;
+        }
+        let name_len = PREFIX.len() + module_len + "_$_".len() + index_len;
+        let name = &from_prefix[..name_len];
+        let n = names.iter().position(|known| *known == name).unwrap_or_else(|| {
+            names.push(name);
+            names.len() - 1
+        });
+        let module = &from_prefix[PREFIX.len()..PREFIX.len() + module_len];
+        out.push_str(&format!("{PREFIX}{module}_$_{n}"));
+        rest = &from_prefix[name_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Replaces every `<prefix><hash><suffix>` whose hash passes `is_hash` and whose following text
@@ -380,8 +420,8 @@ mod tests {
         assert_eq!(
             stable,
             "call _RNvNtCsh0_16trueno_zram_core3lz4f; .func _RNvCsh1_4core5panic;\n\
-             ld [anon_$_h0_$_21]; _RNvCsh0_16trueno_zram_core1g;\n\
-             mov anon_$_h1_$_3; Cs is not_a_crate; .entry trueno_lz4("
+             ld [anon_$_h0_$_0]; _RNvCsh0_16trueno_zram_core1g;\n\
+             mov anon_$_h1_$_1; Cs is not_a_crate; .entry trueno_lz4("
         );
         // Another checkout's hashes give the same text.
         let elsewhere = ptx.replace("h0N9Mtu1z3U", "avkIygvKa0n").replace(
@@ -389,5 +429,8 @@ mod tests {
             "0123456789abcdef0123456789abcdef",
         );
         assert_eq!(stable_symbol_names(&elsewhere), stable);
+        // So does one whose anonymous constants are counted from elsewhere.
+        let shifted = ptx.replace("_$_21]", "_$_24]").replace("_$_3;", "_$_6;");
+        assert_eq!(stable_symbol_names(&shifted), stable);
     }
 }
