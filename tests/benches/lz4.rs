@@ -6,10 +6,15 @@
 //! Decompression: every contender decodes liblz4's blocks of the same pages into a 4096-byte page
 //! (ours writes the same blocks, checked below). Ratios are total input over total block bytes.
 //!
+//! Beside wall-clock MB/s, each run is also timed in CPU time of this thread (from
+//! `/proc/thread-self/schedstat`): on a shared machine the process is often descheduled, and CPU time
+//! does not count those gaps, so the CPU-time ratios are the steadier ones.
+//!
 //! `cargo xtask bench lz4 [--corpus FILE]... [--rounds N]`
 
 mod harness;
 
+use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
 use std::hint::black_box;
 
@@ -75,6 +80,33 @@ fn liblz4_decompress(block: &[u8], page: &mut Page) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
+/// CPU time of this thread so far, in seconds (0 where schedstat is missing).
+fn thread_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0.0, |ns| ns as f64 / 1e9)
+}
+
+/// A contender whose every run also logs its CPU time.
+fn cpu_timed<'a>(
+    name: impl Into<String>,
+    log: &'a RefCell<Vec<f64>>,
+    mut run: impl FnMut() + 'a,
+) -> Contender<'a> {
+    Contender::new(name, move || {
+        let start = thread_cpu_seconds();
+        run();
+        log.borrow_mut().push(thread_cpu_seconds() - start);
+    })
+}
+
+/// MB per CPU-second from the median of the logged runs (the first, a warm-up, left out).
+fn cpu_speed(bytes: usize, log: &RefCell<Vec<f64>>) -> f64 {
+    let samples: Vec<f64> = log.borrow().iter().skip(1).copied().collect();
+    bytes as f64 / harness::median(samples) / 1e6
+}
+
 struct Blocks {
     bytes: Vec<u8>,
     ranges: Vec<(usize, usize)>,
@@ -98,6 +130,8 @@ fn main() {
             "comp x lib",
             "decomp x lib",
             "ratio x lib",
+            "comp CPU x lib",
+            "decomp CPU x lib",
         ],
     );
     for corpus in harness::corpora(&args) {
@@ -140,18 +174,23 @@ fn main() {
                     .expect("lz4_flex compress");
         }
 
+        let contenders = 2 + backends.len();
+        let comp_cpu: Vec<RefCell<Vec<f64>>> =
+            (0..contenders).map(|_| RefCell::default()).collect();
+        let decomp_cpu: Vec<RefCell<Vec<f64>>> =
+            (0..contenders).map(|_| RefCell::default()).collect();
         let mut compressors = {
             let mut out_lib = [0u8; BOUND];
             let mut out_flex = vec![0u8; flex_bound];
             let mut lib = LibLz4::new();
             let mut flex_table = lz4_flex::block::CompressTable::small();
             let mut list = vec![
-                Contender::new("liblz4", move || {
+                cpu_timed("liblz4", &comp_cpu[0], move || {
                     for p in pages {
                         black_box(lib.compress(black_box(p), &mut out_lib));
                     }
                 }),
-                Contender::new("lz4_flex", move || {
+                cpu_timed("lz4_flex", &comp_cpu[1], move || {
                     for p in pages {
                         black_box(
                             lz4_flex::block::compress_into_with_table(
@@ -164,10 +203,10 @@ fn main() {
                     }
                 }),
             ];
-            for &backend in &backends {
+            for (i, &backend) in backends.iter().enumerate() {
                 let mut ours = lz4::Compressor::with_backend(backend);
                 let mut out = [0u8; BOUND];
-                list.push(Contender::new(backend.name(), move || {
+                list.push(cpu_timed(backend.name(), &comp_cpu[2 + i], move || {
                     for p in pages {
                         black_box(ours.compress_page(black_box(p), &mut out).ok());
                     }
@@ -183,12 +222,12 @@ fn main() {
             let mut page_lib = [0u8; PAGE_SIZE];
             let mut page_flex = [0u8; PAGE_SIZE];
             let mut list = vec![
-                Contender::new("liblz4", move || {
+                cpu_timed("liblz4", &decomp_cpu[0], move || {
                     for b in blocks_ref.iter() {
                         black_box(liblz4_decompress(black_box(b), &mut page_lib));
                     }
                 }),
-                Contender::new("lz4_flex", move || {
+                cpu_timed("lz4_flex", &decomp_cpu[1], move || {
                     for b in blocks_ref.iter() {
                         black_box(
                             lz4_flex::block::decompress_into(black_box(b), &mut page_flex).ok(),
@@ -196,9 +235,9 @@ fn main() {
                     }
                 }),
             ];
-            for &backend in &backends {
+            for (i, &backend) in backends.iter().enumerate() {
                 let mut page = [0u8; PAGE_SIZE];
-                list.push(Contender::new(backend.name(), move || {
+                list.push(cpu_timed(backend.name(), &decomp_cpu[2 + i], move || {
                     for b in blocks_ref.iter() {
                         black_box(lz4::decompress_page(backend, black_box(b), &mut page).ok());
                     }
@@ -226,6 +265,8 @@ fn main() {
                     comp[i] / comp[0],
                     decomp[i] / decomp[0],
                     ratio(sizes[i]) / ratio(lib_size),
+                    cpu_speed(bytes, &comp_cpu[i]) / cpu_speed(bytes, &comp_cpu[0]),
+                    cpu_speed(bytes, &decomp_cpu[i]) / cpu_speed(bytes, &decomp_cpu[0]),
                 ],
             );
         }

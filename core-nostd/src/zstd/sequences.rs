@@ -724,6 +724,59 @@ mod tests {
         assert_eq!(resolve_offset(3, 0, &mut ones), None);
     }
 
+    /// An output of 64 bytes whose last 8 are unread literals "ABCDEFGH", with 10 bytes of frame
+    /// output already written.
+    fn output(dst: &mut [u8; 64], window: u64) -> Output<'_, 'static> {
+        dst[56..].copy_from_slice(b"ABCDEFGH");
+        Output {
+            dst,
+            out: 10,
+            lit: 56,
+            frame_start: 0,
+            window,
+            dict: &[],
+        }
+    }
+
+    #[test]
+    fn hostile_sequences_are_rejected() {
+        let mut dst = [0u8; 64];
+        // Literals past the literals section.
+        assert_eq!(
+            output(&mut dst, 1 << 20).execute(9, 3, 1),
+            Err(ZstdError::LiteralsOverrun {
+                needed: 9,
+                available: 8
+            })
+        );
+        // An offset before the start of the output (no dictionary).
+        assert_eq!(
+            output(&mut dst, 1 << 20).execute(2, 3, 13),
+            Err(ZstdError::OffsetTooFar {
+                offset: 13,
+                available: 12
+            })
+        );
+        // An offset within the output but beyond the window.
+        assert_eq!(
+            output(&mut dst, 4).execute(2, 3, 6),
+            Err(ZstdError::OffsetTooFar {
+                offset: 6,
+                available: 4
+            })
+        );
+        // A match that would overwrite literals not yet copied: the output does not fit.
+        assert!(matches!(
+            output(&mut dst, 1 << 20).execute(1, 60, 1),
+            Err(ZstdError::OutputTooSmall { .. })
+        ));
+        // And a valid one: 2 literals, then 3 bytes from 2 back.
+        let mut o = output(&mut dst, 1 << 20);
+        o.execute(2, 3, 2).unwrap();
+        assert_eq!((o.out, o.lit), (15, 58));
+        assert_eq!(&o.dst[10..15], b"ABABA");
+    }
+
     #[test]
     fn overlapping_matches_repeat_their_pattern() {
         let mut buf = [0u8; 40];
