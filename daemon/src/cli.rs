@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 use crate::control;
 use crate::device::{self, DeviceConfig, attach_hint};
 use crate::nbd::Endpoint;
+use crate::orphans::{Finding, Survey, remove_dead};
+use crate::state::ProcTable;
 use crate::store::{StoreConfig, parse_algorithm};
+use crate::swap::{self, SwapNeeds};
+use crate::ublk::kernel::{SystemUblk, UblkKernel, parse_device_arg};
 use crate::units::{human_size, parse_size};
 
 /// Arguments of `create`.
@@ -46,28 +50,64 @@ const UBLK_CONTROL: &str = "/dev/ublk-control";
 /// `create`: checks everything, then serves in the foreground or starts a background daemon and
 /// waits until it answers.
 pub fn create(args: &CreateArgs) -> Result<(), String> {
-    let ublk = args
-        .ublk
-        .unwrap_or_else(|| std::path::Path::new(UBLK_CONTROL).exists());
-    if ublk && !std::path::Path::new(UBLK_CONTROL).exists() {
-        return Err(format!(
-            "{UBLK_CONTROL} is absent: the ublk transport needs Linux >= 6.0 built with CONFIG_BLK_DEV_UBLK and `modprobe ublk_drv` (as root); or use --transport nbd"
-        ));
-    }
+    let ublk_present = std::path::Path::new(UBLK_CONTROL).exists();
+    let ublk = args.ublk.unwrap_or(ublk_present);
     let queues = crate::ublk::params::queue_config(args.queues, args.depth)?;
     let size = parse_size(&args.size)?;
     let algorithm = parse_algorithm(&args.algorithm)?;
     let mem_limit = args.mem_limit.as_deref().map(parse_size).transpose()?;
+    let store = StoreConfig {
+        size,
+        algorithm,
+        mem_limit,
+    };
+    if args.swap {
+        // Refused here, before anything is started, as the daemon itself would refuse.
+        let needs = if ublk {
+            SwapNeeds::ublk(&store, queues)
+        } else {
+            SwapNeeds::nbd(&store)
+        };
+        swap::check(&needs, &swap::ProcessLimits::of_this_process()?)
+            .map_err(|lines| lines.join("\n"))?;
+    }
+    if ublk && !ublk_present {
+        return Err(format!(
+            "{UBLK_CONTROL} is absent: the ublk transport needs Linux >= 6.0 built with CONFIG_BLK_DEV_UBLK and `modprobe ublk_drv` (as root); or use --transport nbd"
+        ));
+    }
+    // What killed daemons left is cleaned before a name is chosen, so their names are free.
+    let survey = system_survey();
+    for path in survey.clean() {
+        log::info!("removed {}, left by a daemon that is gone", path.display());
+    }
     let name = match &args.name {
         Some(n) => {
             control::check_name(n)?;
-            if control::request(&control::control_path(n), "stat").is_ok() {
-                return Err(format!("device `{n}` is already running"));
+            match survey.named(n) {
+                Some(Finding::Running { .. }) => {
+                    return Err(format!("device `{n}` is already running"));
+                }
+                Some(Finding::Unresponsive { pid, .. }) => {
+                    return Err(format!(
+                        "device `{n}` has a daemon (pid {pid}) that runs but does not answer: stop it first"
+                    ));
+                }
+                _ => {}
             }
             n.clone()
         }
         None => first_free_name(),
     };
+    if ublk
+        && let Some(id) = crate::ublk::device::fixed_device_id(&name)
+            .and_then(|id| survey.orphaned_device(id))
+            .map(|(d, _)| d.id)
+    {
+        return Err(format!(
+            "ublk device {id} is still held by the kernel for a daemon that is gone: remove it with `trueno-ublk delete {name}` first"
+        ));
+    }
     let endpoint = match (&args.listen, &args.socket) {
         (Some(addr), _) => Endpoint::Tcp(*addr),
         (None, Some(path)) => Endpoint::Unix(path.clone()),
@@ -75,11 +115,7 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
     };
     let config = DeviceConfig {
         name: name.clone(),
-        store: StoreConfig {
-            size,
-            algorithm,
-            mem_limit,
-        },
+        store,
         endpoint,
         workers: args.workers,
         swap: args.swap,
@@ -229,18 +265,38 @@ fn spawn_background(args: &CreateArgs, name: &str, ublk: bool) -> Result<(), Str
     }
 }
 
-/// `list`: one line per running device.
+/// The daemons of the run dir and the kernel's ublk devices.
+fn system_survey() -> Survey {
+    Survey::take(
+        &control::run_dir(),
+        &ProcTable::system(),
+        &SystemUblk::new(),
+    )
+}
+
+/// `list`: one line per device: running ones with their figures, then what daemons that are gone
+/// left behind (their stale files are removed on the way; kernel devices stay until `delete`).
 pub fn list() -> Result<(), String> {
-    let names = control::list();
-    if names.is_empty() {
+    let survey = system_survey();
+    let cleaned = survey.clean();
+    if survey.findings.is_empty() {
         println!(
             "no devices (control sockets in {})",
             control::run_dir().display()
         );
     }
-    for name in names {
-        match control::stat(&name) {
-            Ok(s) => println!(
+    for finding in &survey.findings {
+        println!("{}", list_line(finding, &cleaned));
+    }
+    Ok(())
+}
+
+fn list_line(finding: &Finding, cleaned: &[std::path::PathBuf]) -> String {
+    let pid_text =
+        |pid: &Option<u32>| pid.map_or_else(|| "its daemon".into(), |p| format!("daemon pid {p}"));
+    match finding {
+        Finding::Running { name, .. } => match control::stat(name) {
+            Ok(s) => format!(
                 "{:<12} {:>10} {:<10} {:<4} {} pid {}",
                 s.name,
                 human_size(s.stats.disksize),
@@ -249,10 +305,75 @@ pub fn list() -> Result<(), String> {
                 s.endpoint,
                 s.pid
             ),
-            Err(e) => println!("{name:<12} (not answering: {e})"),
+            Err(e) => format!("{name:<12} (not answering: {e})"),
+        },
+        Finding::Unresponsive { name, pid } => format!(
+            "{name:<12} (daemon pid {pid} runs but does not answer on {})",
+            control::control_path(name).display()
+        ),
+        Finding::Dead {
+            name,
+            pid,
+            orphan: Some(d),
+            ..
+        } => format!(
+            "{name:<12} orphaned: {} is gone; the kernel still holds ublk device {} (/dev/ublkc{}, {}): `trueno-ublk delete {name}` removes it",
+            pid_text(pid),
+            d.id,
+            d.id,
+            d.state
+        ),
+        Finding::Dead {
+            name, pid, stale, ..
+        } => {
+            let removed: Vec<String> = stale
+                .iter()
+                .filter(|p| cleaned.contains(p))
+                .map(|p| p.display().to_string())
+                .collect();
+            format!(
+                "{name:<12} (gone: {} was killed; removed {})",
+                pid_text(pid),
+                if removed.is_empty() {
+                    "nothing".into()
+                } else {
+                    removed.join(", ")
+                }
+            )
+        }
+        Finding::OrphanDevice(d) => format!(
+            "{:<12} orphaned: ublk device {} (/dev/ublkc{}, {}) of pid {}, which is gone{}: `trueno-ublk delete ublk{}` removes it",
+            format!("ublk{}", d.id),
+            d.id,
+            d.id,
+            d.state,
+            d.server_pid,
+            if d.ours {
+                " (added by trueno-ublk)"
+            } else {
+                ""
+            },
+            d.id
+        ),
+        Finding::OtherDevice(d) => format!(
+            "{:<12} /dev/ublkb{} ({}) served by pid {} ({})",
+            format!("ublk{}", d.id),
+            d.id,
+            d.state,
+            d.server_pid,
+            if d.ours {
+                "trueno-ublk with another run dir"
+            } else {
+                "another ublk server"
+            }
+        ),
+        Finding::Unreadable { id, why } => {
+            format!(
+                "{:<12} (cannot ask the kernel about it: {why})",
+                format!("ublk{id}")
+            )
         }
     }
-    Ok(())
 }
 
 /// `stat`: live figures of one device, or of all.
@@ -306,9 +427,86 @@ pub fn stat(device: Option<&str>, json: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `delete`: stops a device gracefully.
+/// `delete`: stops a device gracefully; removes what a daemon that is gone left behind, its
+/// kernel ublk device included; or removes a kernel ublk device (`ublkN`, `/dev/ublkbN`) whose
+/// server is gone.
 pub fn delete(device: &str) -> Result<(), String> {
-    control::delete(device)?;
-    println!("{device}: stopped");
+    let answers = control::check_name(device).is_ok()
+        && std::os::unix::net::UnixStream::connect(control::control_path(device)).is_ok();
+    if answers {
+        return stop_running(device);
+    }
+    let kernel = SystemUblk::new();
+    let survey = Survey::take(&control::run_dir(), &ProcTable::system(), &kernel);
+    let id = parse_device_arg(device);
+    let finding = survey.named(device).or_else(|| {
+        let (_, owner) = survey.orphaned_device(id?)?;
+        survey.named(owner?)
+    });
+    match finding {
+        Some(Finding::Running { name, .. }) => stop_running(name),
+        Some(Finding::Unresponsive { name, pid }) => Err(format!(
+            "device `{name}`: its daemon (pid {pid}) runs but does not answer on {}: stop it (`kill {pid}`), then delete again",
+            control::control_path(name).display()
+        )),
+        Some(
+            found @ Finding::Dead {
+                name, pid, orphan, ..
+            },
+        ) => {
+            remove_dead(found, &kernel)?;
+            let pid = pid.map_or_else(String::new, |p| format!(" (pid {p})"));
+            match orphan {
+                Some(d) => println!(
+                    "{name}: its daemon{pid} was gone; removed ublk device {} and its files",
+                    d.id
+                ),
+                None => println!("{name}: its daemon{pid} was gone; removed its files"),
+            }
+            Ok(())
+        }
+        _ => match id {
+            Some(id) => delete_kernel_device(&survey, &kernel, id),
+            None => Err(format!(
+                "no device `{device}`: no daemon answers on {}",
+                control::control_path(device).display()
+            )),
+        },
+    }
+}
+
+fn stop_running(name: &str) -> Result<(), String> {
+    control::delete(name)?;
+    println!("{name}: stopped");
     Ok(())
+}
+
+/// `delete ublkN` for a device no daemon of this run dir names.
+fn delete_kernel_device(survey: &Survey, kernel: &SystemUblk, id: u32) -> Result<(), String> {
+    if let Some(name) = survey.serving(id) {
+        return stop_running(name);
+    }
+    match survey.kernel_device(id) {
+        Some(Finding::OrphanDevice(d)) => {
+            kernel.remove(id)?;
+            println!(
+                "ublk{id}: its server (pid {}) was gone; removed ublk device {id}",
+                d.server_pid
+            );
+            Ok(())
+        }
+        Some(Finding::OtherDevice(d)) => Err(format!(
+            "ublk device {id} is served by pid {}, which runs: stop it through its server{}",
+            d.server_pid,
+            if d.ours {
+                " (a trueno-ublk daemon: `trueno-ublk delete NAME` with its TRUENO_UBLK_RUN_DIR)"
+            } else {
+                ""
+            }
+        )),
+        Some(Finding::Unreadable { why, .. }) => Err(format!("ublk device {id}: {why}")),
+        _ => Err(format!(
+            "no ublk device {id} (and no daemon named ublk{id})"
+        )),
+    }
 }

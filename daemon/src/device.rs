@@ -44,13 +44,21 @@ pub fn attach_hint(name: &str, endpoint: &Endpoint) -> String {
 pub fn run(config: &DeviceConfig, ready: impl FnOnce(&Endpoint)) -> Result<(), String> {
     control::check_name(&config.name)?;
     if config.swap {
-        crate::swap::prepare_for_swap().map_err(|e| e.to_string())?;
+        crate::swap::prepare_for_swap(&crate::swap::SwapNeeds::nbd(&config.store))?;
     }
     let store = Arc::new(BlockStore::new(config.store).map_err(|e| e.to_string())?);
     let server = NbdServer::bind(&config.endpoint, &config.name, Arc::clone(&store))
         .map_err(|e| format!("cannot listen on {}: {e}", config.endpoint))?
         .workers(config.workers);
     let endpoint = server.endpoint().map_err(|e| e.to_string())?;
+    // Who serves the device, for `list` to tell a killed daemon's leftovers from a live device.
+    let record = crate::state::DaemonRecord::of_this_process(
+        &config.name,
+        "nbd",
+        &endpoint.to_string(),
+        None,
+    )?;
+    let state = crate::state::StateFile::write(&control::run_dir(), &record)?;
     let compactor = Arc::clone(&store);
     let control =
         ControlServer::bind(&config.name, "nbd", &endpoint.to_string(), store).map_err(|e| {
@@ -81,6 +89,7 @@ pub fn run(config: &DeviceConfig, ready: impl FnOnce(&Endpoint)) -> Result<(), S
         stop.fire();
         served
     });
+    drop(state);
     // Last: `delete` returns when this file is gone.
     let _ = std::fs::remove_file(&control_file);
     log::info!("{}: stopped", config.name);

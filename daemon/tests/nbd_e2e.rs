@@ -344,20 +344,6 @@ fn cli_lists_stats_and_deletes_a_background_device() {
 }
 
 #[test]
-fn swap_daemon_locks_its_memory() {
-    let mut d = Daemon::start("swap", "64M", &["--swap"]);
-    let pid = d.child.as_ref().unwrap().id();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let locked_kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmLck:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    assert!(locked_kb > 0, "VmLck is 0:\n{status}");
-    d.stop();
-}
-
-#[test]
 fn loopback_tcp_serves_when_asked_and_only_on_loopback() {
     if !have(
         "nbdinfo",

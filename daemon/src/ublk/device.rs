@@ -2,17 +2,21 @@
 //! its own thread through [`super::io::serve`], and removes the device when stopped (SIGINT,
 //! SIGTERM or `trueno-ublk delete`, through the control socket).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use libublk::ctrl::{UblkCtrl, UblkCtrlBuilder};
+use libublk::helpers::IoBuf;
 use libublk::io::{BufDescList, UblkDev, UblkIOCtx, UblkQueue};
 use libublk::{BufDesc, UblkFlags, UblkIORes};
 
-use super::io::{IoDesc, serve};
+use super::io::{IoDesc, serve as serve_request};
+use super::kernel::TRUENO_MARK;
 use super::params::{DeviceParams, IO_BUF_BYTES, QueueConfig, device_params};
 use crate::control::{self, ControlServer};
 use crate::nbd::StopSignal;
+use crate::state::{DaemonRecord, StateFile};
 use crate::store::{BlockStore, StoreConfig};
+use crate::swap::SwapNeeds;
 
 /// A ublk device to run.
 #[derive(Debug, Clone)]
@@ -29,16 +33,27 @@ pub struct UblkConfig {
 
 /// Adds the device, calls `ready` with its block device path, serves until stopped, then
 /// removes it.
+///
+/// Everything that can fail without the kernel is done before the device is added: the swap
+/// steps, the store, the signal handlers (a SIGTERM from then on stops the device cleanly) and
+/// every queue's I/O buffers.
 pub fn run(
     config: &UblkConfig,
     ready: impl FnOnce(&str) + Send + Sync + 'static,
 ) -> Result<(), String> {
     control::check_name(&config.name)?;
     if config.swap {
-        crate::swap::prepare_for_swap().map_err(|e| e.to_string())?;
+        crate::swap::prepare_for_swap(&SwapNeeds::ublk(&config.store, config.queues))?;
     }
     let params = device_params(config.store.size)?;
     let store = Arc::new(BlockStore::new(config.store).map_err(|e| e.to_string())?);
+    let stop = Arc::new(StopSignal::new().map_err(|e| e.to_string())?);
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let trigger = stop.trigger().map_err(|e| e.to_string())?;
+        signal_hook::low_level::pipe::register(signal, trigger)
+            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    let buffers = Arc::new(preallocate(config.queues)?);
     let mut dev_flags = UblkFlags::UBLK_DEV_F_ADD_DEV;
     if config.swap {
         // Locked I/O buffers: writing a page out must never fault one of them in.
@@ -50,62 +65,140 @@ pub fn run(
         .nr_queues(config.queues.queues)
         .depth(config.queues.depth)
         .io_buf_bytes(IO_BUF_BYTES)
+        .ctrl_target_flags(TRUENO_MARK)
         .dev_flags(dev_flags)
         .build()
         .map_err(|e| format!("cannot add the ublk device (is ublk_drv loaded?): {e}"))?;
-    let stop = Arc::new(StopSignal::new().map_err(|e| e.to_string())?);
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let trigger = stop.trigger().map_err(|e| e.to_string())?;
-        signal_hook::low_level::pipe::register(signal, trigger)
-            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
-    }
-    let size = config.store.size;
+    // From here on the kernel holds a device: every way out below deletes it.
+    let bdev = ctrl.get_bdev_path();
+    let prepared =
+        DaemonRecord::of_this_process(&config.name, "ublk", &bdev, Some(ctrl.dev_info().dev_id))
+            .and_then(|record| StateFile::write(&control::run_dir(), &record))
+            .and_then(|state| {
+                // Bound now, so that a failure comes before the device starts; it answers once started.
+                ControlServer::bind(&config.name, "ublk", &bdev, Arc::clone(&store))
+                    .map(|control| (state, control))
+                    .map_err(|e| {
+                        format!(
+                            "cannot create the control socket {}: {e}",
+                            control::control_path(&config.name).display()
+                        )
+                    })
+            });
+    let served = match prepared {
+        Ok((state, control)) => {
+            let served = serve(
+                &ctrl,
+                params,
+                config.store.size,
+                store,
+                buffers,
+                control,
+                stop,
+                ready,
+            );
+            drop(state);
+            served
+        }
+        Err(e) => Err(e),
+    };
+    let deleted = ctrl
+        .del_dev()
+        .map(|_| ())
+        .map_err(|e| format!("cannot remove the ublk device {bdev}: {e}"));
+    // Last: `delete` returns when this file is gone, and by then the device is removed.
+    let _ = std::fs::remove_file(control::control_path(&config.name));
+    log::info!("{}: stopped", config.name);
+    served.and(deleted)
+}
+
+/// Each queue's buffers, taken by its thread when it starts.
+type QueueBuffers = Vec<Mutex<Option<Vec<IoBuf<u8>>>>>;
+
+/// Every queue's buffers, allocated before the device is added (and locked at once under
+/// `--swap`, whose `mlockall(MCL_FUTURE)` is already in force): the I/O path allocates nothing.
+fn preallocate(queues: QueueConfig) -> Result<QueueBuffers, String> {
+    let bytes = usize::try_from(IO_BUF_BYTES).map_err(|e| e.to_string())?;
+    (0..queues.queues)
+        .map(|_| {
+            (0..queues.depth)
+                .map(|_| {
+                    let buf = IoBuf::<u8>::new(bytes);
+                    if buf.as_ptr().is_null() {
+                        // Dropping would free a null pointer.
+                        std::mem::forget(buf);
+                        return Err(format!(
+                            "cannot allocate the I/O buffers ({} queues × depth {} × {} bytes)",
+                            queues.queues, queues.depth, IO_BUF_BYTES
+                        ));
+                    }
+                    Ok(buf)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(|bufs| Mutex::new(Some(bufs)))
+        })
+        .collect()
+}
+
+/// Starts the device and serves it until `stop` fires, then stops it (the queue threads end).
+#[allow(clippy::too_many_arguments)] // one call site, each argument a different part
+fn serve(
+    ctrl: &UblkCtrl,
+    params: DeviceParams,
+    size: u64,
+    store: Arc<BlockStore>,
+    buffers: Arc<QueueBuffers>,
+    control: ControlServer,
+    stop: Arc<StopSignal>,
+    ready: impl FnOnce(&str) + Send + Sync + 'static,
+) -> Result<(), String> {
     let tgt_init = move |dev: &mut UblkDev| {
         dev.set_default_params(size);
         dev.tgt.params = kernel_params(&params);
         Ok(())
     };
     let queue_store = Arc::clone(&store);
-    let queue_fn = move |qid: u16, dev: &UblkDev| serve_queue(qid, dev, &queue_store);
-    let name = config.name.clone();
-    let device_stop = Arc::clone(&stop);
-    let on_started = move |ctrl: &UblkCtrl| {
-        let bdev = ctrl.get_bdev_path();
-        match ControlServer::bind(&name, "ublk", &bdev, Arc::clone(&store)) {
-            Ok(control) => {
-                log::info!("{name}: serving {bdev}");
-                ready(&bdev);
-                std::thread::scope(|scope| {
-                    scope.spawn(|| control.run(&device_stop));
-                    while !device_stop.wait_timeout(std::time::Duration::from_secs(3600)) {}
-                });
-            }
-            Err(e) => log::error!("{name}: cannot create the control socket: {e}"),
-        }
-        // Ends the queue threads: run_target then returns.
-        if let Err(e) = ctrl.kill_dev() {
-            log::error!("{name}: stopping {bdev}: {e}");
+    let queue_fn = move |qid: u16, dev: &UblkDev| {
+        let bufs = buffers
+            .get(usize::from(qid))
+            .and_then(|slot| slot.lock().ok()?.take());
+        match bufs {
+            Some(bufs) => serve_queue(qid, dev, &queue_store, bufs),
+            None => log::error!("ublk queue {qid}: no buffers were allocated for it"),
         }
     };
-    let served = ctrl
-        .run_target(tgt_init, queue_fn, on_started)
-        .map_err(|e| format!("ublk device: {e}"));
-    let deleted = ctrl
-        .del_dev()
-        .map_err(|e| format!("cannot remove the ublk device: {e}"));
-    // Last: `delete` returns when this file is gone, and by then the device is removed.
-    let _ = std::fs::remove_file(control::control_path(&config.name));
-    log::info!("{}: stopped", config.name);
-    served.and(deleted).map(|_| ())
+    let on_started = move |ctrl: &UblkCtrl| {
+        let bdev = ctrl.get_bdev_path();
+        log::info!("serving {bdev}");
+        ready(&bdev);
+        std::thread::scope(|scope| {
+            scope.spawn(|| control.run(&stop));
+            while !stop.wait_timeout(std::time::Duration::from_secs(3600)) {}
+        });
+        // Ends the queue threads: run_target then returns.
+        if let Err(e) = ctrl.kill_dev() {
+            log::error!("stopping {bdev}: {e}");
+        }
+    };
+    ctrl.run_target(tgt_init, queue_fn, on_started)
+        .map(|_| ())
+        .map_err(|e| format!("ublk device: {e}"))
 }
 
 /// The device id asked of the kernel: N for a device named `ublkN` (so that the systemd
 /// generator's `ublkN` is `/dev/ublkbN`), otherwise the first free one (-1).
 fn device_id(name: &str) -> i32 {
+    fixed_device_id(name)
+        .and_then(|id| i32::try_from(id).ok())
+        .unwrap_or(-1)
+}
+
+/// N for a device named `ublkN`, which gets kernel device N.
+pub fn fixed_device_id(name: &str) -> Option<u32> {
     name.strip_prefix("ublk")
         .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|n| n.parse::<i32>().ok())
-        .unwrap_or(-1)
+        .and_then(|n| u32::try_from(n).ok())
 }
 
 /// The kernel's parameter block for `params`.
@@ -134,10 +227,16 @@ fn kernel_params(params: &DeviceParams) -> libublk::sys::ublk_params {
     }
 }
 
-/// One queue's thread: its buffers (allocated once, up front, so the I/O path allocates
-/// nothing), then requests until the device stops.
-fn serve_queue(qid: u16, dev: &UblkDev, store: &BlockStore) {
-    let mut bufs = dev.alloc_queue_io_bufs();
+/// One queue's thread: its preallocated buffers, then requests until the device stops.
+fn serve_queue(qid: u16, dev: &UblkDev, store: &BlockStore, mut bufs: Vec<IoBuf<u8>>) {
+    let depth = usize::from(dev.dev_info.queue_depth);
+    let bytes = usize::try_from(dev.dev_info.max_io_buf_bytes).unwrap_or(usize::MAX);
+    if bufs.len() < depth || bufs.iter().any(|b| b.len() < bytes) {
+        log::error!(
+            "ublk queue {qid}: the kernel asks for depth {depth} × {bytes} bytes, more than was allocated"
+        );
+        return;
+    }
     let queue = match UblkQueue::new(qid, dev)
         .and_then(|q| q.submit_fetch_commands_unified(BufDescList::Slices(Some(&bufs))))
     {
@@ -158,7 +257,7 @@ fn serve_queue(qid: u16, dev: &UblkDev, store: &BlockStore) {
             log::error!("ublk queue {qid}: tag {tag} has no buffer");
             return;
         };
-        let result = serve(store, &desc, buf.as_mut_slice());
+        let result = serve_request(store, &desc, buf.as_mut_slice());
         if let Err(e) = q.complete_io_cmd_unified(
             tag,
             BufDesc::Slice(buf.as_slice()),

@@ -3,10 +3,12 @@
 //! the NBD transport serves.
 //!
 //! [`io`] maps one request to a store operation; [`params`] builds the device parameters;
-//! [`device`] is the libublk glue that adds, serves and removes `/dev/ublkbN`.
+//! [`device`] is the libublk glue that adds, serves and removes `/dev/ublkbN`; [`kernel`] lists
+//! the kernel's ublk devices and removes those whose server is gone.
 //!
 //! [`BlockStore`]: crate::store::BlockStore
 
 pub mod device;
 pub mod io;
+pub mod kernel;
 pub mod params;

@@ -1,0 +1,555 @@
+//! What is left when a daemon dies without cleaning up (SIGKILL, OOM kill, crash): its control
+//! socket, its state file and NBD socket in the run dir, and for ublk the kernel device it added,
+//! which the kernel keeps (stopped) until someone deletes it.
+//!
+//! [`Survey::take`] looks at a run dir, a proc tree and the kernel's ublk devices and sorts what
+//! it finds; `list` shows it, [`Survey::clean`] removes the files of dead daemons, and `delete`
+//! removes an orphaned kernel device. Every input is given, so tests use fake trees.
+
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use crate::state::{DaemonRecord, ProcTable, state_path};
+use crate::ublk::kernel::{KernelDevice, UblkKernel};
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// A daemon whose control socket answers.
+    Running {
+        /// Device name.
+        name: String,
+        /// The kernel ublk device it serves, where its state file says.
+        ublk_id: Option<u32>,
+    },
+    /// A daemon that still runs but does not answer on its control socket (starting, or stuck).
+    Unresponsive {
+        /// Device name.
+        name: String,
+        /// Its pid.
+        pid: u32,
+    },
+    /// A daemon that is gone.
+    Dead {
+        /// Device name.
+        name: String,
+        /// Its pid, where its state file said.
+        pid: Option<u32>,
+        /// Its files that [`Survey::clean`] removes.
+        stale: Vec<PathBuf>,
+        /// The kernel device it added, still held by the kernel; its state file stays (so that
+        /// `delete NAME` finds the device) until the device is removed.
+        orphan: Option<KernelDevice>,
+        /// Its state file.
+        state_file: Option<PathBuf>,
+    },
+    /// A kernel ublk device whose server is gone and that no state file names.
+    OrphanDevice(KernelDevice),
+    /// A kernel ublk device served by a running process that no state file names (another ublk
+    /// server, or a trueno-ublk daemon with another run dir).
+    OtherDevice(KernelDevice),
+    /// A kernel ublk device that could not be asked about itself.
+    Unreadable {
+        /// Its id.
+        id: u32,
+        /// Why.
+        why: String,
+    },
+}
+
+/// Everything found, daemons by name first, then kernel devices by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Survey {
+    /// The findings.
+    pub findings: Vec<Finding>,
+}
+
+/// Whether a Unix socket has a listener: connecting to a socket file whose server is gone is
+/// refused, so this does not need the server to answer.
+fn socket_listens(path: &Path) -> bool {
+    UnixStream::connect(path).is_ok()
+}
+
+fn is_socket(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+/// Device names that have a control socket or a state file in `run_dir`, sorted.
+fn names_in(run_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(run_dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name();
+            let file = file.to_str()?;
+            let name = file
+                .strip_suffix(".ctl")
+                .or_else(|| file.strip_suffix(".state"))?;
+            crate::control::check_name(name)
+                .is_ok()
+                .then(|| name.to_owned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+impl Survey {
+    /// Looks at the daemons of `run_dir` (processes from `procs`) and the devices of `kernel`.
+    pub fn take(run_dir: &Path, procs: &ProcTable, kernel: &dyn UblkKernel) -> Self {
+        let devices = kernel.devices();
+        let device = |id: u32| {
+            devices
+                .iter()
+                .find_map(|(i, d)| (*i == id).then_some(d.as_ref().ok()).flatten())
+        };
+        let mut findings = Vec::new();
+        // Kernel ids accounted for by a daemon's state file.
+        let mut claimed = Vec::new();
+        for name in names_in(run_dir) {
+            let ctl = run_dir.join(format!("{name}.ctl"));
+            let state = state_path(run_dir, &name);
+            let record = std::fs::read_to_string(&state)
+                .ok()
+                .map(|text| DaemonRecord::parse(&text));
+            let record = match record {
+                Some(Ok(r)) if r.name == name => Some(r),
+                Some(Ok(_)) | Some(Err(_)) => {
+                    log::debug!("{}: not a state file of ours", state.display());
+                    None
+                }
+                None => None,
+            };
+            // The kernel device of this daemon, if the kernel still holds it for the same pid.
+            let own_device = record.as_ref().and_then(|r| {
+                let d = device(r.ublk_id?)?;
+                (u32::try_from(d.server_pid).ok() == Some(r.pid)).then_some(*d)
+            });
+            if let Some(d) = own_device {
+                claimed.push(d.id);
+            }
+            if socket_listens(&ctl) {
+                let ublk_id = record.as_ref().and_then(|r| r.ublk_id);
+                findings.push(Finding::Running { name, ublk_id });
+                continue;
+            }
+            if let Some(r) = record.as_ref().filter(|r| procs.runs_daemon(r)) {
+                findings.push(Finding::Unresponsive { name, pid: r.pid });
+                continue;
+            }
+            let mut stale = Vec::new();
+            if is_socket(&ctl) {
+                stale.push(ctl);
+            }
+            let mut sockets = vec![run_dir.join(format!("{name}.nbd"))];
+            if let Some(path) = record
+                .as_ref()
+                .and_then(|r| r.endpoint.strip_prefix("unix:"))
+            {
+                sockets.push(PathBuf::from(path));
+            }
+            for socket in sockets {
+                if is_socket(&socket) && !socket_listens(&socket) && !stale.contains(&socket) {
+                    stale.push(socket);
+                }
+            }
+            let state_file = state.exists().then_some(state);
+            if own_device.is_none() {
+                stale.extend(state_file.clone());
+            }
+            findings.push(Finding::Dead {
+                name,
+                pid: record.as_ref().map(|r| r.pid),
+                stale,
+                orphan: own_device,
+                state_file,
+            });
+        }
+        for (id, info) in devices {
+            match info {
+                Err(why) => findings.push(Finding::Unreadable { id, why }),
+                Ok(_) if claimed.contains(&id) => {}
+                Ok(d) => {
+                    let runs = u32::try_from(d.server_pid).is_ok_and(|pid| procs.runs(pid));
+                    findings.push(if runs {
+                        Finding::OtherDevice(d)
+                    } else {
+                        Finding::OrphanDevice(d)
+                    });
+                }
+            }
+        }
+        Self { findings }
+    }
+
+    /// The finding about device name `name`.
+    pub fn named(&self, name: &str) -> Option<&Finding> {
+        self.findings.iter().find(|f| match f {
+            Finding::Running { name: n, .. }
+            | Finding::Unresponsive { name: n, .. }
+            | Finding::Dead { name: n, .. } => n == name,
+            _ => false,
+        })
+    }
+
+    /// The finding about kernel device `id`, if no daemon's name covers it.
+    pub fn kernel_device(&self, id: u32) -> Option<&Finding> {
+        self.findings.iter().find(|f| match f {
+            Finding::OrphanDevice(d) | Finding::OtherDevice(d) => d.id == id,
+            Finding::Unreadable { id: i, .. } => *i == id,
+            _ => false,
+        })
+    }
+
+    /// The name of the running daemon that serves kernel device `id`.
+    pub fn serving(&self, id: u32) -> Option<&str> {
+        self.findings.iter().find_map(|f| match f {
+            Finding::Running {
+                name,
+                ublk_id: Some(i),
+            } if *i == id => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The kernel device `id` if it is held for a server that is gone, whoever named it.
+    pub fn orphaned_device(&self, id: u32) -> Option<(KernelDevice, Option<&str>)> {
+        self.findings.iter().find_map(|f| match f {
+            Finding::OrphanDevice(d) if d.id == id => Some((*d, None)),
+            Finding::Dead {
+                name,
+                orphan: Some(d),
+                ..
+            } if d.id == id => Some((*d, Some(name.as_str()))),
+            _ => None,
+        })
+    }
+
+    /// Removes the stale files of dead daemons; returns those removed.
+    pub fn clean(&self) -> Vec<PathBuf> {
+        self.findings
+            .iter()
+            .filter_map(|f| match f {
+                Finding::Dead { stale, .. } => Some(stale),
+                _ => None,
+            })
+            .flatten()
+            .filter(|path| match std::fs::remove_file(path) {
+                Ok(()) => true,
+                Err(e) => {
+                    log::warn!("cannot remove {}: {e}", path.display());
+                    false
+                }
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// Removes what a dead daemon left: its kernel device first (so that a failure keeps the state
+/// file that names it), then its files.
+pub fn remove_dead(finding: &Finding, kernel: &dyn UblkKernel) -> Result<(), String> {
+    let Finding::Dead {
+        stale,
+        orphan,
+        state_file,
+        ..
+    } = finding
+    else {
+        return Err("not a dead daemon".into());
+    };
+    if let Some(d) = orphan {
+        kernel.remove(d.id)?;
+    }
+    for path in stale.iter().chain(state_file) {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove {}: {e}", path.display())),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::os::unix::net::UnixListener;
+
+    use super::*;
+    use crate::state::StateFile;
+    use crate::state::tests::{fake_process, record, temp_dir};
+    use crate::ublk::kernel::DevState;
+
+    /// A kernel with the given devices; records removals.
+    #[derive(Default)]
+    struct FakeKernel {
+        devices: Vec<(u32, Result<KernelDevice, String>)>,
+        removed: RefCell<Vec<u32>>,
+    }
+
+    impl UblkKernel for FakeKernel {
+        fn devices(&self) -> Vec<(u32, Result<KernelDevice, String>)> {
+            self.devices
+                .iter()
+                .filter(|(id, _)| !self.removed.borrow().contains(id))
+                .cloned()
+                .collect()
+        }
+        fn remove(&self, id: u32) -> Result<(), String> {
+            self.removed.borrow_mut().push(id);
+            Ok(())
+        }
+    }
+
+    fn kdev(id: u32, server_pid: i32, state: DevState) -> KernelDevice {
+        KernelDevice {
+            id,
+            server_pid,
+            state,
+            ours: true,
+        }
+    }
+
+    /// A socket file whose server is gone.
+    fn dead_socket(path: &Path) {
+        drop(UnixListener::bind(path).unwrap_or_else(|e| unreachable!("{e}")));
+    }
+
+    fn write_record(run: &Path, r: &DaemonRecord) {
+        // The guard would remove it: keep the file as a killed daemon does.
+        std::mem::forget(StateFile::write(run, r).unwrap_or_else(|e| unreachable!("{e}")));
+    }
+
+    struct Tree {
+        run: PathBuf,
+        procs: ProcTable,
+        root: PathBuf,
+    }
+
+    fn tree(test: &str) -> Tree {
+        let root = temp_dir(test);
+        let run = root.join("run");
+        std::fs::create_dir_all(&run).unwrap_or_else(|e| unreachable!("{e}"));
+        let procs = ProcTable::at(root.join("proc"));
+        Tree { run, procs, root }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+
+    #[test]
+    fn running_unresponsive_and_dead_daemons_are_told_apart() {
+        let t = tree("daemons");
+        let proc_root = t.root.join("proc");
+        // `live`: answers on its control socket.
+        let _listener = UnixListener::bind(t.run.join("live.ctl"));
+        write_record(&t.run, &record("live", 10, 1));
+        fake_process(&proc_root, 10, 'S', 1);
+        // `stuck`: its process runs, its control socket is gone.
+        write_record(&t.run, &record("stuck", 11, 1));
+        fake_process(&proc_root, 11, 'S', 1);
+        // `killed`: pid gone; dead control and NBD sockets, a dead custom socket.
+        let custom = t.root.join("custom.nbd");
+        let mut killed = record("killed", 12, 1);
+        killed.endpoint = format!("unix:{}", custom.display());
+        write_record(&t.run, &killed);
+        dead_socket(&t.run.join("killed.ctl"));
+        dead_socket(&t.run.join("killed.nbd"));
+        dead_socket(&custom);
+        // `reused`: its pid now belongs to a process that started later.
+        write_record(&t.run, &record("reused", 13, 1));
+        fake_process(&proc_root, 13, 'S', 999);
+        // `zombie`: killed, not yet reaped.
+        write_record(&t.run, &record("zombie", 14, 1));
+        fake_process(&proc_root, 14, 'Z', 1);
+        // `oldstyle`: a dead control socket and no state file.
+        dead_socket(&t.run.join("oldstyle.ctl"));
+        // Garbage: a state file that is not ours, files that name no device.
+        std::fs::write(t.run.join("garbage.state"), "\u{0}\u{1}binary").unwrap_or_default();
+        std::fs::write(t.run.join("notes.txt"), "x").unwrap_or_default();
+        std::fs::write(t.run.join("..state"), "x").unwrap_or_default();
+        std::fs::write(t.run.join("killed.log"), "the log stays").unwrap_or_default();
+
+        let kernel = FakeKernel::default();
+        let survey = Survey::take(&t.run, &t.procs, &kernel);
+        assert_eq!(
+            survey.named("live"),
+            Some(&Finding::Running {
+                name: "live".into(),
+                ublk_id: None
+            })
+        );
+        assert_eq!(
+            survey.named("stuck"),
+            Some(&Finding::Unresponsive {
+                name: "stuck".into(),
+                pid: 11
+            })
+        );
+        let Some(Finding::Dead {
+            pid, stale, orphan, ..
+        }) = survey.named("killed")
+        else {
+            unreachable!("{survey:?}")
+        };
+        assert_eq!((*pid, *orphan), (Some(12), None));
+        let mut expected = vec![
+            t.run.join("killed.ctl"),
+            t.run.join("killed.nbd"),
+            custom.clone(),
+            t.run.join("killed.state"),
+        ];
+        assert_eq!(stale, &expected);
+        for name in ["reused", "zombie", "garbage"] {
+            assert!(
+                matches!(survey.named(name), Some(Finding::Dead { stale, .. }) if stale == &[t.run.join(format!("{name}.state"))]),
+                "{name}: {survey:?}"
+            );
+        }
+        assert!(
+            matches!(survey.named("oldstyle"), Some(Finding::Dead { pid: None, stale, .. }) if stale == &[t.run.join("oldstyle.ctl")])
+        );
+        assert_eq!(survey.findings.len(), 7, "{survey:?}");
+
+        let mut removed = survey.clean();
+        removed.sort();
+        expected.extend(["reused", "zombie", "garbage"].map(|n| t.run.join(format!("{n}.state"))));
+        expected.push(t.run.join("oldstyle.ctl"));
+        expected.sort();
+        assert_eq!(removed, expected);
+        for path in &expected {
+            assert!(!path.exists(), "{}", path.display());
+        }
+        // What belongs to live daemons, and files that are no daemon's, stay.
+        for kept in [
+            "live.ctl",
+            "live.state",
+            "stuck.state",
+            "notes.txt",
+            "..state",
+            "killed.log",
+        ] {
+            assert!(t.run.join(kept).exists(), "{kept}");
+        }
+        let after = Survey::take(&t.run, &t.procs, &kernel);
+        assert_eq!(after.findings.len(), 2, "{after:?}");
+    }
+
+    #[test]
+    fn a_socket_a_live_server_holds_is_never_stale() {
+        let t = tree("livesocket");
+        // The daemon is gone but another server now listens on its NBD socket path.
+        write_record(&t.run, &record("gone", 20, 1));
+        let _other = UnixListener::bind(t.run.join("gone.nbd"));
+        let survey = Survey::take(&t.run, &t.procs, &FakeKernel::default());
+        assert!(
+            matches!(survey.named("gone"), Some(Finding::Dead { stale, .. }) if stale == &[t.run.join("gone.state")]),
+            "{survey:?}"
+        );
+    }
+
+    #[test]
+    fn kernel_devices_of_dead_servers_are_orphans() {
+        let t = tree("kernel");
+        let proc_root = t.root.join("proc");
+        // `ublk0`: our daemon, killed; the kernel still holds its device 0.
+        let mut dead = record("ublk0", 30, 1);
+        dead.transport = "ublk".into();
+        dead.ublk_id = Some(0);
+        write_record(&t.run, &dead);
+        dead_socket(&t.run.join("ublk0.ctl"));
+        // `served`: our daemon, running, device 1.
+        let mut live = record("served", 31, 1);
+        live.ublk_id = Some(1);
+        write_record(&t.run, &live);
+        let _listener = UnixListener::bind(t.run.join("served.ctl"));
+        fake_process(&proc_root, 31, 'S', 1);
+        // `recycled`: dead, and its old id 2 now belongs to a device of another server.
+        let mut recycled = record("recycled", 32, 1);
+        recycled.ublk_id = Some(2);
+        write_record(&t.run, &recycled);
+        fake_process(&proc_root, 40, 'S', 1);
+        let kernel = FakeKernel {
+            devices: vec![
+                (0, Ok(kdev(0, 30, DevState::Dead))),
+                (1, Ok(kdev(1, 31, DevState::Live))),
+                (2, Ok(kdev(2, 40, DevState::Live))),
+                // A device no state file names, server gone; one that could not be read.
+                (3, Ok(kdev(3, 41, DevState::Live))),
+                (4, Err("permission denied".into())),
+                (5, Ok(kdev(5, -1, DevState::Dead))),
+            ],
+            removed: RefCell::default(),
+        };
+        let survey = Survey::take(&t.run, &t.procs, &kernel);
+        let Some(found @ Finding::Dead { orphan, stale, .. }) = survey.named("ublk0") else {
+            unreachable!("{survey:?}")
+        };
+        assert_eq!(*orphan, Some(kdev(0, 30, DevState::Dead)));
+        assert_eq!(stale, &[t.run.join("ublk0.ctl")], "the state file stays");
+        assert_eq!(
+            survey.named("served"),
+            Some(&Finding::Running {
+                name: "served".into(),
+                ublk_id: Some(1)
+            })
+        );
+        assert_eq!(survey.serving(1), Some("served"));
+        assert_eq!(survey.serving(0), None);
+        assert!(
+            matches!(
+                survey.named("recycled"),
+                Some(Finding::Dead { orphan: None, .. })
+            ),
+            "{survey:?}"
+        );
+        assert_eq!(survey.kernel_device(0), None, "named by ublk0");
+        assert_eq!(survey.kernel_device(1), None, "named by served");
+        assert_eq!(
+            survey.kernel_device(2),
+            Some(&Finding::OtherDevice(kdev(2, 40, DevState::Live)))
+        );
+        assert_eq!(
+            survey.kernel_device(3),
+            Some(&Finding::OrphanDevice(kdev(3, 41, DevState::Live)))
+        );
+        assert!(matches!(
+            survey.kernel_device(4),
+            Some(Finding::Unreadable { id: 4, .. })
+        ));
+        assert_eq!(
+            survey.kernel_device(5),
+            Some(&Finding::OrphanDevice(kdev(5, -1, DevState::Dead)))
+        );
+        assert_eq!(
+            survey.orphaned_device(0).map(|(_, n)| n),
+            Some(Some("ublk0"))
+        );
+        assert_eq!(survey.orphaned_device(3).map(|(_, n)| n), Some(None));
+        assert_eq!(survey.orphaned_device(1), None);
+        assert_eq!(survey.orphaned_device(2), None);
+
+        // Cleaning files keeps the orphan's state file; removing the orphan takes the rest.
+        let cleaned = survey.clean();
+        assert!(cleaned.contains(&t.run.join("ublk0.ctl")));
+        assert!(t.run.join("ublk0.state").exists());
+        remove_dead(found, &kernel).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(*kernel.removed.borrow(), vec![0]);
+        assert!(!t.run.join("ublk0.state").exists());
+        let after = Survey::take(&t.run, &t.procs, &kernel);
+        assert_eq!(after.named("ublk0"), None);
+        let running = Finding::Running {
+            name: "x".into(),
+            ublk_id: None,
+        };
+        assert!(remove_dead(&running, &kernel).is_err());
+    }
+}
