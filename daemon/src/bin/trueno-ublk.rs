@@ -32,7 +32,11 @@ ublk (the default where /dev/ublk-control exists):
   As swap:  trueno-ublk create --size 8G --swap --transport ublk
             mkswap /dev/ublkb0 && swapon -p 100 /dev/ublkb0
   (--swap locks the daemon's memory and its I/O buffers and marks it an I/O flusher, so
-  swapping out never waits on memory that only the swap-out could free.)
+  swapping out never waits on memory that only the swap-out could free. It needs
+  CAP_SYS_RESOURCE, and CAP_IPC_LOCK or an RLIMIT_MEMLOCK covering buffers and store; where a
+  step is not permitted, create says which and refuses before adding the device.)
+  A daemon killed with SIGKILL leaves its device in the kernel: `list` shows it as orphaned,
+  `delete NAME` (or `delete ublkN`) removes it.
 NBD: choose --transport nbd where the kernel has no ublk_drv (older kernels, containers
   without /dev/ublk-control), to serve a remote client over TCP, or to test without root;
   attach with nbd-client (the nbd module) or any userspace NBD client.";
@@ -79,7 +83,7 @@ enum Command {
         #[arg(long, default_value_t = trueno_ublk::ublk::params::DEFAULT_DEPTH)]
         depth: u16,
     },
-    /// List running devices.
+    /// List devices and what killed daemons left (their stale files are removed).
     List,
     /// Show a device's live figures (all devices when none is named).
     Stat {
@@ -89,9 +93,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Stop a device gracefully: requests in flight are answered, sockets removed.
+    /// Stop a device gracefully, or remove what a killed daemon left (its ublk device included).
     Delete {
-        /// Device name.
+        /// Device name, or a kernel ublk device whose server is gone (ublkN, /dev/ublkbN).
         device: String,
     },
 }

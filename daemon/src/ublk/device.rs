@@ -85,9 +85,9 @@ pub fn run(
                         )
                     })
             });
-    let served = match prepared {
-        Ok((state, control)) => {
-            let served = serve(
+    let (served, state) = match prepared {
+        Ok((state, control)) => (
+            serve(
                 &ctrl,
                 params,
                 config.store.size,
@@ -96,16 +96,21 @@ pub fn run(
                 control,
                 stop,
                 ready,
-            );
-            drop(state);
-            served
-        }
-        Err(e) => Err(e),
+            ),
+            Some(state),
+        ),
+        Err(e) => (Err(e), None),
     };
     let deleted = ctrl
         .del_dev()
         .map(|_| ())
         .map_err(|e| format!("cannot remove the ublk device {bdev}: {e}"));
+    // The state file names the device for `list` and `delete` until it is gone.
+    if deleted.is_ok() {
+        drop(state);
+    } else {
+        std::mem::forget(state);
+    }
     // Last: `delete` returns when this file is gone, and by then the device is removed.
     let _ = std::fs::remove_file(control::control_path(&config.name));
     log::info!("{}: stopped", config.name);
