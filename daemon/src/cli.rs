@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use crate::control;
 use crate::device::{self, DeviceConfig, attach_hint};
 use crate::nbd::Endpoint;
-use crate::orphans::{Finding, Survey, remove_dead};
+use crate::orphans::{self, Deletion, Finding, Survey};
 use crate::state::ProcTable;
 use crate::store::{StoreConfig, parse_algorithm};
 use crate::swap::{self, SwapNeeds};
-use crate::ublk::kernel::{SystemUblk, UblkKernel, parse_device_arg};
+use crate::ublk::kernel::SystemUblk;
 use crate::units::{human_size, parse_size};
 
 /// Arguments of `create`.
@@ -97,7 +97,7 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
             }
             n.clone()
         }
-        None => first_free_name(),
+        None => first_free_name(&survey),
     };
     if ublk
         && let Some(id) = crate::ublk::device::fixed_device_id(&name)
@@ -158,11 +158,18 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
     spawn_background(args, &name, false)
 }
 
-fn first_free_name() -> String {
+/// The first of trueno0, trueno1, ... that no daemon uses, and that names no kernel device a
+/// killed daemon left (its state file names it until `delete`).
+fn first_free_name(survey: &Survey) -> String {
     let running = control::list();
     (0..)
         .map(|i| format!("trueno{i}"))
-        .find(|n| !running.contains(n))
+        .find(|n| {
+            !running.contains(n)
+                && survey
+                    .named(n)
+                    .is_none_or(|f| matches!(f, Finding::Dead { orphan: None, .. }))
+        })
         .unwrap_or_else(|| "trueno".into())
 }
 
@@ -436,42 +443,15 @@ pub fn delete(device: &str) -> Result<(), String> {
     if answers {
         return stop_running(device);
     }
+    let run_dir = control::run_dir();
     let kernel = SystemUblk::new();
-    let survey = Survey::take(&control::run_dir(), &ProcTable::system(), &kernel);
-    let id = parse_device_arg(device);
-    let finding = survey.named(device).or_else(|| {
-        let (_, owner) = survey.orphaned_device(id?)?;
-        survey.named(owner?)
-    });
-    match finding {
-        Some(Finding::Running { name, .. }) => stop_running(name),
-        Some(Finding::Unresponsive { name, pid }) => Err(format!(
-            "device `{name}`: its daemon (pid {pid}) runs but does not answer on {}: stop it (`kill {pid}`), then delete again",
-            control::control_path(name).display()
-        )),
-        Some(
-            found @ Finding::Dead {
-                name, pid, orphan, ..
-            },
-        ) => {
-            remove_dead(found, &kernel)?;
-            let pid = pid.map_or_else(String::new, |p| format!(" (pid {p})"));
-            match orphan {
-                Some(d) => println!(
-                    "{name}: its daemon{pid} was gone; removed ublk device {} and its files",
-                    d.id
-                ),
-                None => println!("{name}: its daemon{pid} was gone; removed its files"),
-            }
+    let survey = Survey::take(&run_dir, &ProcTable::system(), &kernel);
+    match orphans::delete(&survey, &kernel, &run_dir, device)? {
+        Deletion::Running(name) => stop_running(&name),
+        Deletion::Removed(what) => {
+            println!("{what}");
             Ok(())
         }
-        _ => match id {
-            Some(id) => delete_kernel_device(&survey, &kernel, id),
-            None => Err(format!(
-                "no device `{device}`: no daemon answers on {}",
-                control::control_path(device).display()
-            )),
-        },
     }
 }
 
@@ -481,32 +461,74 @@ fn stop_running(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `delete ublkN` for a device no daemon of this run dir names.
-fn delete_kernel_device(survey: &Survey, kernel: &SystemUblk, id: u32) -> Result<(), String> {
-    if let Some(name) = survey.serving(id) {
-        return stop_running(name);
-    }
-    match survey.kernel_device(id) {
-        Some(Finding::OrphanDevice(d)) => {
-            kernel.remove(id)?;
-            println!(
-                "ublk{id}: its server (pid {}) was gone; removed ublk device {id}",
-                d.server_pid
-            );
-            Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ublk::kernel::{DevState, KernelDevice};
+
+    fn kdev(id: u32, server_pid: i32, ours: bool) -> KernelDevice {
+        KernelDevice {
+            id,
+            server_pid,
+            state: DevState::Dead,
+            ours,
         }
-        Some(Finding::OtherDevice(d)) => Err(format!(
-            "ublk device {id} is served by pid {}, which runs: stop it through its server{}",
-            d.server_pid,
-            if d.ours {
-                " (a trueno-ublk daemon: `trueno-ublk delete NAME` with its TRUENO_UBLK_RUN_DIR)"
-            } else {
-                ""
-            }
-        )),
-        Some(Finding::Unreadable { why, .. }) => Err(format!("ublk device {id}: {why}")),
-        _ => Err(format!(
-            "no ublk device {id} (and no daemon named ublk{id})"
-        )),
+    }
+
+    #[test]
+    fn list_lines_say_what_is_left_and_how_to_remove_it() {
+        let stale = std::path::PathBuf::from("/run/x/k.ctl");
+        let lines = [
+            Finding::Dead {
+                name: "k".into(),
+                pid: Some(12),
+                stale: vec![stale.clone()],
+                orphan: None,
+                state_file: None,
+            },
+            Finding::Dead {
+                name: "ublk0".into(),
+                pid: Some(13),
+                stale: Vec::new(),
+                orphan: Some(kdev(0, 13, true)),
+                state_file: None,
+            },
+            Finding::OrphanDevice(kdev(3, 14, true)),
+            Finding::OtherDevice(kdev(4, 15, false)),
+            Finding::Unreadable {
+                id: 5,
+                why: "Permission denied".into(),
+            },
+            Finding::Unresponsive {
+                name: "stuck".into(),
+                pid: 16,
+            },
+        ]
+        .map(|f| list_line(&f, std::slice::from_ref(&stale)));
+        assert_eq!(
+            lines[0],
+            "k            (gone: daemon pid 12 was killed; removed /run/x/k.ctl)"
+        );
+        assert_eq!(
+            lines[1],
+            "ublk0        orphaned: daemon pid 13 is gone; the kernel still holds ublk device 0 (/dev/ublkc0, dead): `trueno-ublk delete ublk0` removes it"
+        );
+        assert_eq!(
+            lines[2],
+            "ublk3        orphaned: ublk device 3 (/dev/ublkc3, dead) of pid 14, which is gone (added by trueno-ublk): `trueno-ublk delete ublk3` removes it"
+        );
+        assert_eq!(
+            lines[3],
+            "ublk4        /dev/ublkb4 (dead) served by pid 15 (another ublk server)"
+        );
+        assert_eq!(
+            lines[4],
+            "ublk5        (cannot ask the kernel about it: Permission denied)"
+        );
+        assert!(
+            lines[5].starts_with("stuck        (daemon pid 16 runs but does not answer on "),
+            "{}",
+            lines[5]
+        );
     }
 }

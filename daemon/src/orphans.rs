@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use crate::state::{DaemonRecord, ProcTable, state_path};
-use crate::ublk::kernel::{KernelDevice, UblkKernel};
+use crate::ublk::kernel::{KernelDevice, UblkKernel, parse_device_arg};
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,6 +275,96 @@ pub fn remove_dead(finding: &Finding, kernel: &dyn UblkKernel) -> Result<(), Str
     Ok(())
 }
 
+/// What `delete DEVICE` comes to when no daemon answers on DEVICE's control socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    /// A running daemon (named, or serving the kernel device named): stop it through its control
+    /// socket.
+    Running(String),
+    /// Leftovers removed; says what.
+    Removed(String),
+}
+
+/// `delete DEVICE`, where DEVICE is a device name or a kernel ublk device (`ublkN`,
+/// `/dev/ublkbN`): removes what a dead daemon left (its kernel device first), or a kernel device
+/// whose server is gone; refuses a live daemon that does not answer and another server's device.
+pub fn delete(
+    survey: &Survey,
+    kernel: &dyn UblkKernel,
+    run_dir: &Path,
+    device: &str,
+) -> Result<Deletion, String> {
+    let id = parse_device_arg(device);
+    // A kernel device a dead daemon of ours added is removed with that daemon's files.
+    let finding = survey.named(device).or_else(|| {
+        let (_, owner) = survey.orphaned_device(id?)?;
+        survey.named(owner?)
+    });
+    let control = |name: &str| run_dir.join(format!("{name}.ctl"));
+    match finding {
+        Some(Finding::Running { name, .. }) => Ok(Deletion::Running(name.clone())),
+        Some(Finding::Unresponsive { name, pid }) => Err(format!(
+            "device `{name}`: its daemon (pid {pid}) runs but does not answer on {}: stop it (`kill {pid}`), then delete again",
+            control(name).display()
+        )),
+        Some(
+            found @ Finding::Dead {
+                name, pid, orphan, ..
+            },
+        ) => {
+            remove_dead(found, kernel)?;
+            let pid = pid.map_or_else(String::new, |p| format!(" (pid {p})"));
+            Ok(Deletion::Removed(match orphan {
+                Some(d) => format!(
+                    "{name}: its daemon{pid} was gone; removed ublk device {} and its files",
+                    d.id
+                ),
+                None => format!("{name}: its daemon{pid} was gone; removed its files"),
+            }))
+        }
+        _ => match id {
+            Some(id) => delete_kernel_device(survey, kernel, id),
+            None => Err(format!(
+                "no device `{device}`: no daemon answers on {}",
+                control(device).display()
+            )),
+        },
+    }
+}
+
+/// `delete ublkN` for a device no dead daemon of the run dir names.
+fn delete_kernel_device(
+    survey: &Survey,
+    kernel: &dyn UblkKernel,
+    id: u32,
+) -> Result<Deletion, String> {
+    if let Some(name) = survey.serving(id) {
+        return Ok(Deletion::Running(name.to_owned()));
+    }
+    match survey.kernel_device(id) {
+        Some(Finding::OrphanDevice(d)) => {
+            kernel.remove(id)?;
+            Ok(Deletion::Removed(format!(
+                "ublk{id}: its server (pid {}) was gone; removed ublk device {id}",
+                d.server_pid
+            )))
+        }
+        Some(Finding::OtherDevice(d)) => Err(format!(
+            "ublk device {id} is served by pid {}, which runs: stop it through its server{}",
+            d.server_pid,
+            if d.ours {
+                " (a trueno-ublk daemon: `trueno-ublk delete NAME` with its TRUENO_UBLK_RUN_DIR)"
+            } else {
+                ""
+            }
+        )),
+        Some(Finding::Unreadable { why, .. }) => Err(format!("ublk device {id}: {why}")),
+        _ => Err(format!(
+            "no ublk device {id} (and no daemon named ublk{id})"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
@@ -285,11 +375,12 @@ mod tests {
     use crate::state::tests::{fake_process, record, temp_dir};
     use crate::ublk::kernel::DevState;
 
-    /// A kernel with the given devices; records removals.
+    /// A kernel with the given devices; records removals (or refuses them).
     #[derive(Default)]
     struct FakeKernel {
         devices: Vec<(u32, Result<KernelDevice, String>)>,
         removed: RefCell<Vec<u32>>,
+        refuse: bool,
     }
 
     impl UblkKernel for FakeKernel {
@@ -301,6 +392,11 @@ mod tests {
                 .collect()
         }
         fn remove(&self, id: u32) -> Result<(), String> {
+            if self.refuse {
+                return Err(format!(
+                    "cannot delete ublk device {id}: Device or resource busy"
+                ));
+            }
             self.removed.borrow_mut().push(id);
             Ok(())
         }
@@ -488,6 +584,7 @@ mod tests {
                 (5, Ok(kdev(5, -1, DevState::Dead))),
             ],
             removed: RefCell::default(),
+            refuse: false,
         };
         let survey = Survey::take(&t.run, &t.procs, &kernel);
         let Some(found @ Finding::Dead { orphan, stale, .. }) = survey.named("ublk0") else {
@@ -551,5 +648,112 @@ mod tests {
             ublk_id: None,
         };
         assert!(remove_dead(&running, &kernel).is_err());
+    }
+
+    /// A run dir and kernel as `delete` may find them.
+    fn delete_scene(t: &Tree, refuse: bool) -> FakeKernel {
+        let proc_root = t.root.join("proc");
+        let mut dead = record("dead", 50, 1);
+        dead.ublk_id = Some(0);
+        write_record(&t.run, &dead);
+        let mut live = record("served", 51, 1);
+        live.ublk_id = Some(1);
+        write_record(&t.run, &live);
+        let _ = UnixListener::bind(t.run.join("served.ctl")).map(std::mem::forget);
+        fake_process(&proc_root, 51, 'S', 1);
+        write_record(&t.run, &record("stuck", 52, 1));
+        fake_process(&proc_root, 52, 'S', 1);
+        write_record(&t.run, &record("filesonly", 53, 1));
+        fake_process(&proc_root, 60, 'S', 1);
+        FakeKernel {
+            devices: vec![
+                (0, Ok(kdev(0, 50, DevState::Dead))),
+                (1, Ok(kdev(1, 51, DevState::Live))),
+                (2, Ok(kdev(2, 60, DevState::Live))),
+                (3, Ok(kdev(3, 61, DevState::Dead))),
+                (4, Err("Permission denied (os error 13)".into())),
+            ],
+            removed: RefCell::default(),
+            refuse,
+        }
+    }
+
+    #[test]
+    fn delete_removes_leftovers_and_refuses_what_lives() {
+        let t = tree("delete");
+        let kernel = delete_scene(&t, false);
+        let survey = Survey::take(&t.run, &t.procs, &kernel);
+        let del = |device: &str| delete(&survey, &kernel, &t.run, device);
+        assert_eq!(del("served"), Ok(Deletion::Running("served".into())));
+        assert_eq!(del("/dev/ublkb1"), Ok(Deletion::Running("served".into())));
+        let stuck = del("stuck").err().unwrap_or_default();
+        assert!(
+            stuck.contains("pid 52") && stuck.contains("kill 52"),
+            "{stuck}"
+        );
+        let other = del("ublkb2").err().unwrap_or_default();
+        assert!(other.contains("served by pid 60, which runs"), "{other}");
+        let unreadable = del("ublkc4").err().unwrap_or_default();
+        assert!(unreadable.contains("Permission denied"), "{unreadable}");
+        assert!(
+            del("ublk9")
+                .err()
+                .unwrap_or_default()
+                .contains("no ublk device 9")
+        );
+        assert!(
+            del("nope")
+                .err()
+                .unwrap_or_default()
+                .contains("no device `nope`")
+        );
+        assert!(
+            kernel.removed.borrow().is_empty(),
+            "nothing live was removed"
+        );
+
+        assert_eq!(
+            del("ublk3"),
+            Ok(Deletion::Removed(
+                "ublk3: its server (pid 61) was gone; removed ublk device 3".into()
+            ))
+        );
+        // The dead daemon's device, named by its kernel path: the daemon's files go with it.
+        assert_eq!(
+            del("/dev/ublkb0"),
+            Ok(Deletion::Removed(
+                "dead: its daemon (pid 50) was gone; removed ublk device 0 and its files".into()
+            ))
+        );
+        assert!(!t.run.join("dead.state").exists());
+        assert_eq!(
+            del("filesonly"),
+            Ok(Deletion::Removed(
+                "filesonly: its daemon (pid 53) was gone; removed its files".into()
+            ))
+        );
+        assert!(!t.run.join("filesonly.state").exists());
+        assert_eq!(*kernel.removed.borrow(), vec![3, 0]);
+    }
+
+    #[test]
+    fn a_device_the_kernel_will_not_delete_keeps_its_state_file() {
+        let t = tree("refused");
+        let kernel = delete_scene(&t, true);
+        let survey = Survey::take(&t.run, &t.procs, &kernel);
+        let e = delete(&survey, &kernel, &t.run, "dead")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("Device or resource busy"), "{e}");
+        // Still named, so that a later `delete dead` can try again.
+        assert!(t.run.join("dead.state").exists());
+        let again = Survey::take(&t.run, &t.procs, &kernel);
+        assert!(matches!(
+            again.named("dead"),
+            Some(Finding::Dead {
+                orphan: Some(_),
+                ..
+            })
+        ));
     }
 }

@@ -107,7 +107,11 @@ enum Transport {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // libublk logs every control command it sends at info (each `list` opens every device).
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,libublk=warn"),
+    )
+    .init();
     let result = match Cli::parse().command {
         Command::Create {
             size,
