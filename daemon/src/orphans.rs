@@ -229,24 +229,38 @@ impl Survey {
         })
     }
 
-    /// Removes the stale files of dead daemons; returns those removed.
+    /// Removes the stale files of dead daemons; returns those removed. Each is looked at again
+    /// first: a daemon started since the survey may have taken the name.
     pub fn clean(&self) -> Vec<PathBuf> {
         self.findings
             .iter()
             .filter_map(|f| match f {
-                Finding::Dead { stale, .. } => Some(stale),
+                Finding::Dead { stale, pid, .. } => Some(stale.iter().map(move |p| (p, *pid))),
                 _ => None,
             })
             .flatten()
-            .filter(|path| match std::fs::remove_file(path) {
-                Ok(()) => true,
+            .filter(|(path, pid)| still_stale(path, *pid))
+            .filter_map(|(path, _)| match std::fs::remove_file(path) {
+                Ok(()) => Some(path.clone()),
                 Err(e) => {
                     log::warn!("cannot remove {}: {e}", path.display());
-                    false
+                    None
                 }
             })
-            .cloned()
             .collect()
+    }
+}
+
+/// Whether `path`, found stale for the daemon `dead_pid`, still is: a socket nobody listens on,
+/// or a state file that is garbage or still the dead daemon's.
+fn still_stale(path: &Path, dead_pid: Option<u32>) -> bool {
+    if is_socket(path) {
+        return !socket_listens(path);
+    }
+    match std::fs::read_to_string(path).map(|text| DaemonRecord::parse(&text)) {
+        Ok(Ok(record)) => Some(record.pid) == dead_pid,
+        Ok(Err(_)) => true,
+        Err(_) => false,
     }
 }
 
@@ -537,6 +551,21 @@ mod tests {
         }
         let after = Survey::take(&t.run, &t.procs, &kernel);
         assert_eq!(after.findings.len(), 2, "{after:?}");
+    }
+
+    #[test]
+    fn clean_spares_what_a_new_daemon_took_since_the_survey() {
+        let t = tree("race");
+        write_record(&t.run, &record("k", 70, 1));
+        dead_socket(&t.run.join("k.ctl"));
+        let survey = Survey::take(&t.run, &t.procs, &FakeKernel::default());
+        assert!(matches!(survey.named("k"), Some(Finding::Dead { stale, .. }) if stale.len() == 2));
+        // A new daemon for `k` binds its control socket and writes its state file.
+        std::fs::remove_file(t.run.join("k.ctl")).unwrap_or_default();
+        let _listener = UnixListener::bind(t.run.join("k.ctl"));
+        write_record(&t.run, &record("k", 71, 1));
+        assert_eq!(survey.clean(), Vec::<PathBuf>::new());
+        assert!(t.run.join("k.ctl").exists() && t.run.join("k.state").exists());
     }
 
     #[test]
