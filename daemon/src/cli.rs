@@ -349,12 +349,16 @@ fn list_line(finding: &Finding, cleaned: &[std::path::PathBuf]) -> String {
             )
         }
         Finding::OrphanDevice(d) => format!(
-            "{:<12} orphaned: ublk device {} (/dev/ublkc{}, {}) of pid {}, which is gone{}: `trueno-ublk delete ublk{}` removes it",
+            "{:<12} orphaned: ublk device {} (/dev/ublkc{}, {}) {}{}: `trueno-ublk delete ublk{}` removes it",
             format!("ublk{}", d.id),
             d.id,
             d.id,
             d.state,
-            d.server_pid,
+            if d.server_pid > 0 {
+                format!("of pid {}, which is gone", d.server_pid)
+            } else {
+                "with no server".into()
+            },
             if d.ours {
                 " (added by trueno-ublk)"
             } else {
@@ -503,6 +507,7 @@ mod tests {
                 name: "stuck".into(),
                 pid: 16,
             },
+            Finding::OrphanDevice(kdev(6, -1, false)),
         ]
         .map(|f| list_line(&f, std::slice::from_ref(&stale)));
         assert_eq!(
@@ -529,6 +534,10 @@ mod tests {
             lines[5].starts_with("stuck        (daemon pid 16 runs but does not answer on "),
             "{}",
             lines[5]
+        );
+        assert_eq!(
+            lines[6],
+            "ublk6        orphaned: ublk device 6 (/dev/ublkc6, dead) with no server: `trueno-ublk delete ublk6` removes it"
         );
     }
 }

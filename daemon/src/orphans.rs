@@ -124,10 +124,13 @@ impl Survey {
                 }
                 None => None,
             };
-            // The kernel device of this daemon, if the kernel still holds it for the same pid.
+            // The kernel device of this daemon, if the kernel still holds it: for the same pid,
+            // or stopped (the kernel sets the pid to -1 when it stops a device whose server
+            // died) and carrying our mark.
             let own_device = record.as_ref().and_then(|r| {
                 let d = device(r.ublk_id?)?;
-                (u32::try_from(d.server_pid).ok() == Some(r.pid)).then_some(*d)
+                let same_pid = u32::try_from(d.server_pid).ok() == Some(r.pid);
+                (same_pid || (d.server_pid <= 0 && d.ours)).then_some(*d)
             });
             if let Some(d) = own_device {
                 claimed.push(d.id);
@@ -358,10 +361,14 @@ fn delete_kernel_device(
     match survey.kernel_device(id) {
         Some(Finding::OrphanDevice(d)) => {
             kernel.remove(id)?;
-            Ok(Deletion::Removed(format!(
-                "ublk{id}: its server (pid {}) was gone; removed ublk device {id}",
-                d.server_pid
-            )))
+            Ok(Deletion::Removed(if d.server_pid > 0 {
+                format!(
+                    "ublk{id}: its server (pid {}) was gone; removed ublk device {id}",
+                    d.server_pid
+                )
+            } else {
+                format!("ublk{id}: it had no server; removed ublk device {id}")
+            }))
         }
         Some(Finding::OtherDevice(d)) => Err(format!(
             "ublk device {id} is served by pid {}, which runs: stop it through its server{}",
@@ -597,6 +604,14 @@ mod tests {
         write_record(&t.run, &live);
         let _listener = UnixListener::bind(t.run.join("served.ctl"));
         fake_process(&proc_root, 31, 'S', 1);
+        // `stopped`: killed; the kernel has stopped its device 6 (pid -1), which carries our mark.
+        let mut stopped = record("stopped", 33, 1);
+        stopped.ublk_id = Some(6);
+        write_record(&t.run, &stopped);
+        // `foreign`: killed; its old id 7 is now a stopped device without our mark.
+        let mut foreign = record("foreign", 34, 1);
+        foreign.ublk_id = Some(7);
+        write_record(&t.run, &foreign);
         // `recycled`: dead, and its old id 2 now belongs to a device of another server.
         let mut recycled = record("recycled", 32, 1);
         recycled.ublk_id = Some(2);
@@ -611,6 +626,14 @@ mod tests {
                 (3, Ok(kdev(3, 41, DevState::Live))),
                 (4, Err("permission denied".into())),
                 (5, Ok(kdev(5, -1, DevState::Dead))),
+                (6, Ok(kdev(6, -1, DevState::Dead))),
+                (
+                    7,
+                    Ok(KernelDevice {
+                        ours: false,
+                        ..kdev(7, -1, DevState::Dead)
+                    }),
+                ),
             ],
             removed: RefCell::default(),
             refuse: false,
@@ -637,6 +660,16 @@ mod tests {
             ),
             "{survey:?}"
         );
+        assert!(
+            matches!(survey.named("stopped"), Some(Finding::Dead { orphan: Some(d), .. }) if d.id == 6),
+            "{survey:?}"
+        );
+        assert!(matches!(
+            survey.named("foreign"),
+            Some(Finding::Dead { orphan: None, .. })
+        ));
+        assert_eq!(survey.kernel_device(6), None, "named by stopped");
+        assert!(matches!(survey.kernel_device(7), Some(Finding::OrphanDevice(d)) if !d.ours));
         assert_eq!(survey.kernel_device(0), None, "named by ublk0");
         assert_eq!(survey.kernel_device(1), None, "named by served");
         assert_eq!(
