@@ -186,6 +186,22 @@ fn create_takes_the_name_of_a_killed_daemon() {
     assert!(stat.contains(&format!("\"pid\":{second}")), "{stat}");
     run.ok(&["delete", "k"]);
     assert_eq!(run.files(), ["k.log"]);
+    // Any create cleans what killed daemons left, whatever their names.
+    let dead = run.create("dead");
+    kill9(dead);
+    run.create("other");
+    assert_eq!(
+        run.files(),
+        [
+            "dead.log",
+            "k.log",
+            "other.ctl",
+            "other.log",
+            "other.nbd",
+            "other.state"
+        ]
+    );
+    run.ok(&["delete", "other"]);
 }
 
 #[test]
