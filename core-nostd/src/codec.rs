@@ -7,10 +7,10 @@
 
 use crate::adaptive::{AdaptivePolicy, Choice};
 use crate::error::{Error, Result};
+use crate::lz4;
 use crate::page::{CompressedPage, Encoding};
 use crate::simd::SimdBackend;
 use crate::{PAGE_SIZE, Page, samefill};
-use crate::{entropy, lz4};
 
 /// What a compressor does with pages that are not same-fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -173,14 +173,11 @@ impl PageCompressor for StandardCompressor {
             Algorithm::SameFillOnly => Ok(CompressedPage::stored(page)),
             Algorithm::Lz4 => self.lz4_page(page),
             Algorithm::Zstd { .. } => self.zstd_page(page),
-            Algorithm::Adaptive => {
-                let estimate = entropy::estimate_with(self.backend, page);
-                match self.policy.choose(&estimate) {
-                    Choice::Stored => Ok(CompressedPage::stored(page)),
-                    Choice::Lz4 => self.lz4_page(page),
-                    Choice::Zstd(_) => self.zstd_page(page),
-                }
-            }
+            Algorithm::Adaptive => match self.policy.choose_page(self.backend, page) {
+                Choice::Stored => Ok(CompressedPage::stored(page)),
+                Choice::Lz4 => self.lz4_page(page),
+                Choice::Zstd(_) => self.zstd_page(page),
+            },
         }
     }
 
