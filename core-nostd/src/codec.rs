@@ -7,10 +7,10 @@
 
 use crate::adaptive::{AdaptivePolicy, Choice};
 use crate::error::{Error, Result};
+use crate::lz4;
 use crate::page::{CompressedPage, Encoding};
 use crate::simd::SimdBackend;
 use crate::{PAGE_SIZE, Page, samefill};
-use crate::{entropy, lz4};
 
 /// What a compressor does with pages that are not same-fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -146,13 +146,12 @@ impl StandardCompressor {
 
     fn lz4_page(&mut self, page: &Page) -> Result<CompressedPage> {
         // One byte short of a page: a block that does not fit is stored instead.
-        let mut block = [0u8; PAGE_SIZE - 1];
-        match self.lz4.compress_page(page, &mut block) {
-            Ok(len) => CompressedPage::from_parts(Encoding::Lz4, &block[..len]),
+        let lz4 = &mut self.lz4;
+        match CompressedPage::encode_with(Encoding::Lz4, |block| lz4.compress_page(page, block)) {
             Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
                 Ok(CompressedPage::stored(page))
             }
-            Err(e) => Err(e),
+            packed => packed,
         }
     }
 
@@ -173,14 +172,11 @@ impl PageCompressor for StandardCompressor {
             Algorithm::SameFillOnly => Ok(CompressedPage::stored(page)),
             Algorithm::Lz4 => self.lz4_page(page),
             Algorithm::Zstd { .. } => self.zstd_page(page),
-            Algorithm::Adaptive => {
-                let estimate = entropy::estimate_with(self.backend, page);
-                match self.policy.choose(&estimate) {
-                    Choice::Stored => Ok(CompressedPage::stored(page)),
-                    Choice::Lz4 => self.lz4_page(page),
-                    Choice::Zstd(_) => self.zstd_page(page),
-                }
-            }
+            Algorithm::Adaptive => match self.policy.choose_page(self.backend, page) {
+                Choice::Stored => Ok(CompressedPage::stored(page)),
+                Choice::Lz4 => self.lz4_page(page),
+                Choice::Zstd(_) => self.zstd_page(page),
+            },
         }
     }
 
@@ -191,11 +187,9 @@ impl PageCompressor for StandardCompressor {
 
 /// A Zstandard page, or a stored one when the frame would not be smaller than a page.
 fn zstd_page(z: &mut crate::zstd::Compressor, page: &Page) -> Result<CompressedPage> {
-    let mut frame = [0u8; PAGE_SIZE - 1];
-    match z.compress_into(page, &mut frame) {
-        Ok(n) => CompressedPage::from_parts(Encoding::Zstd, &frame[..n]),
+    match CompressedPage::encode_with(Encoding::Zstd, |frame| z.compress_into(page, frame)) {
         Err(Error::OutputTooSmall { .. }) => Ok(CompressedPage::stored(page)),
-        Err(e) => Err(e),
+        packed => packed,
     }
 }
 

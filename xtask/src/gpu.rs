@@ -183,9 +183,9 @@ fn renumber_anonymous_constants(ptx: &str) -> String {
             .take_while(u8::is_ascii_digit)
             .count();
         let after_module = &from_prefix[PREFIX.len() + module_len..];
-        let index_len = after_module
-            .strip_prefix("_$_")
-            .map_or(0, |tail| tail.bytes().take_while(u8::is_ascii_digit).count());
+        let index_len = after_module.strip_prefix("_$_").map_or(0, |tail| {
+            tail.bytes().take_while(u8::is_ascii_digit).count()
+        });
         if module_len == 0 || index_len == 0 {
             out.push_str(PREFIX);
             rest = &from_prefix[PREFIX.len()..];
@@ -193,10 +193,13 @@ fn renumber_anonymous_constants(ptx: &str) -> String {
         }
         let name_len = PREFIX.len() + module_len + "_$_".len() + index_len;
         let name = &from_prefix[..name_len];
-        let n = names.iter().position(|known| *known == name).unwrap_or_else(|| {
-            names.push(name);
-            names.len() - 1
-        });
+        let n = names
+            .iter()
+            .position(|known| *known == name)
+            .unwrap_or_else(|| {
+                names.push(name);
+                names.len() - 1
+            });
         let module = &from_prefix[PREFIX.len()..PREFIX.len() + module_len];
         out.push_str(&format!("{PREFIX}{module}_$_{n}"));
         rest = &from_prefix[name_len..];

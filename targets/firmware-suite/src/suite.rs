@@ -231,10 +231,9 @@ pub struct AdaptiveSummary {
     pub stack: Option<usize>,
 }
 
-/// Stack bound of `entropy::estimate` and the choice: its sample, the histogram's four interleaved
-/// 1 KiB count tables, the merged histogram it returns by value, and slack (about 7.3 KiB measured on
-/// Cortex-M4F).
-pub const ESTIMATE_STACK: usize = 8 * 1024;
+/// Stack bound of `entropy::estimate` and the choice: the sample's 512-byte count table, the
+/// estimate, and slack.
+pub const ESTIMATE_STACK: usize = 1024;
 
 impl Summary {
     /// `Ok` when the digest is the one the host computed.
@@ -346,6 +345,7 @@ fn adaptive_choices(
             }
         }
         for field in [
+            estimate.quick_entropy_q16,
             estimate.sample_entropy_q16,
             estimate.zero_bytes,
             estimate.repeated_words,
