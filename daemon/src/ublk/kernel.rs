@@ -123,8 +123,14 @@ pub struct SystemUblk {
 impl SystemUblk {
     /// The system's sysfs.
     pub fn new() -> Self {
+        Self::with_sys_root("/sys")
+    }
+
+    /// Device ids from the sysfs tree at `sys_root`; the control commands still go to the
+    /// kernel.
+    pub fn with_sys_root(sys_root: impl Into<PathBuf>) -> Self {
         Self {
-            sys_root: PathBuf::from("/sys"),
+            sys_root: sys_root.into(),
         }
     }
 }
@@ -192,6 +198,27 @@ mod tests {
         std::fs::write(class.join("ublkc99999999999"), "").unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(device_ids(&root), vec![0, 3, 12]);
         assert_eq!(device_ids(&root.join("absent")), Vec::<u32>::new());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_device_the_kernel_does_not_have_is_reported_not_invented() {
+        // Ids from a fake sysfs, answers from the kernel: here it has no such devices (or no
+        // driver at all), so each is an error that says why, and nothing is removed.
+        let root = crate::state::tests::temp_dir("sysfs-real");
+        let id = 1_000_000 + std::process::id() % 1000;
+        std::fs::create_dir_all(root.join(CHAR_CLASS).join(format!("ublkc{id}")))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let kernel = SystemUblk::with_sys_root(&root);
+        let devices = kernel.devices();
+        assert_eq!(devices.len(), 1);
+        assert!(
+            matches!(&devices[0], (i, Err(why)) if *i == id && !why.is_empty()),
+            "{devices:?}"
+        );
+        assert!(kernel.remove(id).is_err());
+        let too_big = kernel.remove(u32::MAX).err().unwrap_or_default();
+        assert!(too_big.contains("out of range"), "{too_big}");
         let _ = std::fs::remove_dir_all(&root);
     }
 
