@@ -2,7 +2,7 @@
 //! format's end rules, and every kind of bad input. Sizes shrink under Miri, which runs the scalar
 //! kernels (the only ones it can), covering their unsafe copies.
 
-use super::kernels::{Kernels, MATCH_SLACK, Scalar};
+use super::kernels::{Kernels, MATCH_SLACK, SHORT_MATCH_REACH, Scalar};
 use super::*;
 use crate::Error;
 use proptest::prelude::*;
@@ -187,11 +187,28 @@ fn page_path_matches_the_general_path() {
 #[test]
 fn table_wraps_around_without_stale_matches() {
     let mut c = Compressor::new();
-    // Near the end of the value range: the next calls must clear the table and still be right.
-    c.next_base_for_test(u32::MAX - 300);
+    // Calls of every tag in turn, past the wrap-around (which clears the table), mixed with long
+    // inputs (which clear it and leave untagged entries behind): each block is a fresh compressor's.
+    c.next_tag_for_test(14);
     let len = if cfg!(miri) { 200 } else { 4096 };
-    for _ in 0..3 {
-        let data = structured(len);
+    let rounds = if cfg!(miri) { 3 } else { 40 };
+    for round in 0..rounds {
+        let long = if cfg!(miri) { 300 } else { 8192 };
+        if round % 7 == 3 {
+            let data = structured(long);
+            let mut block = [0u8; 8300];
+            let n = c.compress_into(&data[..long], &mut block).unwrap();
+            let mut reference = [0u8; 8300];
+            let m = Compressor::new()
+                .compress_into(&data[..long], &mut reference)
+                .unwrap();
+            assert_eq!(block[..n], reference[..m]);
+        }
+        let data = if round % 2 == 0 {
+            structured(len)
+        } else {
+            noise(len, round)
+        };
         let mut block = [0u8; 8300];
         let n = c.compress_into(&data[..len], &mut block).unwrap();
         let mut reference = [0u8; 8300];
@@ -199,6 +216,30 @@ fn table_wraps_around_without_stale_matches() {
             .compress_into(&data[..len], &mut reference)
             .unwrap();
         assert_eq!(block[..n], reference[..m]);
+    }
+}
+
+#[test]
+fn limited_and_unlimited_destinations_give_the_same_blocks() {
+    // A destination of compress_bound bytes takes the encoder without room checks; a destination
+    // of exactly the block's length takes the checked one. Both must write the same bytes.
+    let len = if cfg!(miri) { 300 } else { 4096 };
+    for data in [structured(len), noise(len, 5), [0u8; 8192]] {
+        for backend in SimdBackend::available() {
+            let mut c = Compressor::with_backend(backend);
+            let mut wide = [0u8; 8300];
+            let n = c
+                .compress_into(&data[..len], &mut wide[..compress_bound(len)])
+                .unwrap();
+            let mut exact = [0u8; 8300];
+            let m = c.compress_into(&data[..len], &mut exact[..n]).unwrap();
+            assert_eq!(wide[..n], exact[..m], "{backend}");
+            if len == PAGE_SIZE {
+                let page: &Page = data[..PAGE_SIZE].try_into().unwrap();
+                let m = c.compress_page(page, &mut exact[..n]).unwrap();
+                assert_eq!(wide[..n], exact[..m], "{backend} page");
+            }
+        }
     }
 }
 
@@ -560,6 +601,26 @@ fn kernels_agree<K: Kernels>() {
             assert_eq!(count::<K>(a, &b[..len]), at);
             assert_eq!(count::<Scalar>(a, &b[..len]), at);
             b[at] ^= 0x40;
+        }
+    }
+    // copy_match_short: every match of 4..=18 bytes, in a buffer that ends exactly at its reach
+    // (so Miri sees any write past it), leaves the same match bytes as the scalar kernel and
+    // nothing changed before the match.
+    let max_offset = if cfg!(miri) { 12 } else { 40 };
+    for offset in 1..=max_offset {
+        let start = 48;
+        let mut s = [0u8; 48 + SHORT_MATCH_REACH];
+        s.copy_from_slice(&base[..48 + SHORT_MATCH_REACH]);
+        let mut k = s;
+        // SAFETY: start - offset .. start + SHORT_MATCH_REACH is each whole buffer's tail.
+        unsafe {
+            Scalar::copy_match_short(s.as_mut_ptr().add(start), offset);
+            K::copy_match_short(k.as_mut_ptr().add(start), offset);
+        }
+        assert_eq!(s[..start + 18], k[..start + 18], "short, offset {offset}");
+        assert_eq!(s[..start], base[..start]);
+        for i in start..start + 18 {
+            assert_eq!(s[i], s[i - offset], "short, offset {offset}");
         }
     }
     // copy_wild32 copies at least the bytes asked for.
