@@ -129,12 +129,11 @@ pub(super) unsafe fn decompress(src: &[u8], dst: &mut [u8]) -> Result<usize, Lz4
 #[target_feature(enable = "avx2,bmi1,bmi2")]
 pub(super) unsafe fn compress(
     table: &mut Table,
-    tag: u16,
     acceleration: u32,
     src: &[u8],
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Avx2>(table, tag, acceleration, src, dst)
+    compress_block::<Avx2>(table, acceleration, src, dst)
 }
 
 /// Encodes one page with the AVX2 kernels (the length is a constant after inlining).
@@ -144,10 +143,9 @@ pub(super) unsafe fn compress(
 #[target_feature(enable = "avx2,bmi1,bmi2")]
 pub(super) unsafe fn compress_page(
     table: &mut Table,
-    tag: u16,
     acceleration: u32,
     page: &Page,
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Avx2>(table, tag, acceleration, page, dst)
+    compress_block::<Avx2>(table, acceleration, page, dst)
 }

@@ -160,12 +160,11 @@ pub(super) unsafe fn decompress(src: &[u8], dst: &mut [u8]) -> Result<usize, Lz4
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,bmi1,bmi2")]
 pub(super) unsafe fn compress(
     table: &mut Table,
-    tag: u16,
     acceleration: u32,
     src: &[u8],
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Avx512>(table, tag, acceleration, src, dst)
+    compress_block::<Avx512>(table, acceleration, src, dst)
 }
 
 /// Encodes one page with the AVX-512 kernels (the length is a constant after inlining).
@@ -175,10 +174,9 @@ pub(super) unsafe fn compress(
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,bmi1,bmi2")]
 pub(super) unsafe fn compress_page(
     table: &mut Table,
-    tag: u16,
     acceleration: u32,
     page: &Page,
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Avx512>(table, tag, acceleration, page, dst)
+    compress_block::<Avx512>(table, acceleration, page, dst)
 }

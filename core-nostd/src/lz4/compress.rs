@@ -1,34 +1,27 @@
-//! The LZ4 block encoder: liblz4's fast single-pass match finder, on a hash table of 16-bit entries
-//! that is kept between calls and almost never cleared.
+//! The LZ4 block encoder: liblz4's fast single-pass match finder on a table of 16-bit positions.
 //!
-//! For inputs of at most [`TAGGED_MAX_LEN`] bytes (every page) an entry is `tag | position`: the
-//! position takes the low 12 bits and the top 4 bits name the call that wrote it (15 tags in turn).
-//! An entry of another call reads as position 0, which is what liblz4 sees in its freshly zeroed
-//! table, so nothing is cleared per page: the table (16 KiB) is zeroed once every 15 calls. Longer
-//! inputs need all 16 bits for positions, so their calls clear the table, as liblz4 does.
+//! The table (16 KiB) is zeroed at the start of every call, as liblz4 does. Measured against keeping
+//! it between pages with a tag per entry (`position << 4 | tag`, 15 tags in turn, zeroed once every 15
+//! pages): the tag costs five more operations in every probe of the search loop, which is bound by
+//! operations per cycle, and the zeroing (wide stores into a table that stays in L1) costs less, so
+//! the plain table compresses pages 5-10% faster (see the commit that made this change).
 //!
-//! With the same hash (13 bits of Knuth's multiplicative hash of 4 bytes, liblz4's `byU16` table), the
-//! same skip schedule and the same end-of-block rules, the blocks are byte-for-byte those of
+//! With the same hash (13 bits of Knuth's multiplicative hash of 4 bytes, liblz4's `byU16` table),
+//! the same skip schedule and the same end-of-block rules, the blocks are byte-for-byte those of
 //! `LZ4_compress_fast_extState` on inputs up to [`MAX_INPUT_LEN`] bytes.
 
 use super::error::Lz4Error;
 use super::kernels::{Kernels, WILD_STEP};
 use super::{LAST_LITERALS, MAX_INPUT_LEN, MF_LIMIT, MIN_MATCH};
 use crate::simd::SimdBackend;
-use crate::{PAGE_SIZE, Page};
+use crate::Page;
 
 /// Bits of the hash: liblz4's `byU16` table has 2^13 entries.
 const HASH_LOG: u32 = 13;
 /// Entries in the hash table.
 pub(crate) const HASH_SIZE: usize = 1 << HASH_LOG;
-/// The hash table: a position (and a tag, see the module doc) per hashed 4-byte sequence.
+/// The hash table: the last position seen for each hashed 4-byte sequence.
 pub(crate) type Table = [u16; HASH_SIZE];
-/// Inputs up to this length keep their positions in the low [`POSITION_BITS`] bits of an entry.
-pub(crate) const TAGGED_MAX_LEN: usize = 1 << POSITION_BITS;
-/// Bits of an entry that hold the position in a tagged call.
-const POSITION_BITS: u32 = 12;
-/// Tags run 1..=LAST_TAG (0 is the tag of a zeroed entry, so it is never current).
-const LAST_TAG: u16 = (1 << (16 - POSITION_BITS)) - 1;
 /// Inputs shorter than this are written as literals only (liblz4's `LZ4_minLength`).
 const MIN_INPUT_FOR_MATCH: usize = MF_LIMIT + 1;
 /// After 2^SKIP_TRIGGER failed probes, the search step grows by one (liblz4's `LZ4_skipTrigger`).
@@ -38,14 +31,11 @@ const SKIP_TRIGGER: u32 = 6;
 pub const MAX_ACCELERATION: u32 = 65537;
 
 /// A reusable LZ4 compressor: its hash table (16 KiB), an acceleration and the SIMD backend its
-/// kernels run on. Keep one per thread (in a static, on the heap) and call it for every page; a page
-/// costs no table clearing (one call in 15 clears it).
+/// kernels run on. Keep one per thread (in a static, on the heap) and call it for every page, so
+/// that the table is neither allocated nor on the stack per call.
 #[derive(Clone)]
 pub struct Compressor {
     table: Table,
-    /// The tag of the next call of at most [`TAGGED_MAX_LEN`] bytes, 1..=[`LAST_TAG`]; 0 when the
-    /// table must be zeroed first.
-    next_tag: u16,
     acceleration: u32,
     backend: SimdBackend,
 }
@@ -76,8 +66,6 @@ impl Compressor {
     pub fn with_backend(backend: SimdBackend) -> Self {
         Self {
             table: [0; HASH_SIZE],
-            // The table starts zeroed, so tag 1 is free.
-            next_tag: 1,
             acceleration: 1,
             backend: backend.resolve(),
         }
@@ -110,11 +98,10 @@ impl Compressor {
             }
             .into());
         }
-        let tag = self.start_call(src.len());
+        self.table = [0; HASH_SIZE];
         Ok(dispatch(
             self.backend,
             &mut self.table,
-            tag,
             self.acceleration,
             src,
             dst,
@@ -124,39 +111,14 @@ impl Compressor {
     /// Compresses one page: [`Compressor::compress_into`] specialised for exactly 4096 bytes, where
     /// every end-of-block limit is a constant.
     pub fn compress_page(&mut self, page: &Page, dst: &mut [u8]) -> crate::Result<usize> {
-        let tag = self.start_call(PAGE_SIZE);
+        self.table = [0; HASH_SIZE];
         Ok(dispatch_page(
             self.backend,
             &mut self.table,
-            tag,
             self.acceleration,
             page,
             dst,
         )?)
-    }
-
-    /// Sets the tag of the next call, so tests can reach the wrap-around.
-    #[cfg(test)]
-    pub(crate) fn next_tag_for_test(&mut self, next_tag: u16) {
-        self.next_tag = next_tag;
-    }
-
-    /// Prepares the table for a call on `len` bytes and returns the value that the call adds to its
-    /// positions (its tag, shifted; 0 for a long input, whose call starts from a zeroed table).
-    fn start_call(&mut self, len: usize) -> u16 {
-        if len > TAGGED_MAX_LEN {
-            self.table = [0; HASH_SIZE];
-            // Its entries use all 16 bits: the next tagged call must start from a zeroed table.
-            self.next_tag = 0;
-            return 0;
-        }
-        if self.next_tag == 0 {
-            self.table = [0; HASH_SIZE];
-            self.next_tag = 1;
-        }
-        let tag = self.next_tag;
-        self.next_tag = if tag == LAST_TAG { 0 } else { tag + 1 };
-        tag << POSITION_BITS
     }
 }
 
@@ -164,7 +126,6 @@ impl Compressor {
 fn dispatch(
     backend: SimdBackend,
     table: &mut Table,
-    tag: u16,
     acceleration: u32,
     src: &[u8],
     dst: &mut [u8],
@@ -172,15 +133,13 @@ fn dispatch(
     match backend {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the backend was resolved, so the CPU supports AVX-512 F/BW/VL (and AVX2).
-        SimdBackend::Avx512 => unsafe {
-            super::avx512::compress(table, tag, acceleration, src, dst)
-        },
+        SimdBackend::Avx512 => unsafe { super::avx512::compress(table, acceleration, src, dst) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the backend was resolved, so the CPU supports AVX2, BMI1 and BMI2.
-        SimdBackend::Avx2 => unsafe { super::avx2::compress(table, tag, acceleration, src, dst) },
+        SimdBackend::Avx2 => unsafe { super::avx2::compress(table, acceleration, src, dst) },
         #[cfg(target_arch = "aarch64")]
-        SimdBackend::Neon => super::neon::compress(table, tag, acceleration, src, dst),
-        _ => compress_block::<super::kernels::Scalar>(table, tag, acceleration, src, dst),
+        SimdBackend::Neon => super::neon::compress(table, acceleration, src, dst),
+        _ => compress_block::<super::kernels::Scalar>(table, acceleration, src, dst),
     }
 }
 
@@ -188,7 +147,6 @@ fn dispatch(
 fn dispatch_page(
     backend: SimdBackend,
     table: &mut Table,
-    tag: u16,
     acceleration: u32,
     page: &Page,
     dst: &mut [u8],
@@ -197,16 +155,14 @@ fn dispatch_page(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the backend was resolved, so the CPU supports AVX-512 F/BW/VL (and AVX2).
         SimdBackend::Avx512 => unsafe {
-            super::avx512::compress_page(table, tag, acceleration, page, dst)
+            super::avx512::compress_page(table, acceleration, page, dst)
         },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the backend was resolved, so the CPU supports AVX2, BMI1 and BMI2.
-        SimdBackend::Avx2 => unsafe {
-            super::avx2::compress_page(table, tag, acceleration, page, dst)
-        },
+        SimdBackend::Avx2 => unsafe { super::avx2::compress_page(table, acceleration, page, dst) },
         #[cfg(target_arch = "aarch64")]
-        SimdBackend::Neon => super::neon::compress_page(table, tag, acceleration, page, dst),
-        _ => compress_block::<super::kernels::Scalar>(table, tag, acceleration, page, dst),
+        SimdBackend::Neon => super::neon::compress_page(table, acceleration, page, dst),
+        _ => compress_block::<super::kernels::Scalar>(table, acceleration, page, dst),
     }
 }
 
@@ -265,9 +221,7 @@ fn too_small(needed: usize, capacity: usize) -> Lz4Error {
     Lz4Error::DestinationTooSmall { needed, capacity }
 }
 
-/// Encodes `src` (at most [`MAX_INPUT_LEN`] bytes) into `dst`. `tag` is what [`Compressor`] returned
-/// for this call: entries of this call are `tag + position`, and no other entry minus `tag` is below
-/// the current position.
+/// Encodes `src` (at most [`MAX_INPUT_LEN`] bytes) into `dst`, on a zeroed `table`.
 ///
 /// Room in `dst` is checked once per sequence with estimates that over-count by at most the byte that
 /// the final token needs anyway, so a failure means the block cannot fit; after those checks the
@@ -275,7 +229,6 @@ fn too_small(needed: usize, capacity: usize) -> Lz4Error {
 #[inline(always)]
 pub(crate) fn compress_block<K: Kernels>(
     table: &mut Table,
-    tag: u16,
     acceleration: u32,
     src: &[u8],
     dst: &mut [u8],
@@ -283,9 +236,9 @@ pub(crate) fn compress_block<K: Kernels>(
     // A destination of compress_bound bytes holds any block (as in liblz4's `notLimited` mode):
     // then the room checks, one to three per sequence, are left out.
     if dst.len() >= super::compress_bound(src.len()) {
-        encode::<K, false>(table, tag, acceleration, src, dst)
+        encode::<K, false>(table, acceleration, src, dst)
     } else {
-        encode::<K, true>(table, tag, acceleration, src, dst)
+        encode::<K, true>(table, acceleration, src, dst)
     }
 }
 
@@ -301,7 +254,6 @@ pub(crate) fn compress_block<K: Kernels>(
 #[inline(always)]
 fn encode<K: Kernels, const LIMITED: bool>(
     table: &mut Table,
-    tag: u16,
     acceleration: u32,
     src: &[u8],
     dst: &mut [u8],
@@ -313,16 +265,9 @@ fn encode<K: Kernels, const LIMITED: bool>(
     let d = dst.as_mut_ptr();
     let mut op = 0usize;
     let mut anchor = 0usize;
-    // Positions are below MAX_INPUT_LEN = 65536 (below 4096 when tag > 0), so `pos as u16` keeps the
-    // value and tag + pos does not overflow.
+    // Positions are below MAX_INPUT_LEN = 65536, so the entry keeps them whole.
     #[allow(clippy::cast_possible_truncation)]
-    let entry = |pos: usize| tag.wrapping_add(pos as u16);
-    // An entry of this call is an earlier position; any other (zeroed, or of another tag) minus the
-    // tag is at least 4096 > pos and reads as position 0, as in liblz4's zeroed table.
-    let candidate_at = |value: u16, pos: usize| {
-        let c = usize::from(value.wrapping_sub(tag));
-        if c < pos { c } else { 0 }
-    };
+    let entry = |pos: usize| pos as u16;
 
     if len >= MIN_INPUT_FOR_MATCH {
         // A match may start at most at len - MF_LIMIT, and extends at most to len - LAST_LITERALS.
@@ -352,7 +297,8 @@ fn encode<K: Kernels, const LIMITED: bool>(
                     if forward_ip > search_limit {
                         break 'sequences;
                     }
-                    candidate = candidate_at(table[h], ip);
+                    // The table started zeroed, so an entry is 0 or an earlier position.
+                    candidate = usize::from(table[h]);
                     // SAFETY: forward_ip <= search_limit (checked above).
                     forward_hash = unsafe { hash_at(src, forward_ip) };
                     table[h] = entry(ip);
@@ -462,7 +408,7 @@ fn encode<K: Kernels, const LIMITED: bool>(
                 table[unsafe { hash_at(src, ip - 2) }] = entry(ip - 2);
                 // SAFETY: ip < search_limit.
                 let h = unsafe { hash_at(src, ip) };
-                candidate = candidate_at(table[h], ip);
+                candidate = usize::from(table[h]);
                 table[h] = entry(ip);
                 // SAFETY: candidate < ip < search_limit.
                 if unsafe { read32(src, candidate) != read32(src, ip) } {

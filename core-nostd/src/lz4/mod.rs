@@ -49,7 +49,7 @@ pub const fn compress_bound(len: usize) -> usize {
 }
 
 /// Compresses `src` (at most [`MAX_INPUT_LEN`] bytes) into `dst` as one LZ4 block, returning its
-/// length. Uses a fresh [`Compressor`] on the stack (its 32 KiB table); keep a [`Compressor`] to
+/// length. Uses a fresh [`Compressor`] on the stack (its 16 KiB table); keep a [`Compressor`] to
 /// compress many inputs.
 pub fn compress_into(src: &[u8], dst: &mut [u8]) -> crate::Result<usize> {
     Compressor::new().compress_into(src, dst)

@@ -123,21 +123,19 @@ pub(super) fn decompress(src: &[u8], dst: &mut [u8]) -> Result<usize, Lz4Error> 
 /// Encodes a block with the NEON kernels.
 pub(super) fn compress(
     table: &mut Table,
-    tag: u16,
     acceleration: u32,
     src: &[u8],
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Neon>(table, tag, acceleration, src, dst)
+    compress_block::<Neon>(table, acceleration, src, dst)
 }
 
 /// Encodes one page with the NEON kernels (the length is a constant after inlining).
 pub(super) fn compress_page(
     table: &mut Table,
-    tag: u16,
     acceleration: u32,
     page: &Page,
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Neon>(table, tag, acceleration, page, dst)
+    compress_block::<Neon>(table, acceleration, page, dst)
 }
