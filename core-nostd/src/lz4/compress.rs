@@ -13,8 +13,8 @@
 use super::error::Lz4Error;
 use super::kernels::{Kernels, WILD_STEP};
 use super::{LAST_LITERALS, MAX_INPUT_LEN, MF_LIMIT, MIN_MATCH};
-use crate::simd::SimdBackend;
 use crate::Page;
+use crate::simd::SimdBackend;
 
 /// Bits of the hash: liblz4's `byU16` table has 2^13 entries.
 const HASH_LOG: u32 = 13;
