@@ -8,7 +8,10 @@
 //!
 //! Beside wall-clock MB/s, each run is also timed in CPU time of this thread (from
 //! `/proc/thread-self/schedstat`): on a shared machine the process is often descheduled, and CPU time
-//! does not count those gaps, so the CPU-time ratios are the steadier ones.
+//! does not count those gaps, so the CPU-time ratios are the steadier ones. Steadier still on a busy
+//! machine are the "best" columns: every contender runs each chunk of 64 pages once per round,
+//! interleaved, and the fastest run of each chunk counts; a preemption or a noisy neighbour then
+//! spoils one chunk's sample instead of a whole round.
 //!
 //! `cargo xtask bench lz4 [--corpus FILE]... [--rounds N]`
 
@@ -17,6 +20,8 @@ mod harness;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
 use std::hint::black_box;
+use std::ops::Range;
+use std::time::Instant;
 
 use harness::{Contender, Report};
 use trueno_zram::{PAGE_SIZE, Page, SimdBackend};
@@ -101,6 +106,32 @@ fn cpu_timed<'a>(
     })
 }
 
+/// Pages per chunk of the best-of-rounds measurement.
+const CHUNK: usize = 64;
+
+/// A run over the pages (or blocks) of one chunk.
+type ChunkRun<'a> = Box<dyn FnMut(Range<usize>) + 'a>;
+
+/// Seconds per contender: for every chunk of [`CHUNK`] items, the fastest of `rounds` runs (all
+/// contenders interleaved, chunk by chunk), summed over the chunks.
+fn best_of_chunks(items: usize, rounds: usize, runs: &mut [ChunkRun<'_>]) -> Vec<f64> {
+    let chunks: Vec<Range<usize>> = (0..items)
+        .step_by(CHUNK)
+        .map(|s| s..(s + CHUNK).min(items))
+        .collect();
+    let mut best = vec![vec![f64::MAX; chunks.len()]; runs.len()];
+    for _ in 0..rounds {
+        for (c, range) in chunks.iter().enumerate() {
+            for (k, run) in runs.iter_mut().enumerate() {
+                let start = Instant::now();
+                run(range.clone());
+                best[k][c] = best[k][c].min(start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    best.iter().map(|b| b.iter().sum()).collect()
+}
+
 /// MB per CPU-second from the median of the logged runs (the first, a warm-up, left out).
 fn cpu_speed(bytes: usize, log: &RefCell<Vec<f64>>) -> f64 {
     let samples: Vec<f64> = log.borrow().iter().skip(1).copied().collect();
@@ -132,6 +163,8 @@ fn main() {
             "ratio x lib",
             "comp CPU x lib",
             "decomp CPU x lib",
+            "comp best x lib",
+            "decomp best x lib",
         ],
     );
     for corpus in harness::corpora(&args) {
@@ -248,6 +281,73 @@ fn main() {
         let decomp = harness::measure(bytes, args.rounds, &mut decompressors);
         drop(decompressors);
 
+        // The best-of-chunks pass, same contenders, same order.
+        let comp_best = {
+            let mut out_lib = [0u8; BOUND];
+            let mut out_flex = vec![0u8; flex_bound];
+            let mut lib = LibLz4::new();
+            let mut flex_table = lz4_flex::block::CompressTable::small();
+            let mut runs: Vec<ChunkRun<'_>> = vec![
+                Box::new(move |r: Range<usize>| {
+                    for p in &pages[r] {
+                        black_box(lib.compress(black_box(p), &mut out_lib));
+                    }
+                }),
+                Box::new(move |r: Range<usize>| {
+                    for p in &pages[r] {
+                        black_box(
+                            lz4_flex::block::compress_into_with_table(
+                                black_box(p),
+                                &mut out_flex,
+                                &mut flex_table,
+                            )
+                            .ok(),
+                        );
+                    }
+                }),
+            ];
+            for &backend in &backends {
+                let mut ours = lz4::Compressor::with_backend(backend);
+                let mut out = [0u8; BOUND];
+                runs.push(Box::new(move |r: Range<usize>| {
+                    for p in &pages[r] {
+                        black_box(ours.compress_page(black_box(p), &mut out).ok());
+                    }
+                }));
+            }
+            best_of_chunks(pages.len(), args.rounds, &mut runs)
+        };
+        let decomp_best = {
+            let mut page_lib = [0u8; PAGE_SIZE];
+            let mut page_flex = [0u8; PAGE_SIZE];
+            let mut runs: Vec<ChunkRun<'_>> = vec![
+                Box::new(move |r: Range<usize>| {
+                    for &(s, e) in &blocks_ref.ranges[r] {
+                        let b = &blocks_ref.bytes[s..e];
+                        black_box(liblz4_decompress(black_box(b), &mut page_lib));
+                    }
+                }),
+                Box::new(move |r: Range<usize>| {
+                    for &(s, e) in &blocks_ref.ranges[r] {
+                        let b = &blocks_ref.bytes[s..e];
+                        black_box(
+                            lz4_flex::block::decompress_into(black_box(b), &mut page_flex).ok(),
+                        );
+                    }
+                }),
+            ];
+            for &backend in &backends {
+                let mut page = [0u8; PAGE_SIZE];
+                runs.push(Box::new(move |r: Range<usize>| {
+                    for &(s, e) in &blocks_ref.ranges[r] {
+                        let b = &blocks_ref.bytes[s..e];
+                        black_box(lz4::decompress_page(backend, black_box(b), &mut page).ok());
+                    }
+                }));
+            }
+            best_of_chunks(pages.len(), args.rounds, &mut runs)
+        };
+
         // Contender order: liblz4, lz4_flex, then ours per backend (every backend writes the same
         // blocks, so they share one size).
         let ratio = |size: usize| bytes as f64 / size as f64;
@@ -267,6 +367,8 @@ fn main() {
                     ratio(sizes[i]) / ratio(lib_size),
                     cpu_speed(bytes, &comp_cpu[i]) / cpu_speed(bytes, &comp_cpu[0]),
                     cpu_speed(bytes, &decomp_cpu[i]) / cpu_speed(bytes, &decomp_cpu[0]),
+                    comp_best[0] / comp_best[i],
+                    decomp_best[0] / decomp_best[i],
                 ],
             );
         }

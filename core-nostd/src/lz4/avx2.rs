@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use super::compress::{HASH_SIZE, compress_block};
+use super::compress::{Table, compress_block};
 use super::decompress::decompress_block;
 use super::error::Lz4Error;
 use super::kernels::{
@@ -128,13 +128,12 @@ pub(super) unsafe fn decompress(src: &[u8], dst: &mut [u8]) -> Result<usize, Lz4
 /// The CPU must support AVX2, BMI1 and BMI2.
 #[target_feature(enable = "avx2,bmi1,bmi2")]
 pub(super) unsafe fn compress(
-    table: &mut [u32; HASH_SIZE],
-    base: u32,
+    table: &mut Table,
     acceleration: u32,
     src: &[u8],
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Avx2>(table, base, acceleration, src, dst)
+    compress_block::<Avx2>(table, acceleration, src, dst)
 }
 
 /// Encodes one page with the AVX2 kernels (the length is a constant after inlining).
@@ -143,11 +142,10 @@ pub(super) unsafe fn compress(
 /// The CPU must support AVX2, BMI1 and BMI2.
 #[target_feature(enable = "avx2,bmi1,bmi2")]
 pub(super) unsafe fn compress_page(
-    table: &mut [u32; HASH_SIZE],
-    base: u32,
+    table: &mut Table,
     acceleration: u32,
     page: &Page,
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Avx2>(table, base, acceleration, page, dst)
+    compress_block::<Avx2>(table, acceleration, page, dst)
 }

@@ -6,11 +6,12 @@
 
 use core::arch::x86_64::*;
 
-use super::compress::{HASH_SIZE, compress_block};
+use super::compress::{Table, compress_block};
 use super::decompress::decompress_block;
 use super::error::Lz4Error;
 use super::kernels::{
-    Kernels, PATTERN_INDEX, PATTERN_STEP_64, WILD_STEP, copy16, count_equal_scalar, read_u64_le,
+    Kernels, PATTERN_INDEX, PATTERN_STEP_64, WILD_STEP, copy8, copy16, count_equal_scalar,
+    read_u64_le,
 };
 use crate::Page;
 
@@ -68,6 +69,26 @@ impl Kernels for Avx512 {
             i += WILD_STEP;
             if i >= len {
                 break;
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn copy_match_short(op: *mut u8, offset: usize) {
+        // SAFETY: the caller guarantees op - offset .. op + SHORT_MATCH_REACH is one writable
+        // allocation. The words read op - offset .. op - offset + 24 and write op .. op + 24; the
+        // pattern (offset < 8) is one 32-byte store at op, from a 16-byte load at op - offset.
+        unsafe {
+            if offset >= 8 {
+                let src = op.sub(offset);
+                copy8(op, src);
+                copy8(op.add(8), src.add(8));
+                copy8(op.add(16), src.add(16));
+            } else {
+                // Every index of the first 32 is below offset, so both lanes may hold the seed.
+                let seed = _mm256_broadcastsi128_si256(_mm_loadu_si128(op.sub(offset).cast()));
+                let index = _mm256_loadu_si256(PATTERN_INDEX[offset].as_ptr().cast());
+                _mm256_storeu_si256(op.cast(), _mm256_shuffle_epi8(seed, index));
             }
         }
     }
@@ -138,13 +159,12 @@ pub(super) unsafe fn decompress(src: &[u8], dst: &mut [u8]) -> Result<usize, Lz4
 /// The CPU must support AVX-512 F, BW and VL, AVX2, BMI1 and BMI2.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,bmi1,bmi2")]
 pub(super) unsafe fn compress(
-    table: &mut [u32; HASH_SIZE],
-    base: u32,
+    table: &mut Table,
     acceleration: u32,
     src: &[u8],
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Avx512>(table, base, acceleration, src, dst)
+    compress_block::<Avx512>(table, acceleration, src, dst)
 }
 
 /// Encodes one page with the AVX-512 kernels (the length is a constant after inlining).
@@ -153,11 +173,10 @@ pub(super) unsafe fn compress(
 /// The CPU must support AVX-512 F, BW and VL, AVX2, BMI1 and BMI2.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,bmi1,bmi2")]
 pub(super) unsafe fn compress_page(
-    table: &mut [u32; HASH_SIZE],
-    base: u32,
+    table: &mut Table,
     acceleration: u32,
     page: &Page,
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Avx512>(table, base, acceleration, page, dst)
+    compress_block::<Avx512>(table, acceleration, page, dst)
 }

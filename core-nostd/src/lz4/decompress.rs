@@ -7,7 +7,7 @@
 //! exact path: the slack of the fixed-size output is what lets the others store whole vectors.
 
 use super::error::{Field, Lz4Error};
-use super::kernels::{Kernels, MATCH_SLACK, WILD_STEP, copy16};
+use super::kernels::{Kernels, MATCH_SLACK, SHORT_MATCH_REACH, WILD_STEP, copy16};
 
 /// Reads the bytes that extend a length nibble of 15, stopping at the first byte below 255.
 /// Stops early with an error once the length exceeds `capacity`, so it never overflows.
@@ -57,12 +57,14 @@ fn copy_match_exact(dst: &mut [u8], op: usize, offset: usize, len: usize) {
     }
 }
 
-/// Room the fast path needs in the input at the top of a sequence: the token, a 16-byte literal copy
-/// (of at most 14 literals) and the 2-byte offset, with margin.
-const FAST_INPUT: usize = 32;
-/// Room the fast path needs in the output: 16 bytes of literal copy (at most 14 count), a short match
-/// copied as 18 bytes, and the slack that a wide match copy may write past it.
-const FAST_OUTPUT: usize = 14 + 18 + MATCH_SLACK;
+/// Room the fast path needs in the input at the top of a sequence: the token and a 16-byte literal
+/// copy, which also covers the 2-byte offset after at most 14 literals. (The last sequence, literals
+/// only, has fewer bytes left, so it always takes the checked path, which ends the block.)
+const FAST_INPUT: usize = 1 + 16;
+/// Room the fast path needs in the output: at most 14 literals (copied as 16 bytes) and a short match
+/// with its reach. A longer match checks its own room. Small, so that only the last few sequences of
+/// a page leave the fast path.
+const FAST_OUTPUT: usize = 14 + SHORT_MATCH_REACH;
 
 /// The error for a match offset that is 0 or reaches before the output start.
 #[cold]
@@ -202,17 +204,18 @@ pub(crate) fn decompress_block<K: Kernels>(src: &[u8], dst: &mut [u8]) -> Result
     // Invariants: ip <= iend and op <= oend between sequences.
     loop {
         while iend - ip >= FAST_INPUT && oend - op >= FAST_OUTPUT {
-            let token = src[ip];
+            // SAFETY: ip < iend (FAST_INPUT bytes are left).
+            let token = unsafe { *sp.add(ip) };
             if token >= 0xf0 {
                 break;
             }
             let literals = usize::from(token >> 4);
-            // SAFETY: 16 bytes are readable at ip + 1 (iend - ip >= 32) and writable at op
-            // (oend - op >= 96); src and dst are distinct borrows. Only `literals` <= 14 count.
+            // SAFETY: 16 bytes are readable at ip + 1 (iend - ip >= 17) and writable at op
+            // (oend - op >= 48); src and dst are distinct borrows. Only `literals` <= 14 count.
             unsafe { copy16(dst.as_mut_ptr().add(op), sp.add(ip + 1)) };
             ip += 1 + literals;
             op += literals;
-            // SAFETY: ip advanced by at most 15 from a point 32 bytes before the end.
+            // SAFETY: ip advanced by at most 15 from a point 17 bytes before the end.
             let offset = usize::from(u16::from_le(unsafe {
                 sp.add(ip).cast::<u16>().read_unaligned()
             }));
@@ -222,8 +225,8 @@ pub(crate) fn decompress_block<K: Kernels>(src: &[u8], dst: &mut [u8]) -> Result
             ip += 2;
             let nibble = usize::from(token & 15);
             if nibble < 15 {
-                // SAFETY: 1 <= offset <= op, and op + 18 + MATCH_SLACK <= oend: op advanced by at
-                // most 14 from a point FAST_OUTPUT = 14 + 18 + MATCH_SLACK bytes before the end.
+                // SAFETY: 1 <= offset <= op, and op + SHORT_MATCH_REACH <= oend: op advanced by at
+                // most 14 from a point FAST_OUTPUT = 14 + SHORT_MATCH_REACH bytes before the end.
                 unsafe { K::copy_match_short(dst.as_mut_ptr().add(op), offset) };
                 op += nibble + 4;
             } else {

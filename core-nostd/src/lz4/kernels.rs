@@ -8,6 +8,11 @@
 /// Bytes after the end of a match that [`Kernels::copy_match_wild`] may write (and read).
 pub(crate) const MATCH_SLACK: usize = 64;
 
+/// Bytes from the start of a match that [`Kernels::copy_match_short`] may write (and read), on every
+/// backend: the room the decoder's fast loop keeps after a short match, far less than
+/// [`MATCH_SLACK`], so that only the last few sequences of a page take the checked path.
+pub(crate) const SHORT_MATCH_REACH: usize = 34;
+
 /// Step of [`Kernels::copy_wild32`]: it copies whole 32-byte blocks.
 pub(crate) const WILD_STEP: usize = 32;
 
@@ -36,17 +41,21 @@ pub(crate) trait Kernels {
     unsafe fn copy_match_wild(op: *mut u8, offset: usize, len: usize);
 
     /// Copies a match of at most 18 bytes (a token without length bytes) from `op - offset` to
-    /// `op`. At offsets of 8 or more it copies 8-byte words in order (each word's source is already
-    /// written): small loads are more often wholly inside one earlier store, so the CPU forwards them
-    /// instead of stalling, which wider loads of just-written bytes cannot. Smaller offsets expand a
-    /// pattern. Same reach as [`Kernels::copy_match_wild`].
+    /// `op`, writing at most [`SHORT_MATCH_REACH`] bytes from `op`. At offsets of 8 or more it
+    /// copies 8-byte words in order (each word's source is already written): small loads are more
+    /// often wholly inside one earlier store, so the CPU forwards them instead of stalling, which
+    /// wider loads of just-written bytes cannot. Smaller offsets expand a pattern with
+    /// [`Kernels::copy_match_wild`], whose stores for 18 bytes reach at most 33 bytes on the scalar,
+    /// AVX2 and NEON backends; a backend with wider stores overrides this.
     ///
     /// # Safety
-    /// As [`Kernels::copy_match_wild`] with `len` = 18.
+    /// `1 <= offset`, and `op - offset .. op + SHORT_MATCH_REACH` lies inside one writable
+    /// allocation.
     #[inline(always)]
     unsafe fn copy_match_short(op: *mut u8, offset: usize) {
-        // SAFETY: the caller guarantees op - offset .. op + 18 + MATCH_SLACK is one writable
-        // allocation; the words read op - offset .. op - offset + 24 and write op .. op + 24.
+        // SAFETY: the caller guarantees op - offset .. op + SHORT_MATCH_REACH is one writable
+        // allocation; the words read op - offset .. op - offset + 24 and write op .. op + 24, and
+        // the pattern stores of this default stay below op + 34 (see above).
         unsafe {
             if offset >= 8 {
                 let src = op.sub(offset);

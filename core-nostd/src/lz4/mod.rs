@@ -2,8 +2,9 @@
 //! and write.
 //!
 //! - [`compress_into`] / [`Compressor`]: liblz4's fast match finder (acceleration like
-//!   `LZ4_compress_fast`), with a hash table kept between calls and a path specialised for 4096-byte
-//!   pages ([`Compressor::compress_page`]). Inputs up to [`MAX_INPUT_LEN`] bytes.
+//!   `LZ4_compress_fast`), with its 16 KiB hash table owned by a reusable [`Compressor`] and a path
+//!   specialised for 4096-byte pages ([`Compressor::compress_page`]). Inputs up to
+//!   [`MAX_INPUT_LEN`] bytes.
 //! - [`decompress_into`]: any standard block, every length and offset checked; bad input gives
 //!   [`Lz4Error`], never a panic or an access outside the buffers.
 //!
@@ -49,7 +50,7 @@ pub const fn compress_bound(len: usize) -> usize {
 }
 
 /// Compresses `src` (at most [`MAX_INPUT_LEN`] bytes) into `dst` as one LZ4 block, returning its
-/// length. Uses a fresh [`Compressor`] on the stack (its 32 KiB table); keep a [`Compressor`] to
+/// length. Uses a fresh [`Compressor`] on the stack (its 16 KiB table); keep a [`Compressor`] to
 /// compress many inputs.
 pub fn compress_into(src: &[u8], dst: &mut [u8]) -> crate::Result<usize> {
     Compressor::new().compress_into(src, dst)

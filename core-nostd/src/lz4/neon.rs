@@ -7,7 +7,7 @@
 
 use core::arch::aarch64::*;
 
-use super::compress::{HASH_SIZE, compress_block};
+use super::compress::{Table, compress_block};
 use super::decompress::decompress_block;
 use super::error::Lz4Error;
 use super::kernels::{
@@ -122,22 +122,20 @@ pub(super) fn decompress(src: &[u8], dst: &mut [u8]) -> Result<usize, Lz4Error> 
 
 /// Encodes a block with the NEON kernels.
 pub(super) fn compress(
-    table: &mut [u32; HASH_SIZE],
-    base: u32,
+    table: &mut Table,
     acceleration: u32,
     src: &[u8],
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Neon>(table, base, acceleration, src, dst)
+    compress_block::<Neon>(table, acceleration, src, dst)
 }
 
 /// Encodes one page with the NEON kernels (the length is a constant after inlining).
 pub(super) fn compress_page(
-    table: &mut [u32; HASH_SIZE],
-    base: u32,
+    table: &mut Table,
     acceleration: u32,
     page: &Page,
     dst: &mut [u8],
 ) -> Result<usize, Lz4Error> {
-    compress_block::<Neon>(table, base, acceleration, page, dst)
+    compress_block::<Neon>(table, acceleration, page, dst)
 }

@@ -2,7 +2,7 @@
 //! format's end rules, and every kind of bad input. Sizes shrink under Miri, which runs the scalar
 //! kernels (the only ones it can), covering their unsafe copies.
 
-use super::kernels::{Kernels, MATCH_SLACK, Scalar};
+use super::kernels::{Kernels, MATCH_SLACK, SHORT_MATCH_REACH, Scalar};
 use super::*;
 use crate::Error;
 use proptest::prelude::*;
@@ -185,20 +185,52 @@ fn page_path_matches_the_general_path() {
 }
 
 #[test]
-fn table_wraps_around_without_stale_matches() {
+fn earlier_calls_leave_no_stale_matches() {
+    // Pages and inputs of other lengths in turn on one compressor: each block is a fresh
+    // compressor's.
     let mut c = Compressor::new();
-    // Near the end of the value range: the next calls must clear the table and still be right.
-    c.next_base_for_test(u32::MAX - 300);
-    let len = if cfg!(miri) { 200 } else { 4096 };
-    for _ in 0..3 {
-        let data = structured(len);
-        let mut block = [0u8; 8300];
-        let n = c.compress_into(&data[..len], &mut block).unwrap();
-        let mut reference = [0u8; 8300];
-        let m = Compressor::new()
-            .compress_into(&data[..len], &mut reference)
-            .unwrap();
-        assert_eq!(block[..n], reference[..m]);
+    let len = if cfg!(miri) { 300 } else { 4096 };
+    let long = if cfg!(miri) { 500 } else { 8192 };
+    let rounds = if cfg!(miri) { 3 } else { 20 };
+    for round in 0..rounds {
+        let data = if round % 2 == 0 {
+            structured(long)
+        } else {
+            noise(long, round)
+        };
+        for n in [len, long, len / 3] {
+            let mut block = [0u8; 8300];
+            let m = c.compress_into(&data[..n], &mut block).unwrap();
+            let mut reference = [0u8; 8300];
+            let r = Compressor::new()
+                .compress_into(&data[..n], &mut reference)
+                .unwrap();
+            assert_eq!(block[..m], reference[..r], "round {round} len {n}");
+        }
+    }
+}
+
+#[test]
+fn limited_and_unlimited_destinations_give_the_same_blocks() {
+    // A destination of compress_bound bytes takes the encoder without room checks; a destination
+    // of exactly the block's length takes the checked one. Both must write the same bytes.
+    let len = if cfg!(miri) { 300 } else { 4096 };
+    for data in [structured(len), noise(len, 5), [0u8; 8192]] {
+        for backend in SimdBackend::available() {
+            let mut c = Compressor::with_backend(backend);
+            let mut wide = [0u8; 8300];
+            let n = c
+                .compress_into(&data[..len], &mut wide[..compress_bound(len)])
+                .unwrap();
+            let mut exact = [0u8; 8300];
+            let m = c.compress_into(&data[..len], &mut exact[..n]).unwrap();
+            assert_eq!(wide[..n], exact[..m], "{backend}");
+            if len == PAGE_SIZE {
+                let page: &Page = data[..PAGE_SIZE].try_into().unwrap();
+                let m = c.compress_page(page, &mut exact[..n]).unwrap();
+                assert_eq!(wide[..n], exact[..m], "{backend} page");
+            }
+        }
     }
 }
 
@@ -560,6 +592,26 @@ fn kernels_agree<K: Kernels>() {
             assert_eq!(count::<K>(a, &b[..len]), at);
             assert_eq!(count::<Scalar>(a, &b[..len]), at);
             b[at] ^= 0x40;
+        }
+    }
+    // copy_match_short: every match of 4..=18 bytes, in a buffer that ends exactly at its reach
+    // (so Miri sees any write past it), leaves the same match bytes as the scalar kernel and
+    // nothing changed before the match.
+    let max_offset = if cfg!(miri) { 12 } else { 40 };
+    for offset in 1..=max_offset {
+        let start = 48;
+        let mut s = [0u8; 48 + SHORT_MATCH_REACH];
+        s.copy_from_slice(&base[..48 + SHORT_MATCH_REACH]);
+        let mut k = s;
+        // SAFETY: start - offset .. start + SHORT_MATCH_REACH is each whole buffer's tail.
+        unsafe {
+            Scalar::copy_match_short(s.as_mut_ptr().add(start), offset);
+            K::copy_match_short(k.as_mut_ptr().add(start), offset);
+        }
+        assert_eq!(s[..start + 18], k[..start + 18], "short, offset {offset}");
+        assert_eq!(s[..start], base[..start]);
+        for i in start..start + 18 {
+            assert_eq!(s[i], s[i - offset], "short, offset {offset}");
         }
     }
     // copy_wild32 copies at least the bytes asked for.
