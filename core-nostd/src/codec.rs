@@ -146,12 +146,13 @@ impl StandardCompressor {
 
     fn lz4_page(&mut self, page: &Page) -> Result<CompressedPage> {
         // One byte short of a page: a block that does not fit is stored instead.
-        let lz4 = &mut self.lz4;
-        match CompressedPage::encode_with(Encoding::Lz4, |block| lz4.compress_page(page, block)) {
+        let mut block = [0u8; PAGE_SIZE - 1];
+        match self.lz4.compress_page(page, &mut block) {
+            Ok(len) => CompressedPage::from_parts(Encoding::Lz4, &block[..len]),
             Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
                 Ok(CompressedPage::stored(page))
             }
-            packed => packed,
+            Err(e) => Err(e),
         }
     }
 
@@ -187,9 +188,11 @@ impl PageCompressor for StandardCompressor {
 
 /// A Zstandard page, or a stored one when the frame would not be smaller than a page.
 fn zstd_page(z: &mut crate::zstd::Compressor, page: &Page) -> Result<CompressedPage> {
-    match CompressedPage::encode_with(Encoding::Zstd, |frame| z.compress_into(page, frame)) {
+    let mut frame = [0u8; PAGE_SIZE - 1];
+    match z.compress_into(page, &mut frame) {
+        Ok(n) => CompressedPage::from_parts(Encoding::Zstd, &frame[..n]),
         Err(Error::OutputTooSmall { .. }) => Ok(CompressedPage::stored(page)),
-        packed => packed,
+        Err(e) => Err(e),
     }
 }
 

@@ -111,30 +111,6 @@ impl CompressedPage {
         })
     }
 
-    /// A page whose payload `encode` writes straight into it: `encode` gets a buffer one byte short
-    /// of a page (a payload that does not fit is the caller's cue to store the page) and returns the
-    /// length it wrote. Saves the page-sized buffer and the copy that [`Self::from_parts`] needs.
-    pub(crate) fn encode_with(
-        encoding: Encoding,
-        encode: impl FnOnce(&mut [u8]) -> Result<usize>,
-    ) -> Result<Self> {
-        let mut payload = heapless::Vec::new();
-        // Within the capacity (PAGE_SIZE), so this cannot fail; the result is ignored knowingly.
-        let _ = payload.resize(PAGE_SIZE - 1, 0);
-        let len = encode(&mut payload)?;
-        let (min, max) = encoding.payload_len_range();
-        if len < min || len > max.min(PAGE_SIZE - 1) {
-            return Err(Error::BadPayloadLength {
-                encoding,
-                len,
-                min,
-                max,
-            });
-        }
-        payload.truncate(len);
-        Ok(Self { encoding, payload })
-    }
-
     /// How the page is stored.
     pub fn encoding(&self) -> Encoding {
         self.encoding
