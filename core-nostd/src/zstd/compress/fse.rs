@@ -144,8 +144,14 @@ impl EncodingTable {
 
     /// Bits that encoding `symbol` costs in this table, in 1/256 bit, from its normalised count: used
     /// to compare a predefined or previous table against a new one.
-    pub fn cost_q8(norm: i16, table_log: u32) -> u32 {
-        let n = if norm == -1 { 1 } else { norm.max(0) as u32 };
+    pub const fn cost_q8(norm: i16, table_log: u32) -> u32 {
+        let n = if norm == -1 {
+            1
+        } else if norm > 0 {
+            norm as u32
+        } else {
+            0
+        };
         if n == 0 {
             return u32::MAX / 4096;
         }
@@ -162,7 +168,7 @@ impl Default for EncodingTable {
 /// log2(x) in 1/256 units for 1 <= x < 2^24, from the bit length and a linear step in the mantissa:
 /// close enough for choosing between encodings.
 #[inline]
-pub fn log2_q8(x: u32) -> u32 {
+pub const fn log2_q8(x: u32) -> u32 {
     if x == 0 {
         return 0;
     }

@@ -44,13 +44,15 @@ impl HuffmanCode {
     #[inline(never)]
     pub fn build(&mut self, counts: &[u32; 256], max_symbol: usize) -> Option<usize> {
         // The present symbols in ascending order: every later loop runs over these only.
+        // Written unconditionally and kept when present: no branch on each count.
         let mut present = [0u8; 256];
         let mut n = 0usize;
         for (s, &c) in counts.iter().enumerate().take(max_symbol + 1) {
-            if c > 0 {
-                present[n] = u8::try_from(s).ok()?;
-                n += 1;
+            #[allow(clippy::cast_possible_truncation)] // s < 256
+            {
+                present[n & 255] = s as u8;
             }
+            n += usize::from(c > 0);
         }
         if n < 2 {
             return None;
@@ -224,8 +226,12 @@ fn sort_by_count(counts: &[u32; 256], present: &[u8], out: &mut [u8]) -> Option<
             n_large += 1;
         }
     }
-    for i in 1..=top {
-        bucket[i] += bucket[i - 1];
+    // Prefix sums with the running total in a register: reading back each stored sum would chain
+    // every step through a store-to-load forward.
+    let mut running = 0u16;
+    for b in bucket.iter_mut().take(top + 1) {
+        running += *b;
+        *b = running;
     }
     for &s in present {
         let c = counts[usize::from(s)];

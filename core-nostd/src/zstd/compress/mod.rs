@@ -487,5 +487,5 @@ mod tests {
         assert_eq!(combined, EXPECTED_DIGEST, "digests per level: {digests:x?}");
     }
 
-    const EXPECTED_DIGEST: u64 = 6_272_394_350_859_613_641;
+    const EXPECTED_DIGEST: u64 = 16_978_301_432_279_127_252;
 }
