@@ -13,6 +13,7 @@ const COMPRESSED: u32 = 2;
 /// Writes one block for `content`, whose sequences and literals are in `store`, at the start of
 /// `out`; returns the bytes written and whether the block is compressed (only compressed blocks
 /// update the decoder's repeat offsets), or `None` when even a raw block does not fit.
+#[inline(always)]
 pub fn write_block(
     content: &[u8],
     store: &SeqStore,
@@ -44,6 +45,7 @@ pub fn write_block(
 }
 
 /// Writes literals and sequences after the header's room; returns the body length.
+#[inline(always)]
 fn compressed_body(
     store: &SeqStore,
     literals: &mut LiteralsEncoder,
@@ -56,6 +58,7 @@ fn compressed_body(
     Some(lit_len + seq_len)
 }
 
+#[inline(always)]
 fn is_run(content: &[u8]) -> bool {
     content
         .split_first()

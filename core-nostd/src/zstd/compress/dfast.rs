@@ -60,6 +60,7 @@ impl Dfast {
     }
 
     /// Finds the sequences of `window[start..]` and stores them with the trailing literals.
+    #[inline(always)]
     pub fn compress_block(
         &mut self,
         window: &[u8],
@@ -74,7 +75,7 @@ impl Dfast {
         }
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn run<const SB: u32>(
         &mut self,
         window: &[u8],

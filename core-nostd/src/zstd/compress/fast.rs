@@ -52,6 +52,7 @@ impl Fast {
 
     /// Finds the sequences of `window[start..]` (what precedes `start` is history already inserted)
     /// and stores them with the trailing literals.
+    #[inline(always)]
     pub fn compress_block(
         &mut self,
         window: &[u8],
@@ -67,7 +68,7 @@ impl Fast {
         }
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn run<const HB: u32>(
         &mut self,
         window: &[u8],

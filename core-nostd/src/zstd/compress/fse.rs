@@ -44,6 +44,7 @@ impl EncodingTable {
     /// Builds the table for `norm` (counts summing to `1 << table_log`, `-1` meaning "less than one",
     /// as in the RFC's predefined distributions). The symbol spread is the decoder's, so that every
     /// state means the same symbol on both sides.
+    #[inline(always)]
     pub fn build(&mut self, norm: &[i16], table_log: u32) {
         let size = 1usize << table_log;
         let mask = size - 1;
@@ -186,6 +187,7 @@ pub const fn log2_q8(x: u32) -> u32 {
 
 /// The accuracy log for a histogram of `total` symbols whose largest is `max_symbol`: no more cells
 /// than the data justifies (a quarter of its count), but enough to give every symbol one.
+#[inline(always)]
 pub fn choose_table_log(total: u32, max_symbol: usize, max_log: u32) -> u32 {
     let highbit = |x: u32| 31 - (x | 1).leading_zeros();
     let from_total = highbit(total.saturating_sub(1)).saturating_sub(2);
@@ -197,6 +199,7 @@ pub fn choose_table_log(total: u32, max_symbol: usize, max_log: u32) -> u32 {
 /// Normalises `counts` (with `total` their sum, at least 2 distinct symbols present) to a
 /// distribution summing to `1 << table_log` in which every present symbol keeps at least one cell.
 /// Returns false when that is impossible (more symbols than cells).
+#[inline(always)]
 pub fn normalize(counts: &[u32], total: u32, table_log: u32, norm: &mut [i16]) -> bool {
     let scale = 1u32 << table_log;
     let mut sum = 0u32;
@@ -252,6 +255,7 @@ pub fn normalize(counts: &[u32], total: u32, table_log: u32, norm: &mut [i16]) -
 
 /// Writes a distribution description (RFC 8878 "FSE Table Description") for `norm[..=max_symbol]`
 /// into `out`; returns its length, or `None` when `out` is too small.
+#[inline(always)]
 pub fn write_description(norm: &[i16], table_log: u32, out: &mut [u8]) -> Option<usize> {
     let mut pos = 0usize;
     let mut acc: u64 = u64::from(table_log - 5);

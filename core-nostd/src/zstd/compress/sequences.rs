@@ -310,6 +310,7 @@ impl SequenceTables {
 
     /// Writes the sequences section for `seqs` into `out`; returns its length, or `None` when it
     /// does not fit.
+    #[inline(always)]
     pub fn write(&mut self, seqs: &[Sequence], out: &mut [u8]) -> Option<usize> {
         let n = seqs.len();
         let mut pos = write_count(n, out)?;
@@ -402,6 +403,7 @@ impl Default for SequenceTables {
 }
 
 /// Number_of_Sequences in 1 to 3 bytes.
+#[inline(always)]
 fn write_count(n: usize, out: &mut [u8]) -> Option<usize> {
     if n < 128 {
         *out.get_mut(0)? = u8::try_from(n).ok()?;
@@ -444,6 +446,7 @@ const OF_PREDEFINED_COST: [u32; 64] =
 /// Chooses the cheapest of predefined, RLE and a new table for one stream, builds the new or RLE
 /// table into `table` and writes its description at `out[*pos..]`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn choose(
     hist: &[u32],
     total: u32,
@@ -518,6 +521,7 @@ fn choose(
 /// The sequences bitstream: the last sequence's states first, then every other sequence from the
 /// end, each writing its state transitions and extra bits in the reverse of the decoder's reading
 /// order (offset, match and literals extra bits, then literals, match and offset states).
+#[inline(always)]
 fn encode_stream(
     seqs: &[Sequence],
     ll_codes: &[u8],
