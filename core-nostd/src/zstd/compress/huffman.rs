@@ -102,8 +102,9 @@ impl HuffmanCode {
     #[inline(always)]
     pub fn encode_stream(&self, literals: &[u8], out: &mut [u8]) -> Option<usize> {
         let mut w = BitWriter::new(out);
-        // The decoder reads the last-written symbol first: write from the end.
-        let mut chunks = literals.rchunks_exact(4);
+        // The decoder reads the last-written symbol first: write from the end. Five codes of at
+        // most 11 bits and 7 pending bits fit the 64-bit accumulator: one flush per five.
+        let mut chunks = literals.rchunks_exact(5);
         for c in &mut chunks {
             for &b in c.iter().rev() {
                 let (code, len) = self.codes[usize::from(b)];

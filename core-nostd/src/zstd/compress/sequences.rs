@@ -317,15 +317,18 @@ impl SequenceTables {
         if n == 0 {
             return Some(pos);
         }
-        let mut ll_hist = [0u32; LL_MAX_SYMBOL + 1];
-        let mut ml_hist = [0u32; ML_MAX_SYMBOL + 1];
-        let mut of_hist = [0u32; OF_SYMBOLS];
+        // Two histograms per stream, for even and odd sequences, summed after: runs of one code
+        // (common: short matches, small offsets) would otherwise chain every increment through a
+        // store-to-load forward of the one before.
+        let mut ll_hists = [[0u32; LL_MAX_SYMBOL + 1]; 2];
+        let mut ml_hists = [[0u32; ML_MAX_SYMBOL + 1]; 2];
+        let mut of_hists = [[0u32; OF_SYMBOLS]; 2];
         let codes = self
             .ll_codes
             .iter_mut()
             .zip(self.ml_codes.iter_mut())
             .zip(self.of_codes.iter_mut());
-        for (s, ((ll, ml), of)) in seqs.iter().zip(codes) {
+        for (i, (s, ((ll, ml), of))) in seqs.iter().zip(codes).enumerate() {
             *ll = ll_code(u32::from(s.lit_len));
             *ml = ml_code(u32::from(s.match_len));
             #[allow(clippy::cast_possible_truncation)]
@@ -333,9 +336,22 @@ impl SequenceTables {
             {
                 *of = highbit(s.off_base) as u8;
             }
-            ll_hist[usize::from(*ll)] += 1;
-            ml_hist[usize::from(*ml)] += 1;
-            of_hist[usize::from(*of) & (OF_SYMBOLS - 1)] += 1;
+            let h = i & 1;
+            ll_hists[h][usize::from(*ll)] += 1;
+            ml_hists[h][usize::from(*ml)] += 1;
+            of_hists[h][usize::from(*of) & (OF_SYMBOLS - 1)] += 1;
+        }
+        let [mut ll_hist, ll_odd] = ll_hists;
+        for (x, y) in ll_hist.iter_mut().zip(ll_odd) {
+            *x += y;
+        }
+        let [mut ml_hist, ml_odd] = ml_hists;
+        for (x, y) in ml_hist.iter_mut().zip(ml_odd) {
+            *x += y;
+        }
+        let [mut of_hist, of_odd] = of_hists;
+        for (x, y) in of_hist.iter_mut().zip(of_odd) {
+            *x += y;
         }
         let mode_pos = pos;
         pos += 1;
@@ -518,6 +534,21 @@ fn choose(
     Some(Mode::Compressed)
 }
 
+/// Writes the extra bits of one sequence: literals and match length, then offset (a function, not
+/// a closure, so that it is inlined and the writer stays in registers).
+#[inline(always)]
+fn write_extras(w: &mut BitWriter<'_>, s: Sequence, llc: u8, mlc: u8, ofc: u8) {
+    let ll_bits = u32::from(LL_EXTRA_BITS[usize::from(llc).min(LL_MAX_SYMBOL)]);
+    let ml_bits = u32::from(ML_EXTRA_BITS[usize::from(mlc).min(ML_MAX_SYMBOL)]);
+    let of_bits = u32::from(ofc);
+    w.add(u64::from(s.lit_len), ll_bits);
+    w.add(u64::from(s.match_len) - 3, ml_bits);
+    if ll_bits + ml_bits + of_bits > 30 {
+        w.flush();
+    }
+    w.add(u64::from(s.off_base), of_bits);
+}
+
 /// The sequences bitstream: the last sequence's states first, then every other sequence from the
 /// end, each writing its state transitions and extra bits in the reverse of the decoder's reading
 /// order (offset, match and literals extra bits, then literals, match and offset states).
@@ -548,18 +579,7 @@ fn encode_stream(
     // common case; otherwise one flush between the lengths and the offset makes room.
     // Every baseline with extra bits is a multiple of 2^bits (match lengths counted from 3), so
     // the extra bits are the length's low bits: no baseline lookup.
-    let extras = |w: &mut BitWriter<'_>, s: Sequence, llc: u8, mlc: u8, ofc: u8| {
-        let ll_bits = u32::from(LL_EXTRA_BITS[usize::from(llc).min(LL_MAX_SYMBOL)]);
-        let ml_bits = u32::from(ML_EXTRA_BITS[usize::from(mlc).min(ML_MAX_SYMBOL)]);
-        let of_bits = u32::from(ofc);
-        w.add(u64::from(s.lit_len), ll_bits);
-        w.add(u64::from(s.match_len) - 3, ml_bits);
-        if ll_bits + ml_bits + of_bits > 30 {
-            w.flush();
-        }
-        w.add(u64::from(s.off_base), of_bits);
-    };
-    extras(&mut w, last, ll_last, ml_last, of_last);
+    write_extras(&mut w, last, ll_last, ml_last, of_last);
     let n = seqs.len();
     let rest = seqs[..n - 1]
         .iter()
@@ -572,7 +592,7 @@ fn encode_stream(
         of_state = of_t.encode(&mut w, of_state, ofc);
         ml_state = ml_t.encode(&mut w, ml_state, mlc);
         ll_state = ll_t.encode(&mut w, ll_state, llc);
-        extras(&mut w, s, llc, mlc, ofc);
+        write_extras(&mut w, s, llc, mlc, ofc);
     }
     w.flush();
     ml_t.flush_state(&mut w, ml_state);
