@@ -27,8 +27,10 @@ pub fn write_block(
         && body < n
     {
         {
-            // A run of one byte fits in one: check only when the sequences suggest it.
-            if body > 1 && store.count <= 2 && is_run(content) {
+            // A run of one byte fits in one. The check stops at the first byte that differs, and
+            // must not depend on what the finder made of the run (the fastest levels may cut it
+            // into several sequences): the choice of block type never depends on `out`'s room.
+            if body > 1 && is_run(content) {
                 return Some((write_rle(content, last, out)?, false));
             }
             write_header(COMPRESSED, body, last, out)?;

@@ -13,7 +13,8 @@ pub const HASH_LOG: u32 = 13;
 pub struct FastParams {
     /// Bytes hashed (4 to 6): more skips short matches and runs faster.
     pub hash_bytes: u32,
-    /// Step at the start of a run of literals.
+    /// Positions are tried in pairs (a byte and the next); this is the step from the second of a
+    /// pair to the next pair at the start of a run of literals.
     pub step: usize,
     /// The step grows by one every `1 << skip_log` literals.
     pub skip_log: u32,
@@ -90,11 +91,19 @@ impl Fast {
         let mut v = unsafe { read64(window, ip) };
         let mut h = hash(v, HB, HASH_LOG);
         let mut cand = e.decode(self.table[h]);
+        let mut second = false;
         loop {
             // One position per turn; the next position's candidate is loaded before this one's
             // are compared, so that a mispredicted comparison does not also wait on that load.
             self.table[h] = e.encode(ip);
-            let next = ip + step + ((ip - anchor) >> skip_log);
+            // Positions go in pairs: one, the next byte, then a step that grows with the
+            // distance from the last match.
+            let next = if second {
+                ip + step + ((ip - anchor) >> skip_log)
+            } else {
+                ip + 1
+            };
+            second = !second;
             // SAFETY: the read is clamped below ilimit = end - 8.
             let v_next = unsafe { read64(window, next.min(ilimit - 1)) };
             let h_next = hash(v_next, HB, HASH_LOG);
@@ -177,6 +186,7 @@ impl Fast {
             v = unsafe { read64(window, ip) };
             h = hash(v, HB, HASH_LOG);
             cand = e.decode(self.table[h]);
+            second = false;
         }
         store.push_literals(&window[anchor..end]);
     }

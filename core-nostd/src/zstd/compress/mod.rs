@@ -560,5 +560,44 @@ mod tests {
         }
     }
 
-    const EXPECTED_DIGEST: u64 = 16_978_301_432_279_127_252;
+    /// The encoding never depends on the room left in the destination: one byte less than the
+    /// frame is refused. Found by fuzzing: a closing run of one byte that the fastest levels cut
+    /// into several sequences was sent compressed, not RLE, unless the compressed block did not fit.
+    #[test]
+    fn a_destination_one_byte_short_is_refused() {
+        // Zeros with a scattered nonzero byte, then a closing block of 54 zeros.
+        let mut input = [0u8; 4096 + 54];
+        let mut x = 0x2545_f491u32;
+        for b in &mut input[..4096] {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            if (x >> 16).is_multiple_of(23) {
+                *b = (x >> 24) as u8 | 1;
+            }
+        }
+        for level in MIN_LEVEL..=MAX_LEVEL {
+            let mut c = Compressor::new(level).unwrap();
+            let mut frame = [0u8; 4400];
+            let n = c.compress_into(&input, &mut frame).unwrap();
+            // Last block, RLE, 54 bytes: the header, then the byte.
+            let header = 1u32 | (1 << 1) | (54 << 3);
+            assert_eq!(
+                frame[n - 4..n - 1],
+                header.to_le_bytes()[..3],
+                "level {level}: the last block is RLE"
+            );
+            assert!(
+                c.compress_into(&input, &mut frame[..n - 1]).is_err(),
+                "level {level}"
+            );
+        }
+    }
+
+    /// The footprint the module documentation gives for 64-bit targets.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn footprint_is_as_documented() {
+        assert_eq!(Compressor::FOOTPRINT, 62_424);
+    }
+
+    const EXPECTED_DIGEST: u64 = 15_806_697_942_306_942_677;
 }
