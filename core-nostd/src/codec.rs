@@ -101,8 +101,12 @@ impl CompressorBuilder {
             None => SimdBackend::detect(),
         };
         let zstd = match self.algorithm {
-            Algorithm::Zstd { level } => Some(crate::zstd::Compressor::new(level)?),
-            Algorithm::Adaptive => Some(crate::zstd::Compressor::new(self.policy.zstd_level)?),
+            Algorithm::Zstd { level } => {
+                Some(crate::zstd::Compressor::new(level)?.with_backend(backend))
+            }
+            Algorithm::Adaptive => {
+                Some(crate::zstd::Compressor::new(self.policy.zstd_level)?.with_backend(backend))
+            }
             Algorithm::Lz4 | Algorithm::SameFillOnly => None,
         };
         Ok(StandardCompressor {

@@ -56,7 +56,8 @@ impl<'a> BitWriter<'a> {
             self.flush_slow(bytes);
         }
         self.pos += bytes;
-        self.acc = self.acc.checked_shr(self.bits & !7).unwrap_or(0);
+        // bits < 64, so the shift (whole bytes of it) is below 64.
+        self.acc >>= self.bits & 56;
         self.bits &= 7;
     }
 

@@ -13,6 +13,7 @@ const COMPRESSED: u32 = 2;
 /// Writes one block for `content`, whose sequences and literals are in `store`, at the start of
 /// `out`; returns the bytes written and whether the block is compressed (only compressed blocks
 /// update the decoder's repeat offsets), or `None` when even a raw block does not fit.
+#[inline(always)]
 pub fn write_block(
     content: &[u8],
     store: &SeqStore,
@@ -26,8 +27,10 @@ pub fn write_block(
         && body < n
     {
         {
-            // A run of one byte fits in one: check only when the sequences suggest it.
-            if body > 1 && store.count <= 2 && is_run(content) {
+            // A run of one byte fits in one. The check stops at the first byte that differs, and
+            // must not depend on what the finder made of the run (the fastest levels may cut it
+            // into several sequences): the choice of block type never depends on `out`'s room.
+            if body > 1 && is_run(content) {
                 return Some((write_rle(content, last, out)?, false));
             }
             write_header(COMPRESSED, body, last, out)?;
@@ -44,6 +47,7 @@ pub fn write_block(
 }
 
 /// Writes literals and sequences after the header's room; returns the body length.
+#[inline(always)]
 fn compressed_body(
     store: &SeqStore,
     literals: &mut LiteralsEncoder,
@@ -56,6 +60,7 @@ fn compressed_body(
     Some(lit_len + seq_len)
 }
 
+#[inline(always)]
 fn is_run(content: &[u8]) -> bool {
     content
         .split_first()

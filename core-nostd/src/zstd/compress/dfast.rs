@@ -60,6 +60,7 @@ impl Dfast {
     }
 
     /// Finds the sequences of `window[start..]` and stores them with the trailing literals.
+    #[inline(always)]
     pub fn compress_block(
         &mut self,
         window: &[u8],
@@ -74,7 +75,7 @@ impl Dfast {
         }
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn run<const SB: u32>(
         &mut self,
         window: &[u8],
@@ -87,46 +88,58 @@ impl Dfast {
         let mut ip = start;
         let e = self.epoch;
         let sb = SB;
-        if end >= 9 {
+        if end >= 10 && start + 9 < end {
             let ilimit = end - 9;
-            while ip < ilimit {
-                // SAFETY: ip < ilimit = end - 9.
-                let v = unsafe { read64(window, ip) };
-                let hl = hash(v, 8, LONG_LOG);
-                let hs = hash(v, sb, SHORT_LOG);
-                let long_cand = e.decode(self.long[hl]);
-                let short_cand = e.decode(self.short[hs]);
+            // SAFETY: ip = start < ilimit = end - 9.
+            let mut v = unsafe { read64(window, ip) };
+            let (mut hl, mut hs) = (hash(v, 8, LONG_LOG), hash(v, sb, SHORT_LOG));
+            let (mut long_cand, mut short_cand) =
+                (e.decode(self.long[hl]), e.decode(self.short[hs]));
+            loop {
                 let here = e.encode(ip);
                 self.long[hl] = here;
                 self.short[hs] = here;
-                // The repeat offset one byte ahead, as its literals are then never empty.
+                // The next position's candidates are loaded before this one's are compared (and
+                // after this insertion, which they must see), so that a mispredicted comparison
+                // does not also wait on those loads.
+                let next = ip + 1 + ((ip - anchor) >> skip_log);
+                // SAFETY: the read is clamped below ilimit = end - 9.
+                let v_next = unsafe { read64(window, next.min(ilimit - 1)) };
+                let (hl_next, hs_next) = (hash(v_next, 8, LONG_LOG), hash(v_next, sb, SHORT_LOG));
+                let (long_next, short_next) =
+                    (e.decode(self.long[hl_next]), e.decode(self.short[hs_next]));
+                // The repeat offset one byte ahead, as its literals are then never empty. Invalid
+                // candidates read the current position with a bit flipped, so that they cannot
+                // compare equal: one branch per test.
                 let rep = store.reps[0] as usize;
-                let (mut mpos, mut offset, mut len);
-                // Candidates are read clamped into the window, so that every read is in bounds;
-                // validity is tested beside the comparison.
-                let r = (ip + 1).saturating_sub(rep);
-                let (lc, sc) = (long_cand.min(ip), short_cand.min(ip));
+                let rep_valid = ip + 1 >= rep;
+                let r = if rep_valid { ip + 1 - rep } else { ip + 1 };
+                let long_valid = long_cand < ip;
+                let lc = if long_valid { long_cand } else { ip };
+                let short_valid = short_cand < ip;
+                let sc = if short_valid { short_cand } else { ip };
                 // SAFETY: every position read is at most ip + 1, and ip + 1 + 8 <= end.
-                let (at_rep, next4, at_long, at_short, v1) = unsafe {
+                let (at_rep, at_long, at_short) = unsafe {
                     (
-                        read32(window, r),
-                        read32(window, ip + 1),
-                        read64(window, lc),
-                        read32(window, sc),
-                        read64(window, ip + 1),
+                        read32(window, r) ^ u32::from(!rep_valid),
+                        read64(window, lc) ^ u64::from(!long_valid),
+                        read32(window, sc) ^ u32::from(!short_valid),
                     )
                 };
-                if ip + 1 >= rep && at_rep == next4 {
+                let (mut mpos, mut offset, mut len);
+                if at_rep == low32(v >> 8) {
                     ip += 1;
-                    mpos = ip - rep;
+                    mpos = r;
                     offset = rep;
                     len = 4 + count(window, ip + 4, mpos + 4, end);
-                } else if long_cand < ip && at_long == v {
+                } else if at_long == v {
                     mpos = long_cand;
                     offset = ip - long_cand;
                     len = 8 + count(window, ip + 8, mpos + 8, end);
-                } else if short_cand < ip && at_short == low32(v) {
+                } else if at_short == low32(v) {
                     // A long match one byte later beats the short one here.
+                    // SAFETY: ip + 1 + 8 <= end.
+                    let v1 = unsafe { read64(window, ip + 1) };
                     let hl1 = hash(v1, 8, LONG_LOG);
                     let long1 = e.decode(self.long[hl1]);
                     self.long[hl1] = e.encode(ip + 1);
@@ -156,7 +169,13 @@ impl Dfast {
                         }
                     }
                 } else {
-                    ip += 1 + ((ip - anchor) >> skip_log);
+                    if next >= ilimit {
+                        break;
+                    }
+                    ip = next;
+                    v = v_next;
+                    (hl, hs) = (hl_next, hs_next);
+                    (long_cand, short_cand) = (long_next, short_next);
                     continue;
                 }
                 while ip > anchor && mpos > 0 && window[ip - 1] == window[mpos - 1] {
@@ -165,16 +184,17 @@ impl Dfast {
                     len += 1;
                 }
                 #[allow(clippy::cast_possible_truncation)] // offsets are below the 32 KiB window
-                store.push(&window[anchor..ip], offset as u32, len);
+                store.push_from(window, anchor, ip, offset as u32, len);
                 let match_start = ip;
                 ip += len;
                 anchor = ip;
-                if ip < ilimit {
-                    self.insert(window, match_start + 2, sb);
-                    self.insert(window, ip - 2, sb);
-                    self.insert(window, ip - 1, sb);
+                if ip >= ilimit {
+                    break;
                 }
-                while ip < ilimit {
+                self.insert(window, match_start + 2, sb);
+                self.insert(window, ip - 2, sb);
+                self.insert(window, ip - 1, sb);
+                loop {
                     let r = store.reps[1] as usize;
                     if ip < r || get32(window, ip) != get32(window, ip - r) {
                         break;
@@ -185,7 +205,17 @@ impl Dfast {
                     store.push(&[], r as u32, len);
                     ip += len;
                     anchor = ip;
+                    if ip >= ilimit {
+                        break;
+                    }
                 }
+                if ip >= ilimit {
+                    break;
+                }
+                // SAFETY: ip < ilimit = end - 9.
+                v = unsafe { read64(window, ip) };
+                (hl, hs) = (hash(v, 8, LONG_LOG), hash(v, sb, SHORT_LOG));
+                (long_cand, short_cand) = (e.decode(self.long[hl]), e.decode(self.short[hs]));
             }
         }
         store.push_literals(&window[anchor..end]);

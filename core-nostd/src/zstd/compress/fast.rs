@@ -13,7 +13,8 @@ pub const HASH_LOG: u32 = 13;
 pub struct FastParams {
     /// Bytes hashed (4 to 6): more skips short matches and runs faster.
     pub hash_bytes: u32,
-    /// Step at the start of a run of literals.
+    /// Positions are tried in pairs (a byte and the next); this is the step from the second of a
+    /// pair to the next pair at the start of a run of literals.
     pub step: usize,
     /// The step grows by one every `1 << skip_log` literals.
     pub skip_log: u32,
@@ -52,6 +53,7 @@ impl Fast {
 
     /// Finds the sequences of `window[start..]` (what precedes `start` is history already inserted)
     /// and stores them with the trailing literals.
+    #[inline(always)]
     pub fn compress_block(
         &mut self,
         window: &[u8],
@@ -67,7 +69,7 @@ impl Fast {
         }
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn run<const HB: u32>(
         &mut self,
         window: &[u8],
@@ -78,95 +80,113 @@ impl Fast {
     ) {
         let end = window.len();
         let mut anchor = start;
-        let mut ip = start;
         let e = self.epoch;
-        let hb = HB;
-        if end >= 8 {
-            let ilimit = end - 8;
-            while ip < ilimit {
-                // Two positions per round, so that their table loads overlap; a match at the
-                // first is taken before the second is looked at.
-                let ip1 = (ip + 1).min(ilimit - 1);
-                // SAFETY: ip, ip1 < ilimit = end - 8.
-                let (v0, v1) = unsafe { (read64(window, ip), read64(window, ip1)) };
-                let h0 = hash(v0, hb, HASH_LOG);
-                let h1 = hash(v1, hb, HASH_LOG);
-                let cand0 = e.decode(self.table[h0]);
-                self.table[h0] = e.encode(ip);
-                let cand1 = e.decode(self.table[h1]);
-                self.table[h1] = e.encode(ip1);
-                let rep = store.reps[0] as usize;
-                // Every candidate is read, valid or not, clamped into the window so that the reads
-                // are always in bounds; validity is tested beside the comparison.
-                let (r0, r1) = (ip.saturating_sub(rep), ip1.saturating_sub(rep));
-                let (c0, c1) = (cand0.min(ip), cand1.min(ip1));
-                // SAFETY: r0, c0 <= ip and r1, c1 <= ip1, both below ilimit = end - 8.
-                let (at_r0, at_r1, at_c0, at_c1) = unsafe {
-                    (
-                        read32(window, r0),
-                        read32(window, r1),
-                        read32(window, c0),
-                        read32(window, c1),
-                    )
-                };
-                let (mut mpos, offset) = if ip > anchor && ip >= rep && at_r0 == low32(v0) {
-                    (r0, rep)
-                } else if cand0 < ip && at_c0 == low32(v0) {
-                    // A longer match one byte on (already loaded) beats a short one here.
-                    if cand1 < ip1 && at_c1 == low32(v1) && cand1 != cand0 + 1 {
-                        let l0 = count(window, ip + 4, cand0 + 4, end);
-                        let l1 = count(window, ip1 + 4, cand1 + 4, end);
-                        if l1 > l0 + 1 {
-                            ip = ip1;
-                            (cand1, ip1 - cand1)
-                        } else {
-                            (cand0, ip - cand0)
-                        }
-                    } else {
-                        (cand0, ip - cand0)
-                    }
-                } else if ip1 >= rep && at_r1 == low32(v1) {
-                    ip = ip1;
-                    (r1, rep)
-                } else if cand1 < ip1 && at_c1 == low32(v1) {
-                    ip = ip1;
-                    (cand1, ip1 - cand1)
-                } else {
-                    ip += 1 + step + ((ip - anchor) >> skip_log);
-                    continue;
-                };
-                let mut len = 4 + count(window, ip + 4, mpos + 4, end);
-                while ip > anchor && mpos > 0 && window[ip - 1] == window[mpos - 1] {
-                    ip -= 1;
-                    mpos -= 1;
-                    len += 1;
+        if end < 9 || start + 8 >= end {
+            store.push_literals(&window[anchor..]);
+            return;
+        }
+        let ilimit = end - 8;
+        let mut ip = start;
+        // SAFETY: ip = start < ilimit = end - 8.
+        let mut v = unsafe { read64(window, ip) };
+        let mut h = hash(v, HB, HASH_LOG);
+        let mut cand = e.decode(self.table[h]);
+        let mut second = false;
+        loop {
+            // One position per turn; the next position's candidate is loaded before this one's
+            // are compared, so that a mispredicted comparison does not also wait on that load.
+            self.table[h] = e.encode(ip);
+            // Positions go in pairs: one, the next byte, then a step that grows with the
+            // distance from the last match.
+            let next = if second {
+                ip + step + ((ip - anchor) >> skip_log)
+            } else {
+                ip + 1
+            };
+            second = !second;
+            // SAFETY: the read is clamped below ilimit = end - 8.
+            let v_next = unsafe { read64(window, next.min(ilimit - 1)) };
+            let h_next = hash(v_next, HB, HASH_LOG);
+            // Loaded after this position's insertion, which it must see when the slots are one.
+            let cand_next = e.decode(self.table[h_next]);
+            // The repeat offset is tried one byte on, where the literals before it are never
+            // empty; candidates are read clamped into the window and validated beside the test.
+            // An invalid candidate reads the current position itself with its low bit flipped, so
+            // that it cannot compare equal: one branch per test, no separate validity branch.
+            let rep = store.reps[0] as usize;
+            let rep_valid = ip + 1 >= rep;
+            let r = if rep_valid { ip + 1 - rep } else { ip + 1 };
+            let cand_valid = cand < ip;
+            let c = if cand_valid { cand } else { ip };
+            // SAFETY: r <= ip + 1 and c <= ip, and ip + 1 + 4 <= ilimit + 4 < end.
+            let (at_r, at_c) = unsafe {
+                (
+                    read32(window, r) ^ u32::from(!rep_valid),
+                    read32(window, c) ^ u32::from(!cand_valid),
+                )
+            };
+            let (mut mpos, offset, mut len);
+            if at_r == low32(v >> 8) {
+                ip += 1;
+                mpos = r;
+                offset = rep;
+                len = 4 + count(window, ip + 4, mpos + 4, end);
+            } else if at_c == low32(v) {
+                mpos = cand;
+                offset = ip - cand;
+                len = 4 + count(window, ip + 4, mpos + 4, end);
+            } else {
+                if next >= ilimit {
+                    break;
                 }
-                #[allow(clippy::cast_possible_truncation)] // offsets are below the 32 KiB window
-                store.push(&window[anchor..ip], offset as u32, len);
-                let match_start = ip;
+                ip = next;
+                v = v_next;
+                h = h_next;
+                cand = cand_next;
+                continue;
+            }
+            while ip > anchor && mpos > 0 && window[ip - 1] == window[mpos - 1] {
+                ip -= 1;
+                mpos -= 1;
+                len += 1;
+            }
+            #[allow(clippy::cast_possible_truncation)] // offsets are below the 32 KiB window
+            store.push_from(window, anchor, ip, offset as u32, len);
+            let match_start = ip;
+            ip += len;
+            anchor = ip;
+            if ip >= ilimit {
+                break;
+            }
+            // Positions inside the match feed later searches.
+            let p2 = match_start + 2;
+            self.table[hash(get64(window, p2), HB, HASH_LOG)] = e.encode(p2);
+            let q = ip - 2;
+            self.table[hash(get64(window, q), HB, HASH_LOG)] = e.encode(q);
+            // A match right after a match with the second repeat offset needs no literals.
+            loop {
+                let r = store.reps[1] as usize;
+                if ip < r || get32(window, ip) != get32(window, ip - r) {
+                    break;
+                }
+                let len = 4 + count(window, ip + 4, ip - r + 4, end);
+                self.table[hash(get64(window, ip), HB, HASH_LOG)] = e.encode(ip);
+                #[allow(clippy::cast_possible_truncation)]
+                store.push(&[], r as u32, len);
                 ip += len;
                 anchor = ip;
-                if ip < ilimit {
-                    // Positions inside the match feed later searches.
-                    let p2 = match_start + 2;
-                    self.table[hash(get64(window, p2), hb, HASH_LOG)] = e.encode(p2);
-                    let q = ip - 2;
-                    self.table[hash(get64(window, q), hb, HASH_LOG)] = e.encode(q);
-                }
-                // A match right after a match with the second repeat offset needs no literals.
-                while ip < ilimit {
-                    let r = store.reps[1] as usize;
-                    if ip < r || get32(window, ip) != get32(window, ip - r) {
-                        break;
-                    }
-                    let len = 4 + count(window, ip + 4, ip - r + 4, end);
-                    self.table[hash(get64(window, ip), hb, HASH_LOG)] = e.encode(ip);
-                    #[allow(clippy::cast_possible_truncation)]
-                    store.push(&[], r as u32, len);
-                    ip += len;
-                    anchor = ip;
+                if ip >= ilimit {
+                    break;
                 }
             }
+            if ip >= ilimit {
+                break;
+            }
+            // SAFETY: ip < ilimit = end - 8.
+            v = unsafe { read64(window, ip) };
+            h = hash(v, HB, HASH_LOG);
+            cand = e.decode(self.table[h]);
+            second = false;
         }
         store.push_literals(&window[anchor..end]);
     }

@@ -44,6 +44,7 @@ impl EncodingTable {
     /// Builds the table for `norm` (counts summing to `1 << table_log`, `-1` meaning "less than one",
     /// as in the RFC's predefined distributions). The symbol spread is the decoder's, so that every
     /// state means the same symbol on both sides.
+    #[inline(always)]
     pub fn build(&mut self, norm: &[i16], table_log: u32) {
         let size = 1usize << table_log;
         let mask = size - 1;
@@ -144,8 +145,14 @@ impl EncodingTable {
 
     /// Bits that encoding `symbol` costs in this table, in 1/256 bit, from its normalised count: used
     /// to compare a predefined or previous table against a new one.
-    pub fn cost_q8(norm: i16, table_log: u32) -> u32 {
-        let n = if norm == -1 { 1 } else { norm.max(0) as u32 };
+    pub const fn cost_q8(norm: i16, table_log: u32) -> u32 {
+        let n = if norm == -1 {
+            1
+        } else if norm > 0 {
+            norm as u32
+        } else {
+            0
+        };
         if n == 0 {
             return u32::MAX / 4096;
         }
@@ -162,7 +169,7 @@ impl Default for EncodingTable {
 /// log2(x) in 1/256 units for 1 <= x < 2^24, from the bit length and a linear step in the mantissa:
 /// close enough for choosing between encodings.
 #[inline]
-pub fn log2_q8(x: u32) -> u32 {
+pub const fn log2_q8(x: u32) -> u32 {
     if x == 0 {
         return 0;
     }
@@ -180,6 +187,7 @@ pub fn log2_q8(x: u32) -> u32 {
 
 /// The accuracy log for a histogram of `total` symbols whose largest is `max_symbol`: no more cells
 /// than the data justifies (a quarter of its count), but enough to give every symbol one.
+#[inline(always)]
 pub fn choose_table_log(total: u32, max_symbol: usize, max_log: u32) -> u32 {
     let highbit = |x: u32| 31 - (x | 1).leading_zeros();
     let from_total = highbit(total.saturating_sub(1)).saturating_sub(2);
@@ -191,6 +199,7 @@ pub fn choose_table_log(total: u32, max_symbol: usize, max_log: u32) -> u32 {
 /// Normalises `counts` (with `total` their sum, at least 2 distinct symbols present) to a
 /// distribution summing to `1 << table_log` in which every present symbol keeps at least one cell.
 /// Returns false when that is impossible (more symbols than cells).
+#[inline(always)]
 pub fn normalize(counts: &[u32], total: u32, table_log: u32, norm: &mut [i16]) -> bool {
     let scale = 1u32 << table_log;
     let mut sum = 0u32;
@@ -246,6 +255,7 @@ pub fn normalize(counts: &[u32], total: u32, table_log: u32, norm: &mut [i16]) -
 
 /// Writes a distribution description (RFC 8878 "FSE Table Description") for `norm[..=max_symbol]`
 /// into `out`; returns its length, or `None` when `out` is too small.
+#[inline(always)]
 pub fn write_description(norm: &[i16], table_log: u32, out: &mut [u8]) -> Option<usize> {
     let mut pos = 0usize;
     let mut acc: u64 = u64::from(table_log - 5);

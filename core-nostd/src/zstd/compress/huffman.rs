@@ -41,16 +41,18 @@ impl HuffmanCode {
     /// Builds the code for `counts` (at least two distinct symbols, each count below 65536, the
     /// largest present symbol `max_symbol`). Returns the encoded size of the literals in bits, or
     /// `None` when the weights cannot be described (then the literals go raw).
-    #[inline(never)]
+    #[inline(always)]
     pub fn build(&mut self, counts: &[u32; 256], max_symbol: usize) -> Option<usize> {
         // The present symbols in ascending order: every later loop runs over these only.
+        // Written unconditionally and kept when present: no branch on each count.
         let mut present = [0u8; 256];
         let mut n = 0usize;
         for (s, &c) in counts.iter().enumerate().take(max_symbol + 1) {
-            if c > 0 {
-                present[n] = u8::try_from(s).ok()?;
-                n += 1;
+            #[allow(clippy::cast_possible_truncation)] // s < 256
+            {
+                present[n & 255] = s as u8;
             }
+            n += usize::from(c > 0);
         }
         if n < 2 {
             return None;
@@ -97,11 +99,12 @@ impl HuffmanCode {
 
     /// Encodes `literals` as one backward stream into `out`; returns its length or `None` when it does
     /// not fit. Every literal must have a code.
-    #[inline(never)]
+    #[inline(always)]
     pub fn encode_stream(&self, literals: &[u8], out: &mut [u8]) -> Option<usize> {
         let mut w = BitWriter::new(out);
-        // The decoder reads the last-written symbol first: write from the end.
-        let mut chunks = literals.rchunks_exact(4);
+        // The decoder reads the last-written symbol first: write from the end. Five codes of at
+        // most 11 bits and 7 pending bits fit the 64-bit accumulator: one flush per five.
+        let mut chunks = literals.rchunks_exact(5);
         for c in &mut chunks {
             for &b in c.iter().rev() {
                 let (code, len) = self.codes[usize::from(b)];
@@ -118,6 +121,7 @@ impl HuffmanCode {
     }
 
     /// Encodes `literals` as four streams behind a six-byte jump table; returns the total length.
+    #[inline(always)]
     pub fn encode_four_streams(&self, literals: &[u8], out: &mut [u8]) -> Option<usize> {
         let segment = literals.len().div_ceil(4);
         let mut pos = 6usize;
@@ -151,6 +155,7 @@ impl Default for HuffmanCode {
 
 /// Code lengths for the `present` symbols (ascending, at least two), at most [`MAX_BITS`]; returns
 /// the longest.
+#[inline(always)]
 fn code_lengths(counts: &[u32; 256], present: &[u8], lengths: &mut [u8; 256]) -> Option<u32> {
     let n = present.len();
     let mut sorted = [0u8; 256];
@@ -209,6 +214,7 @@ fn code_lengths(counts: &[u32; 256], present: &[u8], lengths: &mut [u8; 256]) ->
 /// Sorts `present` (ascending symbols) by ascending count into `out`, ties by symbol: a counting
 /// sort for counts below 256, an insertion sort for the few larger ones (at most 16 in a 4 KiB
 /// block), which come after every small one.
+#[inline(always)]
 fn sort_by_count(counts: &[u32; 256], present: &[u8], out: &mut [u8]) -> Option<()> {
     let mut bucket = [0u16; 257];
     let mut large = [0u8; 256];
@@ -224,8 +230,12 @@ fn sort_by_count(counts: &[u32; 256], present: &[u8], out: &mut [u8]) -> Option<
             n_large += 1;
         }
     }
-    for i in 1..=top {
-        bucket[i] += bucket[i - 1];
+    // Prefix sums with the running total in a register: reading back each stored sum would chain
+    // every step through a store-to-load forward.
+    let mut running = 0u16;
+    for b in bucket.iter_mut().take(top + 1) {
+        running += *b;
+        *b = running;
     }
     for &s in present {
         let c = counts[usize::from(s)];
@@ -299,6 +309,7 @@ fn limit_lengths(len: &mut [u8]) {
 
 /// Writes the tree description for `lengths[..=max_symbol]`: the weights of every symbol but the
 /// last, FSE-compressed when that is shorter, else four bits each.
+#[inline(always)]
 fn describe(
     lengths: &[u8; 256],
     present: &[u8],
@@ -341,6 +352,7 @@ fn describe(
 
 /// FSE-compresses the weights with two interleaved states (the first state carries the even
 /// positions); returns the length of description plus stream, if below 128 bytes.
+#[inline(always)]
 fn compress_weights(
     weights: &[u8],
     hist: &[u32; 16],

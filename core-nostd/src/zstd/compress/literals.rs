@@ -30,7 +30,7 @@ impl LiteralsEncoder {
 
     /// Writes the literals section for `lits` into `out`; returns its length or `None` when it does
     /// not fit.
-    #[inline(never)]
+    #[inline(always)]
     pub fn write(&mut self, lits: &[u8], out: &mut [u8]) -> Option<usize> {
         let n = lits.len();
         if n < MIN_HUFFMAN_LITERALS || !self.huffman {

@@ -93,13 +93,49 @@ impl SeqStore {
         }
     }
 
-    /// Appends a sequence: `literals`, then a match of `match_len` bytes at `offset` back. Chooses
-    /// the repeat-offset code when the offset is one of the three recent ones and updates them as
-    /// the decoder will. The caller keeps the block within [`BLOCK_MAX`] bytes.
+    /// Appends `window[from..to]` as literals. A short run is copied as 16 bytes straight from the
+    /// window when both sides have the room (the store keeps 16 spare bytes, and what it copies past
+    /// `to` is overwritten or ignored): no byte-exact copy through a temporary on the hot path.
     #[inline(always)]
-    pub fn push(&mut self, literals: &[u8], offset: u32, match_len: usize) {
+    pub fn push_window_literals(&mut self, window: &[u8], from: usize, to: usize) {
+        let n = to.saturating_sub(from);
+        if n <= 16
+            && let (Some(src), Some(dst)) = (
+                window.get(from..from + 16),
+                self.lits.get_mut(self.lit_count..self.lit_count + 16),
+            )
+        {
+            dst.copy_from_slice(src);
+            self.lit_count += n;
+            return;
+        }
+        if let Some(literals) = window.get(from..to) {
+            self.push_literals(literals);
+        }
+    }
+
+    /// Appends a sequence whose literals are `window[from..to]`: as [`SeqStore::push`].
+    #[inline(always)]
+    pub fn push_from(
+        &mut self,
+        window: &[u8],
+        from: usize,
+        to: usize,
+        offset: u32,
+        match_len: usize,
+    ) {
+        let lit_len = to.saturating_sub(from);
+        let off_base = self.offset_code(lit_len > 0, offset);
+        self.push_window_literals(window, from, to);
+        self.push_sequence(lit_len, match_len, off_base);
+    }
+
+    /// The `Offset_Value` for `offset` after literals (or none), updating the repeat offsets as
+    /// the decoder will.
+    #[inline(always)]
+    fn offset_code(&mut self, has_literals: bool, offset: u32) -> u32 {
         let r = self.reps;
-        let off_base = if !literals.is_empty() {
+        if has_literals {
             if offset == r[0] {
                 1
             } else if offset == r[1] {
@@ -124,20 +160,33 @@ impl SeqStore {
         } else {
             self.reps = [offset, r[0], r[1]];
             offset + 3
-        };
-        self.push_literals(literals);
+        }
+    }
+
+    #[inline(always)]
+    fn push_sequence(&mut self, lit_len: usize, match_len: usize, off_base: u32) {
         if let Some(seq) = self.seqs.get_mut(self.count) {
             #[allow(clippy::cast_possible_truncation)]
             // both lengths are within a block of 4096 bytes
             {
                 *seq = Sequence {
-                    lit_len: literals.len() as u16,
+                    lit_len: lit_len as u16,
                     match_len: match_len as u16,
                     off_base,
                 };
             }
             self.count += 1;
         }
+    }
+
+    /// Appends a sequence: `literals`, then a match of `match_len` bytes at `offset` back. Chooses
+    /// the repeat-offset code when the offset is one of the three recent ones and updates them as
+    /// the decoder will. The caller keeps the block within [`BLOCK_MAX`] bytes.
+    #[inline(always)]
+    pub fn push(&mut self, literals: &[u8], offset: u32, match_len: usize) {
+        let off_base = self.offset_code(!literals.is_empty(), offset);
+        self.push_literals(literals);
+        self.push_sequence(literals.len(), match_len, off_base);
     }
 }
 
@@ -261,21 +310,25 @@ impl SequenceTables {
 
     /// Writes the sequences section for `seqs` into `out`; returns its length, or `None` when it
     /// does not fit.
+    #[inline(always)]
     pub fn write(&mut self, seqs: &[Sequence], out: &mut [u8]) -> Option<usize> {
         let n = seqs.len();
         let mut pos = write_count(n, out)?;
         if n == 0 {
             return Some(pos);
         }
-        let mut ll_hist = [0u32; LL_MAX_SYMBOL + 1];
-        let mut ml_hist = [0u32; ML_MAX_SYMBOL + 1];
-        let mut of_hist = [0u32; OF_SYMBOLS];
+        // Two histograms per stream, for even and odd sequences, summed after: runs of one code
+        // (common: short matches, small offsets) would otherwise chain every increment through a
+        // store-to-load forward of the one before.
+        let mut ll_hists = [[0u32; LL_MAX_SYMBOL + 1]; 2];
+        let mut ml_hists = [[0u32; ML_MAX_SYMBOL + 1]; 2];
+        let mut of_hists = [[0u32; OF_SYMBOLS]; 2];
         let codes = self
             .ll_codes
             .iter_mut()
             .zip(self.ml_codes.iter_mut())
             .zip(self.of_codes.iter_mut());
-        for (s, ((ll, ml), of)) in seqs.iter().zip(codes) {
+        for (i, (s, ((ll, ml), of))) in seqs.iter().zip(codes).enumerate() {
             *ll = ll_code(u32::from(s.lit_len));
             *ml = ml_code(u32::from(s.match_len));
             #[allow(clippy::cast_possible_truncation)]
@@ -283,9 +336,22 @@ impl SequenceTables {
             {
                 *of = highbit(s.off_base) as u8;
             }
-            ll_hist[usize::from(*ll)] += 1;
-            ml_hist[usize::from(*ml)] += 1;
-            of_hist[usize::from(*of) & (OF_SYMBOLS - 1)] += 1;
+            let h = i & 1;
+            ll_hists[h][usize::from(*ll)] += 1;
+            ml_hists[h][usize::from(*ml)] += 1;
+            of_hists[h][usize::from(*of) & (OF_SYMBOLS - 1)] += 1;
+        }
+        let [mut ll_hist, ll_odd] = ll_hists;
+        for (x, y) in ll_hist.iter_mut().zip(ll_odd) {
+            *x += y;
+        }
+        let [mut ml_hist, ml_odd] = ml_hists;
+        for (x, y) in ml_hist.iter_mut().zip(ml_odd) {
+            *x += y;
+        }
+        let [mut of_hist, of_odd] = of_hists;
+        for (x, y) in of_hist.iter_mut().zip(of_odd) {
+            *x += y;
         }
         let mode_pos = pos;
         pos += 1;
@@ -293,8 +359,7 @@ impl SequenceTables {
         let ll_mode = choose(
             &ll_hist,
             total,
-            &LL_DEFAULT_DISTRIBUTION,
-            LL_DEFAULT_ACCURACY_LOG,
+            &LL_PREDEFINED_COST,
             LL_MAX_ACCURACY_LOG,
             &mut self.ll,
             out,
@@ -303,8 +368,7 @@ impl SequenceTables {
         let of_mode = choose(
             &of_hist,
             total,
-            &OF_DEFAULT_DISTRIBUTION,
-            OF_DEFAULT_ACCURACY_LOG,
+            &OF_PREDEFINED_COST,
             OF_MAX_ACCURACY_LOG,
             &mut self.of,
             out,
@@ -313,8 +377,7 @@ impl SequenceTables {
         let ml_mode = choose(
             &ml_hist,
             total,
-            &ML_DEFAULT_DISTRIBUTION,
-            ML_DEFAULT_ACCURACY_LOG,
+            &ML_PREDEFINED_COST,
             ML_MAX_ACCURACY_LOG,
             &mut self.ml,
             out,
@@ -356,6 +419,7 @@ impl Default for SequenceTables {
 }
 
 /// Number_of_Sequences in 1 to 3 bytes.
+#[inline(always)]
 fn write_count(n: usize, out: &mut [u8]) -> Option<usize> {
     if n < 128 {
         *out.get_mut(0)? = u8::try_from(n).ok()?;
@@ -373,14 +437,36 @@ fn write_count(n: usize, out: &mut [u8]) -> Option<usize> {
     }
 }
 
+/// What a symbol costs (1/256 bit) under a predefined table that cannot code it: more than any
+/// block could cost otherwise, so such a table is never chosen.
+const NOT_CODED: u32 = 1 << 24;
+
+/// Cost in 1/256 bit of each symbol under a predefined distribution, computed once at build time.
+const fn predefined_costs(dist: &[i16], log: u32) -> [u32; 64] {
+    let mut costs = [NOT_CODED; 64];
+    let mut s = 0;
+    while s < dist.len() {
+        costs[s] = EncodingTable::cost_q8(dist[s], log);
+        s += 1;
+    }
+    costs
+}
+
+const LL_PREDEFINED_COST: [u32; 64] =
+    predefined_costs(&LL_DEFAULT_DISTRIBUTION, LL_DEFAULT_ACCURACY_LOG);
+const ML_PREDEFINED_COST: [u32; 64] =
+    predefined_costs(&ML_DEFAULT_DISTRIBUTION, ML_DEFAULT_ACCURACY_LOG);
+const OF_PREDEFINED_COST: [u32; 64] =
+    predefined_costs(&OF_DEFAULT_DISTRIBUTION, OF_DEFAULT_ACCURACY_LOG);
+
 /// Chooses the cheapest of predefined, RLE and a new table for one stream, builds the new or RLE
 /// table into `table` and writes its description at `out[*pos..]`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn choose(
     hist: &[u32],
     total: u32,
-    predefined: &[i16],
-    predefined_log: u32,
+    predefined_costs: &[u32; 64],
     max_log: u32,
     table: &mut EncodingTable,
     out: &mut [u8],
@@ -389,17 +475,13 @@ fn choose(
     let mut max_symbol = 0usize;
     let mut distinct = 0usize;
     let mut predefined_cost = 0u64;
-    for (s, &c) in hist.iter().enumerate() {
+    for ((s, &c), &cost) in hist.iter().enumerate().zip(predefined_costs) {
         if c == 0 {
             continue;
         }
         max_symbol = s;
         distinct += 1;
-        let cost = match predefined.get(s) {
-            Some(&n) => u64::from(EncodingTable::cost_q8(n, predefined_log)),
-            None => u64::MAX / (1 << 20),
-        };
-        predefined_cost += u64::from(c) * cost;
+        predefined_cost += u64::from(c) * u64::from(cost);
     }
     if distinct == 1 {
         // One symbol: an RLE table costs one byte and no bits per sequence.
@@ -413,7 +495,19 @@ fn choose(
         }
         return Some(Mode::Predefined);
     }
-    // A new table: its description plus the entropy of the histogram under it.
+    // No table costs less than the histogram's entropy, nor is described in less than a byte:
+    // when the predefined table is within that, it wins without building anything.
+    let log_total = fse::log2_q8(total);
+    let mut entropy = 8 * 256u64;
+    for &c in &hist[..=max_symbol] {
+        if c > 0 {
+            entropy += u64::from(c) * u64::from(log_total.saturating_sub(fse::log2_q8(c)));
+        }
+    }
+    if predefined_cost <= entropy {
+        return Some(Mode::Predefined);
+    }
+    // A new table: its description plus the cost of the histogram under it.
     let log = fse::choose_table_log(total, max_symbol, max_log);
     let mut norm = [0i16; fse::MAX_SYMBOLS];
     let mut description = [0u8; 96];
@@ -440,9 +534,25 @@ fn choose(
     Some(Mode::Compressed)
 }
 
+/// Writes the extra bits of one sequence: literals and match length, then offset (a function, not
+/// a closure, so that it is inlined and the writer stays in registers).
+#[inline(always)]
+fn write_extras(w: &mut BitWriter<'_>, s: Sequence, llc: u8, mlc: u8, ofc: u8) {
+    let ll_bits = u32::from(LL_EXTRA_BITS[usize::from(llc).min(LL_MAX_SYMBOL)]);
+    let ml_bits = u32::from(ML_EXTRA_BITS[usize::from(mlc).min(ML_MAX_SYMBOL)]);
+    let of_bits = u32::from(ofc);
+    w.add(u64::from(s.lit_len), ll_bits);
+    w.add(u64::from(s.match_len) - 3, ml_bits);
+    if ll_bits + ml_bits + of_bits > 30 {
+        w.flush();
+    }
+    w.add(u64::from(s.off_base), of_bits);
+}
+
 /// The sequences bitstream: the last sequence's states first, then every other sequence from the
 /// end, each writing its state transitions and extra bits in the reverse of the decoder's reading
 /// order (offset, match and literals extra bits, then literals, match and offset states).
+#[inline(always)]
 fn encode_stream(
     seqs: &[Sequence],
     ll_codes: &[u8],
@@ -464,18 +574,12 @@ fn encode_stream(
     let mut ml_state = ml_t.init_state(ml_last);
     let mut of_state = of_t.init_state(of_last);
     // Within a 4 KiB block literal and match lengths take at most 12 extra bits each and offsets
-    // 15, so states (26 bits) and both lengths fit one flush and the offset another.
+    // 15. After a flush at most 7 bits are pending; the states add at most 26 (9 + 9 + 8), so the
+    // extra bits of all three fit without another flush when they total at most 30 bits, the
+    // common case; otherwise one flush between the lengths and the offset makes room.
     // Every baseline with extra bits is a multiple of 2^bits (match lengths counted from 3), so
     // the extra bits are the length's low bits: no baseline lookup.
-    let extras = |w: &mut BitWriter<'_>, s: Sequence, llc: u8, mlc: u8, ofc: u8| {
-        let ll_bits = LL_EXTRA_BITS[usize::from(llc).min(LL_MAX_SYMBOL)];
-        let ml_bits = ML_EXTRA_BITS[usize::from(mlc).min(ML_MAX_SYMBOL)];
-        w.add(u64::from(s.lit_len), u32::from(ll_bits));
-        w.add(u64::from(s.match_len) - 3, u32::from(ml_bits));
-        w.flush();
-        w.add(u64::from(s.off_base), u32::from(ofc));
-    };
-    extras(&mut w, last, ll_last, ml_last, of_last);
+    write_extras(&mut w, last, ll_last, ml_last, of_last);
     let n = seqs.len();
     let rest = seqs[..n - 1]
         .iter()
@@ -488,7 +592,7 @@ fn encode_stream(
         of_state = of_t.encode(&mut w, of_state, ofc);
         ml_state = ml_t.encode(&mut w, ml_state, mlc);
         ll_state = ll_t.encode(&mut w, ll_state, llc);
-        extras(&mut w, s, llc, mlc, ofc);
+        write_extras(&mut w, s, llc, mlc, ofc);
     }
     w.flush();
     ml_t.flush_state(&mut w, ml_state);
