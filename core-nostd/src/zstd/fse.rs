@@ -165,7 +165,7 @@ pub(crate) const fn spread(
     symbols: &mut [u8],
     next_state: &mut [u16; FSE_MAX_SYMBOLS],
 ) -> bool {
-    if log > 15 || counts.len() > FSE_MAX_SYMBOLS {
+    if log > MAX_SPREAD_LOG || counts.len() > FSE_MAX_SYMBOLS {
         return false;
     }
     let size = 1usize << log;
@@ -189,37 +189,68 @@ pub(crate) const fn spread(
     let mut low_count = 0usize;
     s = 0;
     while s < counts.len() {
-        if counts[s] == -1 {
+        next_state[s] = if counts[s] == -1 {
             low_count += 1;
-            symbols[size - low_count] = s as u8;
-            next_state[s] = 1;
+            1
         } else {
-            next_state[s] = counts[s] as u16;
-        }
+            counts[s] as u16
+        };
         s += 1;
     }
-    // States 0..high take the symbols of ordinary probability.
+    // States 0..high take the symbols of ordinary probability: first laid out in a row, each
+    // symbol repeated as often as its probability (eight copies written at once, so that short
+    // runs take no loop), then dealt out to the states the RFC's step visits.
     let high = size - low_count;
+    let mut row = [0u8; (1 << MAX_SPREAD_LOG) + 8];
+    let mut filled = 0usize;
+    s = 0;
+    while s < counts.len() {
+        let count = if counts[s] > 0 { counts[s] as usize } else { 0 };
+        let mut written = 0;
+        loop {
+            // The sum check keeps `filled + count <= size`, so these writes stay in `row`.
+            let mut k = 0;
+            while k < 8 {
+                row[filled + written + k] = s as u8;
+                k += 1;
+            }
+            written += 8;
+            if written >= count {
+                break;
+            }
+        }
+        filled += count;
+        s += 1;
+    }
+    // The step is odd and the size a power of two, so `size` steps visit every state once. States
+    // at or past `high` belong to the low-probability symbols: they receive a junk byte here and
+    // their symbol below, and the row does not advance past them. No branch: the same symbols as
+    // placing them one at a time and skipping those states.
     let step = (size >> 1) + (size >> 3) + 3;
     let mask = size - 1;
     let mut position = 0usize;
+    let mut next = 0usize;
+    let mut k = 0;
+    while k < size {
+        symbols[position] = row[next];
+        next += (position < high) as usize;
+        position = (position + step) & mask;
+        k += 1;
+    }
+    let mut placed = 0usize;
     s = 0;
     while s < counts.len() {
-        let mut i = 0i16;
-        while i < counts[s] {
-            symbols[position] = s as u8;
-            // The step is odd and the size a power of two, so this visits every state; the sum check
-            // guarantees that some ordinary state is left whenever one is still being placed.
-            position = (position + step) & mask;
-            while position >= high {
-                position = (position + step) & mask;
-            }
-            i += 1;
+        if counts[s] == -1 {
+            placed += 1;
+            symbols[size - placed] = s as u8;
         }
         s += 1;
     }
-    position == 0
+    true
 }
+
+/// The largest table [`spread`] builds: the largest accuracy log of the format.
+const MAX_SPREAD_LOG: u32 = FSE_MAX_LOG;
 
 /// The transition of a state whose symbol's successor number is `x` (in `[count, 2 * count)`): the
 /// bits to read and the base they are added to, so that the successors cover the table.

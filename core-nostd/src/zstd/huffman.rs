@@ -238,10 +238,21 @@ impl HuffmanTable {
     #[inline(always)]
     pub(crate) fn build(&mut self, w: &Weights) {
         let max_bits = w.max_bits.min(HUFFMAN_DECODE_MAX_BITS);
-        let weights = &w.weights[..w.symbols.min(HUFFMAN_MAX_SYMBOLS)];
+        // Counted in four interleaved histograms: consecutive symbols of one weight (runs of
+        // absent bytes, weight 0, above all) would otherwise wait on each other's increments.
+        // Weights past `w.symbols` are zero, and weight 0 is not counted.
+        let mut histograms = [[0u16; 16]; 4];
+        for quad in w.weights.chunks_exact(4).take(w.symbols.div_ceil(4)) {
+            for (histogram, &weight) in histograms.iter_mut().zip(quad) {
+                histogram[usize::from(weight & 15)] += 1;
+            }
+        }
         let mut rank_count = [0usize; 16];
-        for &weight in weights {
-            rank_count[usize::from(weight & 15)] += 1;
+        for (weight, count) in rank_count.iter_mut().enumerate() {
+            *count = histograms
+                .iter()
+                .map(|h| usize::from(h[weight]))
+                .sum::<usize>();
         }
         // Where each weight's symbols start in `sorted`, and in the table.
         let mut rank_next = [0usize; 16];
@@ -254,14 +265,25 @@ impl HuffmanTable {
             next_symbol += rank_count[weight];
             next_entry += rank_count[weight] << (weight - 1);
         }
-        let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS];
-        for (symbol, &weight) in weights.iter().enumerate() {
-            let weight = usize::from(weight & 15);
-            if weight != 0 {
-                let slot = rank_next[weight] & (HUFFMAN_MAX_SYMBOLS - 1);
+        // Symbols of weight 0 go to a junk half of `sorted`, so that placing one takes no branch.
+        let mut sorted = [0u8; 2 * HUFFMAN_MAX_SYMBOLS];
+        rank_next[0] = HUFFMAN_MAX_SYMBOLS;
+        // Eight weights at a time, skipping the all-zero words of absent bytes at once.
+        for (word_index, word) in w
+            .weights
+            .chunks_exact(8)
+            .enumerate()
+            .take(w.symbols.div_ceil(8))
+        {
+            if word.iter().all(|&weight| weight == 0) {
+                continue;
+            }
+            for (k, &weight) in word.iter().enumerate() {
+                let weight = usize::from(weight & 15);
+                let slot = rank_next[weight] & (2 * HUFFMAN_MAX_SYMBOLS - 1);
                 #[allow(clippy::cast_possible_truncation)] // symbol < 256
                 {
-                    sorted[slot] = symbol as u8;
+                    sorted[slot] = (word_index * 8 + k) as u8;
                 }
                 rank_next[weight] += 1;
             }

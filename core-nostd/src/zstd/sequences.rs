@@ -6,6 +6,7 @@ use super::bits::BackwardBits;
 use super::error::ZstdError;
 use super::fse::{self, FSE_MAX_SYMBOLS, FseEntry};
 use super::tables::*;
+use core::hint::select_unpredictable;
 
 type Result<T> = core::result::Result<T, ZstdError>;
 
@@ -106,14 +107,6 @@ pub(crate) const LL_TABLE_SIZE: usize = 1 << LL_MAX_ACCURACY_LOG;
 pub(crate) const ML_TABLE_SIZE: usize = 1 << ML_MAX_ACCURACY_LOG;
 pub(crate) const OF_TABLE_SIZE: usize = 1 << OF_MAX_ACCURACY_LOG;
 
-/// Which table a kind of code decodes with: none yet, the predefined one, or the decoder's own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Slot {
-    None,
-    Predefined,
-    Own,
-}
-
 /// The format of one alphabet: its name, limits and code values.
 struct Alphabet {
     what: &'static str,
@@ -121,7 +114,26 @@ struct Alphabet {
     max_log: u32,
     baseline: &'static [u32],
     extra_bits: &'static [u8],
+    /// Each code's baseline and extra bits in a table entry, for every 6-bit symbol (zero past
+    /// the alphabet), so that building a table looks them up without a bounds check.
+    codes: &'static [SeqEntry; FSE_MAX_SYMBOLS],
 }
+
+/// Table entries holding each code's baseline and extra bits (the transition left zero).
+const fn code_entries(baseline: &[u32], extra_bits: &[u8]) -> [SeqEntry; FSE_MAX_SYMBOLS] {
+    let mut codes = [SeqEntry::ZERO; FSE_MAX_SYMBOLS];
+    let mut code = 0;
+    while code < baseline.len() && code < extra_bits.len() && code < FSE_MAX_SYMBOLS {
+        codes[code].baseline = baseline[code];
+        codes[code].extra_bits = extra_bits[code];
+        code += 1;
+    }
+    codes
+}
+
+static LL_CODES: [SeqEntry; FSE_MAX_SYMBOLS] = code_entries(&LL_BASELINE, &LL_EXTRA_BITS);
+static ML_CODES: [SeqEntry; FSE_MAX_SYMBOLS] = code_entries(&ML_BASELINE, &ML_EXTRA_BITS);
+static OF_CODES: [SeqEntry; FSE_MAX_SYMBOLS] = code_entries(&OF_BASELINE, &OF_EXTRA_BITS);
 
 const LL: Alphabet = Alphabet {
     what: "literals-length table",
@@ -129,6 +141,7 @@ const LL: Alphabet = Alphabet {
     max_log: LL_MAX_ACCURACY_LOG,
     baseline: &LL_BASELINE,
     extra_bits: &LL_EXTRA_BITS,
+    codes: &LL_CODES,
 };
 const ML: Alphabet = Alphabet {
     what: "match-length table",
@@ -136,6 +149,7 @@ const ML: Alphabet = Alphabet {
     max_log: ML_MAX_ACCURACY_LOG,
     baseline: &ML_BASELINE,
     extra_bits: &ML_EXTRA_BITS,
+    codes: &ML_CODES,
 };
 const OF: Alphabet = Alphabet {
     what: "offset table",
@@ -143,13 +157,19 @@ const OF: Alphabet = Alphabet {
     max_log: OF_MAX_ACCURACY_LOG,
     baseline: &OF_BASELINE,
     extra_bits: &OF_EXTRA_BITS,
+    codes: &OF_CODES,
 };
 
 /// A decoder's own table for one alphabet and which table is current.
 #[derive(Clone)]
 pub(crate) struct TableState<const N: usize> {
+    /// The table the sequences decode with: built from a description, RLE, or a copy of the
+    /// predefined one, so that the decoding loop finds all three tables at fixed places.
     own: SeqTable<N>,
-    slot: Slot,
+    /// Whether this frame has set up a table yet (a repeat mode needs one).
+    active: bool,
+    /// Whether `own` holds the predefined table (then a predefined mode copies nothing).
+    is_predefined: bool,
     /// The FSE description the own table was built from (when it was, and it fits).
     description: [u8; DESCRIPTION_CACHE],
     description_len: usize,
@@ -161,7 +181,8 @@ const DESCRIPTION_CACHE: usize = 96;
 impl<const N: usize> TableState<N> {
     const EMPTY: Self = Self {
         own: SeqTable::EMPTY,
-        slot: Slot::None,
+        active: false,
+        is_predefined: false,
         description: [0; DESCRIPTION_CACHE],
         description_len: 0,
     };
@@ -175,7 +196,7 @@ impl<const N: usize> TableState<N> {
         if !cached.is_empty() && src.starts_with(cached) {
             // The own table still is the table of this description (only RLE mode overwrites it,
             // and that forgets the description).
-            self.slot = Slot::Own;
+            self.active = true;
             return Ok(self.description_len);
         }
         let (counts, used) =
@@ -190,21 +211,19 @@ impl<const N: usize> TableState<N> {
         }
         let size = 1usize << counts.log;
         for (entry, &symbol) in self.own.entries.iter_mut().zip(&symbols).take(size) {
-            let symbol = usize::from(symbol);
-            let x = next_state.get(symbol).copied().unwrap_or(1);
-            if let Some(n) = next_state.get_mut(symbol) {
-                *n += 1;
-            }
+            let symbol = usize::from(symbol) & (FSE_MAX_SYMBOLS - 1);
+            let x = next_state[symbol];
+            next_state[symbol] = x.wrapping_add(1);
             let (nb_bits, next_base) = fse::transition(x, counts.log);
             *entry = SeqEntry {
-                baseline: alphabet.baseline.get(symbol).copied().unwrap_or(0),
                 next_base,
                 nb_bits,
-                extra_bits: alphabet.extra_bits.get(symbol).copied().unwrap_or(0),
+                ..alphabet.codes[symbol]
             };
         }
         self.own.log = counts.log;
-        self.slot = Slot::Own;
+        self.active = true;
+        self.is_predefined = false;
         self.description_len = 0;
         if let (Some(cache), Some(desc)) = (self.description.get_mut(..used), src.get(..used)) {
             cache.copy_from_slice(desc);
@@ -215,10 +234,28 @@ impl<const N: usize> TableState<N> {
 
     /// Applies a table mode (3.1.1.3.2.1.2) with its description at the start of `src`.
     #[inline(always)]
-    fn apply_mode(&mut self, mode: u8, src: &[u8], alphabet: &Alphabet) -> Result<usize> {
+    fn apply_mode(
+        &mut self,
+        mode: u8,
+        src: &[u8],
+        alphabet: &Alphabet,
+        predefined: &SeqTable<N>,
+    ) -> Result<usize> {
         match mode {
             0 => {
-                self.slot = Slot::Predefined;
+                if !self.is_predefined {
+                    let size = 1usize << predefined.log;
+                    if let (Some(own), Some(table)) = (
+                        self.own.entries.get_mut(..size),
+                        predefined.entries.get(..size),
+                    ) {
+                        own.copy_from_slice(table);
+                    }
+                    self.own.log = predefined.log;
+                    self.is_predefined = true;
+                    self.description_len = 0;
+                }
+                self.active = true;
                 Ok(0)
             }
             1 => {
@@ -242,26 +279,20 @@ impl<const N: usize> TableState<N> {
                     extra_bits: alphabet.extra_bits[symbol],
                 };
                 self.own.log = 0;
-                self.slot = Slot::Own;
+                self.active = true;
+                self.is_predefined = false;
                 self.description_len = 0;
                 Ok(1)
             }
             2 => self.read_description(src, alphabet),
             _ => {
-                if self.slot == Slot::None {
+                if !self.active {
                     return Err(ZstdError::NoPreviousTable {
                         what: alphabet.what,
                     });
                 }
                 Ok(0)
             }
-        }
-    }
-
-    fn current<'t>(&'t self, predefined: &'t SeqTable<N>) -> &'t SeqTable<N> {
-        match self.slot {
-            Slot::Own => &self.own,
-            _ => predefined,
         }
     }
 }
@@ -283,9 +314,9 @@ impl SequenceTables {
 
     /// Forgets the tables: a new frame starts without any to repeat.
     pub(crate) fn reset(&mut self) {
-        self.ll.slot = Slot::None;
-        self.ml.slot = Slot::None;
-        self.of.slot = Slot::None;
+        self.ll.active = false;
+        self.ml.active = false;
+        self.of.active = false;
     }
 
     /// Reads a dictionary's tables (5, in the order offsets, match lengths, literals lengths) from
@@ -318,6 +349,29 @@ pub(crate) struct Output<'a, 'd> {
     pub(crate) dict: &'d [u8],
 }
 
+/// A decoded sequence: literals to copy, then a match (its offset resolved, 0 when invalid).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sequence {
+    lit_len: u32,
+    match_len: u32,
+    offset: u32,
+}
+
+/// Sequences decoded in one batch before they are executed (a [`SequenceBuffer`] holds them).
+pub(crate) const SEQUENCE_BATCH: usize = 128;
+
+/// Where a batch of decoded sequences waits to be executed. Decoding a batch, then executing it,
+/// keeps each loop's working set in registers: the decoder's states, bit container and repeat
+/// offsets in one, the output positions in the other.
+pub(crate) type SequenceBuffer = [Sequence; SEQUENCE_BATCH];
+
+/// An empty [`SequenceBuffer`].
+pub(crate) const EMPTY_SEQUENCE_BUFFER: SequenceBuffer = [Sequence {
+    lit_len: 0,
+    match_len: 0,
+    offset: 0,
+}; SEQUENCE_BATCH];
+
 /// Decodes the sequences section `src` and executes its sequences into `o` (whose literals section
 /// was decoded already); ends with the literals left over.
 #[inline(always)]
@@ -325,6 +379,7 @@ pub(crate) fn decode_and_execute(
     src: &[u8],
     tables: &mut SequenceTables,
     reps_out: &mut [u32; 3],
+    buffer: &mut SequenceBuffer,
     o: &mut Output<'_, '_>,
 ) -> Result<()> {
     let (count, mut pos) = read_count(src)?;
@@ -350,53 +405,39 @@ pub(crate) fn decode_and_execute(
         });
     }
     let rest = |pos: usize| src.get(pos..).unwrap_or(&[]);
-    pos += tables.ll.apply_mode(modes >> 6, rest(pos), &LL)?;
-    pos += tables.of.apply_mode((modes >> 4) & 3, rest(pos), &OF)?;
-    pos += tables.ml.apply_mode((modes >> 2) & 3, rest(pos), &ML)?;
+    pos += tables
+        .ll
+        .apply_mode(modes >> 6, rest(pos), &LL, &LL_PREDEFINED)?;
+    pos += tables
+        .of
+        .apply_mode((modes >> 4) & 3, rest(pos), &OF, &OF_PREDEFINED)?;
+    pos += tables
+        .ml
+        .apply_mode((modes >> 2) & 3, rest(pos), &ML, &ML_PREDEFINED)?;
 
-    let ll_table = tables.ll.current(&LL_PREDEFINED);
-    let ml_table = tables.ml.current(&ML_PREDEFINED);
-    let of_table = tables.of.current(&OF_PREDEFINED);
     let mut bits = BackwardBits::new(rest(pos), "sequences")?;
-    let mut ll_state = bits.read_index(ll_table.log);
-    let mut of_state = bits.read_index(of_table.log);
-    let mut ml_state = bits.read_index(ml_table.log);
-
-    let mut reps_local = *reps_out;
-    let reps = &mut reps_local;
-    // A local copy whose address never escapes keeps the output positions in registers: stores
-    // through `dst` cannot alias them.
-    let mut local = o.reborrow();
-    for index in 0..count {
-        let ll_e = ll_table.entries[ll_state & (LL_TABLE_SIZE - 1)];
-        let ml_e = ml_table.entries[ml_state & (ML_TABLE_SIZE - 1)];
-        let of_e = of_table.entries[of_state & (OF_TABLE_SIZE - 1)];
-        bits.reload();
-        // Extra bits in the RFC's order: offset, match length, literals length (at most 31 + 16 +
-        // 16 bits, so a reload in between when the three exceed the 57 a reload leaves minus 26).
-        let offset_value = of_e.baseline + bits.read_u32(u32::from(of_e.extra_bits));
-        let match_len = ml_e.baseline + bits.read_u32(u32::from(ml_e.extra_bits));
-        if u32::from(of_e.extra_bits) + u32::from(ml_e.extra_bits) + u32::from(ll_e.extra_bits) > 31
-        {
-            bits.reload();
-        }
-        let lit_len = ll_e.baseline + bits.read_u32(u32::from(ll_e.extra_bits));
-
-        let offset = resolve_offset(offset_value, lit_len, reps)
-            .ok_or(ZstdError::ZeroOffset { sequence: index })?;
-
-        if index + 1 < count {
-            // States in the order literals length, match length, offset (26 bits at most).
-            ll_state = usize::from(ll_e.next_base) + bits.read_index(u32::from(ll_e.nb_bits));
-            ml_state = usize::from(ml_e.next_base) + bits.read_index(u32::from(ml_e.nb_bits));
-            of_state = usize::from(of_e.next_base) + bits.read_index(u32::from(of_e.nb_bits));
-        }
-        local.execute(lit_len as usize, match_len as usize, offset as usize)?;
+    let mut states = SeqStates {
+        ll: bits.read_index(tables.ll.own.log),
+        of: bits.read_index(tables.of.own.log),
+        ml: bits.read_index(tables.ml.own.log),
+    };
+    let mut reps = *reps_out;
+    let mut done = 0;
+    while done < count {
+        let n = (count - done).min(SEQUENCE_BATCH);
+        let batch = &mut buffer[..n];
+        decode_batch(
+            tables,
+            &mut states,
+            &mut bits,
+            &mut reps,
+            batch,
+            done + n == count,
+        );
+        o.execute_batch(batch, done)?;
+        done += n;
     }
-    *reps_out = reps_local;
-    let (out, lit) = (local.out, local.lit);
-    o.out = out;
-    o.lit = lit;
+    *reps_out = reps;
     if !bits.finished() {
         return Err(ZstdError::BadBitstream {
             what: "sequences",
@@ -408,6 +449,71 @@ pub(crate) fn decode_and_execute(
         });
     }
     o.last_literals()
+}
+
+/// The three FSE states of the sequence decoder.
+struct SeqStates {
+    ll: usize,
+    of: usize,
+    ml: usize,
+}
+
+/// Decodes `batch.len()` sequences; the last one of the section (when `ends_section`) updates no
+/// state. Reads past the stream's start give zero bits and are caught once, at the end.
+#[inline(always)]
+fn decode_batch(
+    tables: &SequenceTables,
+    states: &mut SeqStates,
+    bits_out: &mut BackwardBits<'_>,
+    reps_out: &mut [u32; 3],
+    batch: &mut [Sequence],
+    ends_section: bool,
+) {
+    let ll_table = &tables.ll.own.entries;
+    let ml_table = &tables.ml.own.entries;
+    let of_table = &tables.of.own.entries;
+    let (mut ll_state, mut ml_state, mut of_state) = (states.ll, states.ml, states.of);
+    let [mut rep0, mut rep1, mut rep2] = *reps_out;
+    let mut bits = *bits_out;
+    let last = batch.len().wrapping_sub(usize::from(ends_section));
+    for (index, seq) in batch.iter_mut().enumerate() {
+        let ll_e = ll_table[ll_state & (LL_TABLE_SIZE - 1)];
+        let ml_e = ml_table[ml_state & (ML_TABLE_SIZE - 1)];
+        let of_e = of_table[of_state & (OF_TABLE_SIZE - 1)];
+        bits.reload();
+        // Extra bits in the RFC's order: offset, match length, literals length (at most 31 + 16 +
+        // 16 bits, so a reload in between when the three exceed the 57 a reload leaves minus 26).
+        let of_bits = u32::from(of_e.extra_bits);
+        let offset_value = of_e.baseline + bits.read_u32(of_bits);
+        let match_len = ml_e.baseline + bits.read_u32(u32::from(ml_e.extra_bits));
+        if of_bits + u32::from(ml_e.extra_bits) + u32::from(ll_e.extra_bits) > 31 {
+            bits.reload();
+        }
+        let lit_len = ll_e.baseline + bits.read_u32(u32::from(ll_e.extra_bits));
+
+        let mut reps = [rep0, rep1, rep2];
+        let offset = resolve_offset(offset_value, of_bits <= 1, lit_len, &mut reps);
+        [rep0, rep1, rep2] = reps;
+
+        if index != last {
+            // States in the order literals length, match length, offset (26 bits at most).
+            ll_state = usize::from(ll_e.next_base) + bits.read_index(u32::from(ll_e.nb_bits));
+            ml_state = usize::from(ml_e.next_base) + bits.read_index(u32::from(ml_e.nb_bits));
+            of_state = usize::from(of_e.next_base) + bits.read_index(u32::from(of_e.nb_bits));
+        }
+        *seq = Sequence {
+            lit_len,
+            match_len,
+            offset,
+        };
+    }
+    *states = SeqStates {
+        ll: ll_state,
+        of: of_state,
+        ml: ml_state,
+    };
+    *reps_out = [rep0, rep1, rep2];
+    *bits_out = bits;
 }
 
 /// Number_of_Sequences (3.1.1.3.2.1): the count and the bytes it took.
@@ -430,51 +536,78 @@ fn read_count(src: &[u8]) -> Result<(usize, usize)> {
     })
 }
 
-/// Turns an `Offset_Value` into an offset, updating the repeat offsets (3.1.1.5). `None` for the
-/// offset 0 that `Repeated_Offset1 - 1` gives when that offset is 1.
+/// Turns an `Offset_Value` into an offset, updating the repeat offsets (3.1.1.5), without
+/// branches: they would mispredict on every other sequence. `is_repeat` says that the value is a
+/// repeat code (1..=3, offset codes 0 and 1: no more than one extra bit). Gives 0, which no
+/// sequence may use, for the offset that `Repeated_Offset1 - 1` gives when that offset is 1.
 #[inline(always)]
-fn resolve_offset(offset_value: u32, lit_len: u32, reps: &mut [u32; 3]) -> Option<u32> {
-    if offset_value > 3 {
-        let offset = offset_value - 3;
-        *reps = [offset, reps[0], reps[1]];
-        return Some(offset);
-    }
-    // With no literals before the match, the repeat codes shift by one.
-    let index = offset_value - 1 + u32::from(lit_len == 0);
-    let offset = match index {
-        0 => return Some(reps[0]),
-        1 => reps[1],
-        2 => reps[2],
-        _ => reps[0].wrapping_sub(1),
-    };
-    if index == 1 {
-        *reps = [offset, reps[0], reps[2]];
-    } else {
-        *reps = [offset, reps[0], reps[1]];
-    }
-    (offset != 0).then_some(offset)
+fn resolve_offset(offset_value: u32, is_repeat: bool, lit_len: u32, reps: &mut [u32; 3]) -> u32 {
+    let [rep0, rep1, rep2] = *reps;
+    // With no literals before the match, the repeat codes shift by one: 0 is the first repeat
+    // offset, 1 the second, 2 the third, 3 the first minus one.
+    let which = offset_value
+        .wrapping_add(u32::from(lit_len == 0))
+        .wrapping_sub(1);
+    let low = select_unpredictable(which & 1 != 0, rep1, rep0);
+    let high = select_unpredictable(which & 1 != 0, rep0.wrapping_sub(1), rep2);
+    let repeated = select_unpredictable(which & 2 != 0, high, low);
+    let offset = select_unpredictable(is_repeat, repeated, offset_value.wrapping_sub(3));
+    // A new offset, the third or the first minus one pushes the list down; the first keeps it;
+    // the second swaps the first two.
+    let keeps_rep2 = is_repeat && which <= 1;
+    let keeps_rep1 = is_repeat && which == 0;
+    *reps = [
+        offset,
+        select_unpredictable(keeps_rep1, rep1, rep0),
+        select_unpredictable(keeps_rep2, rep2, rep1),
+    ];
+    offset
 }
 
 impl<'d> Output<'_, 'd> {
-    /// Copies `lit_len` literals, then a match of `match_len` bytes at `offset` back.
+    /// Executes a batch of decoded sequences, the first of which is sequence `first` of its block.
     #[inline(always)]
-    fn execute(&mut self, lit_len: usize, match_len: usize, offset: usize) -> Result<()> {
+    fn execute_batch(&mut self, batch: &[Sequence], first: usize) -> Result<()> {
+        // A local copy whose address never escapes keeps the output positions in registers: stores
+        // through `dst` cannot alias them.
+        let mut local = self.reborrow();
+        for (i, s) in batch.iter().enumerate() {
+            let (lit_len, match_len, offset) =
+                (s.lit_len as usize, s.match_len as usize, s.offset as usize);
+            local.execute(lit_len, match_len, offset, first + i)?;
+        }
+        let (out, lit) = (local.out, local.lit);
+        self.out = out;
+        self.lit = lit;
+        Ok(())
+    }
+
+    /// Copies `lit_len` literals, then a match of `match_len` bytes at `offset` back (sequence
+    /// `index` of its block, for the error of an offset of 0).
+    #[inline(always)]
+    fn execute(
+        &mut self,
+        lit_len: usize,
+        match_len: usize,
+        offset: usize,
+        index: usize,
+    ) -> Result<()> {
         let lit_end = self.lit + lit_len;
         let match_start = self.out + lit_len;
         let end = match_start + match_len;
         // Fast path: the copies below write and read up to WILD bytes past their ends, so those
         // bytes must lie inside `dst` and before the unread literals; the match stays in this
-        // frame's output and its window. Sequences near the end of a block take the careful path.
+        // frame's output (`offset - 1` wraps for 0) and its window. Sequences near the end of a
+        // block take the careful path.
         if lit_end + WILD <= self.dst.len()
             && end + WILD <= lit_end
-            && offset != 0
-            && offset <= match_start - self.frame_start
+            && offset.wrapping_sub(1) < match_start - self.frame_start
             && offset as u64 <= self.window
         {
             let base = self.dst.as_mut_ptr();
             // SAFETY: the literal copy reads below `lit_end + 32 <= dst.len()` and writes below
             // `out + lit_len + 32 <= end + 32 <= lit_end`; the match reads from
-            // `match_start - offset >= frame_start` (offset >= 1, resolve_offset never gives 0) and
+            // `match_start - offset >= frame_start` (1 <= offset <= match_start - frame_start) and
             // writes below `end + 32 <= lit_end <= dst.len()`.
             unsafe {
                 wild_copy(base, self.lit, self.out, lit_len);
@@ -483,6 +616,9 @@ impl<'d> Output<'_, 'd> {
             self.out = end;
             self.lit = lit_end;
             return Ok(());
+        }
+        if offset == 0 {
+            return Err(ZstdError::ZeroOffset { sequence: index });
         }
         let mut slow = self.reborrow();
         slow.execute_careful(lit_len, match_len, offset)?;
@@ -704,24 +840,27 @@ mod tests {
 
     #[test]
     fn repeat_offsets_follow_the_rfc() {
+        let resolve = |value: u32, lit_len: u32, reps: &mut [u32; 3]| {
+            resolve_offset(value, value <= 3, lit_len, reps)
+        };
         let mut reps = [1, 4, 8];
-        assert_eq!(resolve_offset(10, 5, &mut reps), Some(7));
+        assert_eq!(resolve(10, 5, &mut reps), 7);
         assert_eq!(reps, [7, 1, 4]);
-        assert_eq!(resolve_offset(1, 5, &mut reps), Some(7));
+        assert_eq!(resolve(1, 5, &mut reps), 7);
         assert_eq!(reps, [7, 1, 4]);
-        assert_eq!(resolve_offset(2, 5, &mut reps), Some(1));
+        assert_eq!(resolve(2, 5, &mut reps), 1);
         assert_eq!(reps, [1, 7, 4]);
-        assert_eq!(resolve_offset(3, 5, &mut reps), Some(4));
+        assert_eq!(resolve(3, 5, &mut reps), 4);
         assert_eq!(reps, [4, 1, 7]);
         // Literals length 0 shifts: 1 -> rep2, 2 -> rep3, 3 -> rep1 - 1.
-        assert_eq!(resolve_offset(1, 0, &mut reps), Some(1));
+        assert_eq!(resolve(1, 0, &mut reps), 1);
         assert_eq!(reps, [1, 4, 7]);
-        assert_eq!(resolve_offset(2, 0, &mut reps), Some(7));
+        assert_eq!(resolve(2, 0, &mut reps), 7);
         assert_eq!(reps, [7, 1, 4]);
-        assert_eq!(resolve_offset(3, 0, &mut reps), Some(6));
+        assert_eq!(resolve(3, 0, &mut reps), 6);
         assert_eq!(reps, [6, 7, 1]);
         let mut ones = [1, 2, 3];
-        assert_eq!(resolve_offset(3, 0, &mut ones), None);
+        assert_eq!(resolve(3, 0, &mut ones), 0);
     }
 
     /// An output of 64 bytes whose last 8 are unread literals "ABCDEFGH", with 10 bytes of frame
@@ -743,7 +882,7 @@ mod tests {
         let mut dst = [0u8; 64];
         // Literals past the literals section.
         assert_eq!(
-            output(&mut dst, 1 << 20).execute(9, 3, 1),
+            output(&mut dst, 1 << 20).execute(9, 3, 1, 0),
             Err(ZstdError::LiteralsOverrun {
                 needed: 9,
                 available: 8
@@ -751,7 +890,7 @@ mod tests {
         );
         // An offset before the start of the output (no dictionary).
         assert_eq!(
-            output(&mut dst, 1 << 20).execute(2, 3, 13),
+            output(&mut dst, 1 << 20).execute(2, 3, 13, 0),
             Err(ZstdError::OffsetTooFar {
                 offset: 13,
                 available: 12
@@ -759,7 +898,7 @@ mod tests {
         );
         // An offset within the output but beyond the window.
         assert_eq!(
-            output(&mut dst, 4).execute(2, 3, 6),
+            output(&mut dst, 4).execute(2, 3, 6, 0),
             Err(ZstdError::OffsetTooFar {
                 offset: 6,
                 available: 4
@@ -767,12 +906,12 @@ mod tests {
         );
         // A match that would overwrite literals not yet copied: the output does not fit.
         assert!(matches!(
-            output(&mut dst, 1 << 20).execute(1, 60, 1),
+            output(&mut dst, 1 << 20).execute(1, 60, 1, 0),
             Err(ZstdError::OutputTooSmall { .. })
         ));
         // And a valid one: 2 literals, then 3 bytes from 2 back.
         let mut o = output(&mut dst, 1 << 20);
-        o.execute(2, 3, 2).unwrap();
+        o.execute(2, 3, 2, 0).unwrap();
         assert_eq!((o.out, o.lit), (15, 58));
         assert_eq!(&o.dst[10..15], b"ABABA");
     }
