@@ -22,7 +22,7 @@ pub(crate) struct BackwardBits<'a> {
 
 #[inline(always)]
 fn load_le(src: &[u8], pos: usize) -> u64 {
-    match src.get(pos..pos + 8) {
+    match src.get(pos..pos.wrapping_add(8)) {
         Some(bytes) => {
             let mut word = [0u8; 8];
             word.copy_from_slice(bytes);
@@ -122,9 +122,12 @@ impl<'a> BackwardBits<'a> {
     /// Refills the container so that at least 56 bits can be read, unless the stream start is near.
     #[inline(always)]
     pub(crate) fn reload(&mut self) {
-        if self.pos >= 8 && self.consumed <= 64 {
-            // The hot case, far from the stream start: at most 8 bytes were read, pos stays >= 0.
-            self.pos -= (self.consumed >> 3) as usize;
+        if self.pos >= 8 {
+            // The hot case, far from the stream start. Every reader reads at most 57 bits between
+            // reloads, so `consumed <= 64` and `pos` stays >= 0 without a check. (Were that ever
+            // broken, the wrapped position would fail the load's bounds check and read zeros, and
+            // the stream would fail `finished`: never a panic or an out-of-bounds read.)
+            self.pos = self.pos.wrapping_sub((self.consumed >> 3) as usize);
             self.consumed &= 7;
             self.container = load_le(self.src, self.pos);
         } else {

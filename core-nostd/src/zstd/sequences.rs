@@ -416,28 +416,26 @@ pub(crate) fn decode_and_execute(
         .apply_mode((modes >> 2) & 3, rest(pos), &ML, &ML_PREDEFINED)?;
 
     let mut bits = BackwardBits::new(rest(pos), "sequences")?;
-    let mut states = SeqStates {
-        ll: bits.read_index(tables.ll.own.log),
-        of: bits.read_index(tables.of.own.log),
-        ml: bits.read_index(tables.ml.own.log),
+    let ll_state = bits.read_index(tables.ll.own.log);
+    let of_state = bits.read_index(tables.of.own.log);
+    let ml_state = bits.read_index(tables.ml.own.log);
+    let mut decoder = SeqDecoder {
+        ll_state,
+        of_state,
+        ml_state,
+        reps: *reps_out,
+        bits,
     };
-    let mut reps = *reps_out;
     let mut done = 0;
     while done < count {
         let n = (count - done).min(SEQUENCE_BATCH);
         let batch = &mut buffer[..n];
-        decode_batch(
-            tables,
-            &mut states,
-            &mut bits,
-            &mut reps,
-            batch,
-            done + n == count,
-        );
+        decode_batch(tables, &mut decoder, batch, done + n == count);
         o.execute_batch(batch, done)?;
         done += n;
     }
-    *reps_out = reps;
+    *reps_out = decoder.reps;
+    let bits = decoder.bits;
     if !bits.finished() {
         return Err(ZstdError::BadBitstream {
             what: "sequences",
@@ -451,35 +449,25 @@ pub(crate) fn decode_and_execute(
     o.last_literals()
 }
 
-/// The three FSE states of the sequence decoder.
-struct SeqStates {
-    ll: usize,
-    of: usize,
-    ml: usize,
+/// What the sequence decoder carries from one sequence to the next: the three FSE states, the
+/// repeat offsets and the bit reader.
+struct SeqDecoder<'a> {
+    ll_state: usize,
+    of_state: usize,
+    ml_state: usize,
+    reps: [u32; 3],
+    bits: BackwardBits<'a>,
 }
 
-/// Decodes `batch.len()` sequences; the last one of the section (when `ends_section`) updates no
-/// state. Reads past the stream's start give zero bits and are caught once, at the end.
-#[inline(always)]
-fn decode_batch(
-    tables: &SequenceTables,
-    states: &mut SeqStates,
-    bits_out: &mut BackwardBits<'_>,
-    reps_out: &mut [u32; 3],
-    batch: &mut [Sequence],
-    ends_section: bool,
-) {
-    let ll_table = &tables.ll.own.entries;
-    let ml_table = &tables.ml.own.entries;
-    let of_table = &tables.of.own.entries;
-    let (mut ll_state, mut ml_state, mut of_state) = (states.ll, states.ml, states.of);
-    let [mut rep0, mut rep1, mut rep2] = *reps_out;
-    let mut bits = *bits_out;
-    let last = batch.len().wrapping_sub(usize::from(ends_section));
-    for (index, seq) in batch.iter_mut().enumerate() {
-        let ll_e = ll_table[ll_state & (LL_TABLE_SIZE - 1)];
-        let ml_e = ml_table[ml_state & (ML_TABLE_SIZE - 1)];
-        let of_e = of_table[of_state & (OF_TABLE_SIZE - 1)];
+impl SeqDecoder<'_> {
+    /// Decodes one sequence; then, with `update`, the next states (not after the last sequence).
+    /// Reads past the stream's start give zero bits and are caught once, at the end.
+    #[inline(always)]
+    fn next(&mut self, tables: &SequenceTables, update: bool) -> Sequence {
+        let ll_e = tables.ll.own.entries[self.ll_state & (LL_TABLE_SIZE - 1)];
+        let ml_e = tables.ml.own.entries[self.ml_state & (ML_TABLE_SIZE - 1)];
+        let of_e = tables.of.own.entries[self.of_state & (OF_TABLE_SIZE - 1)];
+        let bits = &mut self.bits;
         bits.reload();
         // Extra bits in the RFC's order: offset, match length, literals length (at most 31 + 16 +
         // 16 bits, so a reload in between when the three exceed the 57 a reload leaves minus 26).
@@ -490,30 +478,43 @@ fn decode_batch(
             bits.reload();
         }
         let lit_len = ll_e.baseline + bits.read_u32(u32::from(ll_e.extra_bits));
-
-        let mut reps = [rep0, rep1, rep2];
-        let offset = resolve_offset(offset_value, of_bits <= 1, lit_len, &mut reps);
-        [rep0, rep1, rep2] = reps;
-
-        if index != last {
+        let offset = resolve_offset(offset_value, of_bits <= 1, lit_len, &mut self.reps);
+        if update {
             // States in the order literals length, match length, offset (26 bits at most).
-            ll_state = usize::from(ll_e.next_base) + bits.read_index(u32::from(ll_e.nb_bits));
-            ml_state = usize::from(ml_e.next_base) + bits.read_index(u32::from(ml_e.nb_bits));
-            of_state = usize::from(of_e.next_base) + bits.read_index(u32::from(of_e.nb_bits));
+            self.ll_state = usize::from(ll_e.next_base) + bits.read_index(u32::from(ll_e.nb_bits));
+            self.ml_state = usize::from(ml_e.next_base) + bits.read_index(u32::from(ml_e.nb_bits));
+            self.of_state = usize::from(of_e.next_base) + bits.read_index(u32::from(of_e.nb_bits));
         }
-        *seq = Sequence {
+        Sequence {
             lit_len,
             match_len,
             offset,
-        };
+        }
     }
-    *states = SeqStates {
-        ll: ll_state,
-        of: of_state,
-        ml: ml_state,
+}
+
+/// Decodes `batch.len()` sequences; the last one of the section (when `ends_section`) updates no
+/// state.
+#[inline(always)]
+fn decode_batch(
+    tables: &SequenceTables,
+    decoder: &mut SeqDecoder<'_>,
+    batch: &mut [Sequence],
+    ends_section: bool,
+) {
+    // A local copy whose address never escapes stays in registers.
+    let mut d = SeqDecoder { ..*decoder };
+    let (body, last) = match batch.split_last_mut() {
+        Some((last, body)) if ends_section => (body, Some(last)),
+        _ => (batch, None),
     };
-    *reps_out = [rep0, rep1, rep2];
-    *bits_out = bits;
+    for seq in body {
+        *seq = d.next(tables, true);
+    }
+    if let Some(seq) = last {
+        *seq = d.next(tables, false);
+    }
+    *decoder = d;
 }
 
 /// Number_of_Sequences (3.1.1.3.2.1): the count and the bytes it took.
@@ -595,24 +596,26 @@ impl<'d> Output<'_, 'd> {
         let lit_end = self.lit + lit_len;
         let match_start = self.out + lit_len;
         let end = match_start + match_len;
-        // Fast path: the copies below write and read up to WILD bytes past their ends, so those
-        // bytes must lie inside `dst` and before the unread literals; the match stays in this
-        // frame's output (`offset - 1` wraps for 0) and its window. Sequences near the end of a
-        // block take the careful path.
-        if lit_end + WILD <= self.dst.len()
-            && end + WILD <= lit_end
+        // Fast path: the copies below write up to WILD bytes past their ends, so those bytes must
+        // lie before the unread literals; the match stays in this frame's output (`offset - 1`
+        // wraps for 0) and its window. The last sequences of a block take the careful path.
+        if end + WILD <= lit_end
+            && lit_end <= self.dst.len()
             && offset.wrapping_sub(1) < match_start - self.frame_start
             && offset as u64 <= self.window
         {
-            let base = self.dst.as_mut_ptr();
-            // SAFETY: the literal copy reads below `lit_end + 32 <= dst.len()` and writes below
-            // `out + lit_len + 32 <= end + 32 <= lit_end`; the match reads from
-            // `match_start - offset >= frame_start` (1 <= offset <= match_start - frame_start) and
-            // writes below `end + 32 <= lit_end <= dst.len()`.
-            unsafe {
-                wild_copy(base, self.lit, self.out, lit_len);
-                copy_match_wide(base, match_start, offset, match_len);
+            if lit_end + WILD <= self.dst.len() {
+                // SAFETY: the literal copy reads below `lit_end + 32 <= dst.len()` and writes
+                // below `out + lit_len + 32 <= end + 32 <= lit_end`.
+                unsafe { wild_copy(self.dst.as_mut_ptr(), self.lit, self.out, lit_len) };
+            } else {
+                // The last literals of the block: a wide copy would read past the destination.
+                // The output never passes the unread literals, so this moves bytes down.
+                self.dst.copy_within(self.lit..lit_end, self.out);
             }
+            // SAFETY: the match reads from `match_start - offset >= frame_start` (1 <= offset <=
+            // match_start - frame_start) and writes below `end + 32 <= lit_end <= dst.len()`.
+            unsafe { copy_match_wide(self.dst.as_mut_ptr(), match_start, offset, match_len) };
             self.out = end;
             self.lit = lit_end;
             return Ok(());
@@ -750,31 +753,25 @@ unsafe fn copy_match_wide(base: *mut u8, out: usize, offset: usize, len: usize) 
     // SAFETY: (all chunks) reads start at `src >= 0` and stay below the writes, which end before
     // `out + len + 31`.
     unsafe {
-        if offset >= 32 {
-            // Every chunk's source was written before the chunk.
+        if offset >= 16 {
+            // Every chunk's source lies before its destination, so it was written already. Most
+            // matches are 32 bytes or shorter: two chunks without a branch.
             copy_chunk::<16>(base, src, out);
-            let mut i = 16;
+            copy_chunk::<16>(base, src + 16, out + 16);
+            let mut i = 32;
             while i < len {
-                copy_chunk::<32>(base, src + i, out + i);
+                copy_chunk::<16>(base, src + i, out + i);
+                copy_chunk::<16>(base, src + i + 16, out + i + 16);
                 i += 32;
             }
-        } else if offset >= 16 {
-            let mut i = 0;
-            loop {
-                copy_chunk::<16>(base, src + i, out + i);
-                i += 16;
-                if i >= len {
-                    break;
-                }
-            }
         } else if offset >= 8 {
-            let mut i = 0;
-            loop {
+            copy_chunk::<8>(base, src, out);
+            copy_chunk::<8>(base, src + 8, out + 8);
+            let mut i = 16;
+            while i < len {
                 copy_chunk::<8>(base, src + i, out + i);
-                i += 8;
-                if i >= len {
-                    break;
-                }
+                copy_chunk::<8>(base, src + i + 8, out + i + 8);
+                i += 16;
             }
         } else {
             // A short period: write the smallest multiple of it that is at least 8 bytes one byte
