@@ -11,22 +11,54 @@ use core::hint::select_unpredictable;
 type Result<T> = core::result::Result<T, ZstdError>;
 
 /// One state of a sequence decoding table: the FSE transition and, for its code, the baseline value
-/// and extra bits, so that decoding needs one lookup per state.
+/// and extra bits, so that decoding needs one lookup per state. Packed in one `u64` (baseline in
+/// bits 0..32, next state base 32..48, state bits 48..56, extra bits 56..64): the decoding loop
+/// holds each entry in one register and takes the fields apart as it needs them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct SeqEntry {
-    pub(crate) baseline: u32,
-    pub(crate) next_base: u16,
-    pub(crate) nb_bits: u8,
-    pub(crate) extra_bits: u8,
-}
+pub(crate) struct SeqEntry(u64);
 
 impl SeqEntry {
-    const ZERO: Self = Self {
-        baseline: 0,
-        next_base: 0,
-        nb_bits: 0,
-        extra_bits: 0,
-    };
+    const ZERO: Self = Self(0);
+
+    const fn new(baseline: u32, next_base: u16, nb_bits: u8, extra_bits: u8) -> Self {
+        Self(
+            baseline as u64
+                | ((next_base as u64) << 32)
+                | ((nb_bits as u64) << 48)
+                | ((extra_bits as u64) << 56),
+        )
+    }
+
+    /// The same code with another transition.
+    const fn with_transition(self, next_base: u16, nb_bits: u8) -> Self {
+        Self(
+            (self.0 & 0xFF00_0000_FFFF_FFFF)
+                | ((next_base as u64) << 32)
+                | ((nb_bits as u64) << 48),
+        )
+    }
+
+    #[inline(always)]
+    #[allow(clippy::cast_possible_truncation)] // the low 32 bits
+    const fn baseline(self) -> u32 {
+        self.0 as u32
+    }
+
+    #[inline(always)]
+    #[allow(clippy::cast_possible_truncation)] // 16 bits
+    const fn next_base(self) -> usize {
+        (self.0 >> 32) as u16 as usize
+    }
+
+    #[inline(always)]
+    const fn nb_bits(self) -> u32 {
+        (self.0 >> 48) as u32 & 0xFF
+    }
+
+    #[inline(always)]
+    const fn extra_bits(self) -> u32 {
+        (self.0 >> 56) as u32
+    }
 }
 
 /// A sequence decoding table of up to `N` states.
@@ -72,12 +104,7 @@ impl<const N: usize> SeqTable<N> {
         } else {
             (0, 0)
         };
-        SeqEntry {
-            baseline: b,
-            next_base: e.base,
-            nb_bits: e.nb_bits,
-            extra_bits: x,
-        }
+        SeqEntry::new(b, e.base, e.nb_bits, x)
     }
 }
 
@@ -124,8 +151,7 @@ const fn code_entries(baseline: &[u32], extra_bits: &[u8]) -> [SeqEntry; FSE_MAX
     let mut codes = [SeqEntry::ZERO; FSE_MAX_SYMBOLS];
     let mut code = 0;
     while code < baseline.len() && code < extra_bits.len() && code < FSE_MAX_SYMBOLS {
-        codes[code].baseline = baseline[code];
-        codes[code].extra_bits = extra_bits[code];
+        codes[code] = SeqEntry::new(baseline[code], 0, 0, extra_bits[code]);
         code += 1;
     }
     codes
@@ -215,11 +241,7 @@ impl<const N: usize> TableState<N> {
             let x = next_state[symbol];
             next_state[symbol] = x.wrapping_add(1);
             let (nb_bits, next_base) = fse::transition(x, counts.log);
-            *entry = SeqEntry {
-                next_base,
-                nb_bits,
-                ..alphabet.codes[symbol]
-            };
+            *entry = alphabet.codes[symbol].with_transition(next_base, nb_bits);
         }
         self.own.log = counts.log;
         self.active = true;
@@ -272,12 +294,8 @@ impl<const N: usize> TableState<N> {
                         max: alphabet.max_symbol,
                     });
                 }
-                self.own.entries[0] = SeqEntry {
-                    baseline: alphabet.baseline[symbol],
-                    next_base: 0,
-                    nb_bits: 0,
-                    extra_bits: alphabet.extra_bits[symbol],
-                };
+                self.own.entries[0] =
+                    SeqEntry::new(alphabet.baseline[symbol], 0, 0, alphabet.extra_bits[symbol]);
                 self.own.log = 0;
                 self.active = true;
                 self.is_predefined = false;
@@ -471,19 +489,19 @@ impl SeqDecoder<'_> {
         bits.reload();
         // Extra bits in the RFC's order: offset, match length, literals length (at most 31 + 16 +
         // 16 bits, so a reload in between when the three exceed the 57 a reload leaves minus 26).
-        let of_bits = u32::from(of_e.extra_bits);
-        let offset_value = of_e.baseline + bits.read_u32(of_bits);
-        let match_len = ml_e.baseline + bits.read_u32(u32::from(ml_e.extra_bits));
-        if of_bits + u32::from(ml_e.extra_bits) + u32::from(ll_e.extra_bits) > 31 {
+        let of_bits = of_e.extra_bits();
+        let offset_value = of_e.baseline() + bits.read_u32(of_bits);
+        let match_len = ml_e.baseline() + bits.read_u32(ml_e.extra_bits());
+        if of_bits + ml_e.extra_bits() + ll_e.extra_bits() > 31 {
             bits.reload();
         }
-        let lit_len = ll_e.baseline + bits.read_u32(u32::from(ll_e.extra_bits));
+        let lit_len = ll_e.baseline() + bits.read_u32(ll_e.extra_bits());
         let offset = resolve_offset(offset_value, of_bits <= 1, lit_len, &mut self.reps);
         if update {
             // States in the order literals length, match length, offset (26 bits at most).
-            self.ll_state = usize::from(ll_e.next_base) + bits.read_index(u32::from(ll_e.nb_bits));
-            self.ml_state = usize::from(ml_e.next_base) + bits.read_index(u32::from(ml_e.nb_bits));
-            self.of_state = usize::from(of_e.next_base) + bits.read_index(u32::from(of_e.nb_bits));
+            self.ll_state = ll_e.next_base() + bits.read_index(ll_e.nb_bits());
+            self.ml_state = ml_e.next_base() + bits.read_index(ml_e.nb_bits());
+            self.of_state = of_e.next_base() + bits.read_index(of_e.nb_bits());
         }
         Sequence {
             lit_len,
@@ -820,19 +838,21 @@ mod tests {
         assert_eq!(ML_PREDEFINED.log, 6);
         assert_eq!(OF_PREDEFINED.log, 5);
         // RFC 8878 Appendix A, first states of each predefined table.
+        assert_eq!(LL_PREDEFINED.entries[0], SeqEntry::new(0, 0, 4, 0));
+        assert_eq!(ML_PREDEFINED.entries[0].nb_bits(), 6);
+        assert_eq!(ML_PREDEFINED.entries[0].baseline(), 3);
+        assert_eq!(OF_PREDEFINED.entries[0].nb_bits(), 5);
+        assert_eq!(OF_PREDEFINED.entries[0].baseline(), 1);
+        let e = SeqEntry::new(65539, 300, 9, 16);
         assert_eq!(
-            LL_PREDEFINED.entries[0],
-            SeqEntry {
-                baseline: 0,
-                next_base: 0,
-                nb_bits: 4,
-                extra_bits: 0
-            }
+            (e.baseline(), e.next_base(), e.nb_bits(), e.extra_bits()),
+            (65539, 300, 9, 16)
         );
-        assert_eq!(ML_PREDEFINED.entries[0].nb_bits, 6);
-        assert_eq!(ML_PREDEFINED.entries[0].baseline, 3);
-        assert_eq!(OF_PREDEFINED.entries[0].nb_bits, 5);
-        assert_eq!(OF_PREDEFINED.entries[0].baseline, 1);
+        let e = e.with_transition(7, 2);
+        assert_eq!(
+            (e.baseline(), e.next_base(), e.nb_bits(), e.extra_bits()),
+            (65539, 7, 2, 16)
+        );
     }
 
     #[test]
