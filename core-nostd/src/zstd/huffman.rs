@@ -379,13 +379,14 @@ impl HuffmanTable {
         // symbols per stream (4 * 12 bits <= the 56 a reload guarantees); reads past a stream's start
         // cannot go out of bounds and are caught by `finish`.
         let rounds = o4.len() / 4;
-        let mask = HUFFMAN_TABLE_SIZE - 1;
-        let shift = self.max_bits;
         let table = &self.entries;
+        let shift = self.index_shift();
+        // Each stream's unread bits, left-aligned: a symbol is a shift, a lookup and a shift.
         macro_rules! step {
-            ($bits:ident, $out:ident, $k:expr) => {{
-                let e = table[$bits.peek_index(shift) & mask];
-                $bits.skip(u32::from(e.nb_bits));
+            ($window:ident, $used:ident, $out:ident, $k:expr) => {{
+                let e = table[Self::index($window, shift)];
+                $window <<= e.nb_bits;
+                $used += u32::from(e.nb_bits);
                 $out[$k] = e.symbol;
             }};
         }
@@ -400,12 +401,19 @@ impl HuffmanTable {
             b2.reload();
             b3.reload();
             b4.reload();
+            let (mut w1, mut w2, mut w3, mut w4) =
+                (b1.window(), b2.window(), b3.window(), b4.window());
+            let (mut u1, mut u2, mut u3, mut u4) = (0, 0, 0, 0);
             for k in 0..4 {
-                step!(b1, c1, k);
-                step!(b2, c2, k);
-                step!(b3, c3, k);
-                step!(b4, c4, k);
+                step!(w1, u1, c1, k);
+                step!(w2, u2, c2, k);
+                step!(w3, u3, c3, k);
+                step!(w4, u4, c4, k);
             }
+            b1.skip(u1);
+            b2.skip(u2);
+            b3.skip(u3);
+            b4.skip(u4);
         }
         let done = rounds * 4;
         self.decode_stream_into(&mut b1, o1.get_mut(done..).unwrap_or(&mut []));
@@ -421,23 +429,40 @@ impl HuffmanTable {
     /// Decodes `out.len()` symbols from one stream.
     #[inline(always)]
     fn decode_stream_into(&self, bits: &mut BackwardBits<'_>, out: &mut [u8]) {
-        let mask = HUFFMAN_TABLE_SIZE - 1;
-        let shift = self.max_bits;
+        let shift = self.index_shift();
         let mut chunks = out.chunks_exact_mut(4);
         for chunk in &mut chunks {
             bits.reload();
+            let mut window = bits.window();
+            let mut used = 0;
             for byte in chunk.iter_mut() {
-                let e = self.entries[bits.peek_index(shift) & mask];
-                bits.skip(u32::from(e.nb_bits));
+                let e = self.entries[Self::index(window, shift)];
+                window <<= e.nb_bits;
+                used += u32::from(e.nb_bits);
                 *byte = e.symbol;
             }
+            bits.skip(used);
         }
         for byte in chunks.into_remainder() {
             bits.reload();
-            let e = self.entries[bits.peek_index(shift) & mask];
+            let e = self.entries[Self::index(bits.window(), shift)];
             bits.skip(u32::from(e.nb_bits));
             *byte = e.symbol;
         }
+    }
+
+    /// The shift that leaves the top `max_bits` bits of a left-aligned window.
+    #[inline(always)]
+    fn index_shift(&self) -> u32 {
+        64u32.wrapping_sub(self.max_bits) & 63
+    }
+
+    /// The table index of the next symbol in a left-aligned `window`.
+    #[inline(always)]
+    fn index(window: u64, shift: u32) -> usize {
+        #[allow(clippy::cast_possible_truncation)] // masked to 12 bits
+        let index = (window >> shift) as usize & (HUFFMAN_TABLE_SIZE - 1);
+        index
     }
 }
 
