@@ -14,9 +14,9 @@ type Result<T> = core::result::Result<T, ZstdError>;
 /// A Zstandard decoder that keeps its decoding tables (Huffman, literals length, match length,
 /// offset) between frames, and optionally a dictionary it borrows.
 ///
-/// It never allocates: [`Decompressor::SIZE`] bytes in all (about 20 KiB; 1.5 KiB of it holds a
-/// batch of decoded sequences), so it
-/// can live on the stack, in a static or on the heap. Keep one per thread to decode many pages.
+/// It never allocates: [`Decompressor::SIZE`] bytes in all (about 21 KiB, 2.5 KiB of which is the
+/// sequences section's scratch space, kept here rather than on the stack), so it can live on the
+/// stack, in a static or on the heap. Keep one per thread to decode many pages.
 ///
 /// ```
 /// use trueno_zram_core::zstd::Decompressor;
@@ -346,6 +346,6 @@ mod tests {
         }
     }
 
-    // The doc comment promises about 20 KiB.
-    const _: () = assert!(Decompressor::SIZE > 19 * 1024 && Decompressor::SIZE < 21 * 1024);
+    // The doc comment promises about 21 KiB.
+    const _: () = assert!(Decompressor::SIZE > 20 * 1024 && Decompressor::SIZE < 22 * 1024);
 }

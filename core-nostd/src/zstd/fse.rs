@@ -11,6 +11,9 @@ type Result<T> = core::result::Result<T, ZstdError>;
 pub(crate) const FSE_MAX_SYMBOLS: usize = 64;
 /// The largest accuracy log of any FSE table of the format (literals and match lengths: 9).
 pub(crate) const FSE_MAX_LOG: u32 = 9;
+/// The largest accuracy log [`build_table`] takes: that of the Huffman weights' tables
+/// (`HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG`) and of the predefined distributions.
+pub(crate) const SMALL_TABLE_LOG: u32 = 6;
 
 /// A table description: one normalized probability per symbol (`-1` is "less than 1") and the
 /// accuracy log whose power of two they add up to.
@@ -153,8 +156,9 @@ impl FseEntry {
 
 /// Spreads the symbols of `counts` over `1 << log` states (4.1.1): symbols of probability "less than
 /// 1" take the last states, the others are spread with the RFC's step. Writes each state's symbol to
-/// `symbols` and, to `next_state`, the first successor number of each symbol (its probability, or 1).
-/// Returns false when the counts do not add up to `1 << log`, or the buffers are short.
+/// `symbols` and, to `next_state`, the first successor number of each symbol (its probability, or 1);
+/// `row` (at least `(1 << log) + 8` bytes) is scratch space. Returns false when the counts do not add
+/// up to `1 << log`, or the buffers are short.
 /// A `const fn` so that the predefined tables are built at compile time.
 // Casts: symbols are < FSE_MAX_SYMBOLS (64) and counts are checked non-negative before the casts.
 #[allow(clippy::cast_possible_truncation)]
@@ -164,8 +168,9 @@ pub(crate) const fn spread(
     log: u32,
     symbols: &mut [u8],
     next_state: &mut [u16; FSE_MAX_SYMBOLS],
+    row: &mut [u8],
 ) -> bool {
-    if log > MAX_SPREAD_LOG || counts.len() > FSE_MAX_SYMBOLS {
+    if log > FSE_MAX_LOG || counts.len() > FSE_MAX_SYMBOLS || (1usize << log) + 8 > row.len() {
         return false;
     }
     let size = 1usize << log;
@@ -201,7 +206,6 @@ pub(crate) const fn spread(
     // symbol repeated as often as its probability (eight copies written at once, so that short
     // runs take no loop), then dealt out to the states the RFC's step visits.
     let high = size - low_count;
-    let mut row = [0u8; (1 << MAX_SPREAD_LOG) + 8];
     let mut filled = 0usize;
     s = 0;
     while s < counts.len() {
@@ -249,9 +253,6 @@ pub(crate) const fn spread(
     true
 }
 
-/// The largest table [`spread`] builds: the largest accuracy log of the format.
-const MAX_SPREAD_LOG: u32 = FSE_MAX_LOG;
-
 /// The transition of a state whose symbol's successor number is `x` (in `[count, 2 * count)`): the
 /// bits to read and the base they are added to, so that the successors cover the table.
 #[inline(always)]
@@ -267,17 +268,20 @@ pub(crate) const fn transition(x: u16, log: u32) -> (u8, u16) {
     result
 }
 
-/// Builds the decoding table of `counts` with `1 << log` states into `table` (4.1.1). Returns false
-/// when the counts cannot fill the table or the table is short.
+/// Builds the decoding table of `counts` with `1 << log` states (`log <= SMALL_TABLE_LOG`: the
+/// Huffman weights' tables and the predefined ones) into `table` (4.1.1). Returns false when the
+/// counts cannot fill the table or the table is short. Its buffers are small: decoding runs on the
+/// 4 KiB stack of small boards.
 #[inline(always)]
 pub(crate) const fn build_table(counts: &[i16], log: u32, table: &mut [FseEntry]) -> bool {
-    if log > FSE_MAX_LOG {
+    if log > SMALL_TABLE_LOG {
         return false;
     }
-    let mut symbols = [0u8; 1 << FSE_MAX_LOG];
+    let mut symbols = [0u8; 1 << SMALL_TABLE_LOG];
+    let mut row = [0u8; (1 << SMALL_TABLE_LOG) + 8];
     let size = 1usize << log;
     let mut next_state = [0u16; FSE_MAX_SYMBOLS];
-    if table.len() < size || !spread(counts, log, &mut symbols, &mut next_state) {
+    if table.len() < size || !spread(counts, log, &mut symbols, &mut next_state, &mut row) {
         return false;
     }
     let mut state = 0;

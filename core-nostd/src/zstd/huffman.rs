@@ -21,6 +21,9 @@ const _: () = assert!(
         && HUFFMAN_MAX_WEIGHT as u32 == HUFFMAN_MAX_BITS
 );
 
+// The weights' FSE tables are built with `fse::build_table`, which takes small tables only.
+const _: () = assert!(HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG <= fse::SMALL_TABLE_LOG);
+
 /// Entries of the largest decoding table: one per `HUFFMAN_DECODE_MAX_BITS`-bit prefix.
 pub(crate) const HUFFMAN_TABLE_SIZE: usize = 1 << HUFFMAN_DECODE_MAX_BITS;
 
@@ -265,8 +268,9 @@ impl HuffmanTable {
             next_symbol += rank_count[weight];
             next_entry += rank_count[weight] << (weight - 1);
         }
-        // Symbols of weight 0 go to a junk half of `sorted`, so that placing one takes no branch.
-        let mut sorted = [0u8; 2 * HUFFMAN_MAX_SYMBOLS];
+        // Symbols of weight 0 all go to one junk byte past the sorted ones, so that placing one
+        // takes no branch.
+        let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS + 1];
         rank_next[0] = HUFFMAN_MAX_SYMBOLS;
         // Eight weights at a time, skipping the all-zero words of absent bytes at once.
         for (word_index, word) in w
@@ -280,12 +284,12 @@ impl HuffmanTable {
             }
             for (k, &weight) in word.iter().enumerate() {
                 let weight = usize::from(weight & 15);
-                let slot = rank_next[weight] & (2 * HUFFMAN_MAX_SYMBOLS - 1);
+                let slot = rank_next[weight].min(HUFFMAN_MAX_SYMBOLS);
                 #[allow(clippy::cast_possible_truncation)] // symbol < 256
                 {
                     sorted[slot] = (word_index * 8 + k) as u8;
                 }
-                rank_next[weight] += 1;
+                rank_next[weight] += usize::from(weight != 0);
             }
         }
         let mut first = 0usize;

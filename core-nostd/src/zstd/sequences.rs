@@ -217,7 +217,12 @@ impl<const N: usize> TableState<N> {
     /// it took. A description identical to the one the own table was built from is not rebuilt:
     /// pages of similar data often repeat their tables.
     #[inline(always)]
-    fn read_description(&mut self, src: &[u8], alphabet: &Alphabet) -> Result<usize> {
+    fn read_description(
+        &mut self,
+        src: &[u8],
+        alphabet: &Alphabet,
+        scratch: &mut SpreadScratch,
+    ) -> Result<usize> {
         let cached = &self.description[..self.description_len];
         if !cached.is_empty() && src.starts_with(cached) {
             // The own table still is the table of this description (only RLE mode overwrites it,
@@ -227,16 +232,22 @@ impl<const N: usize> TableState<N> {
         }
         let (counts, used) =
             fse::read_counts(src, alphabet.max_symbol, alphabet.max_log, alphabet.what)?;
-        let mut symbols = [0u8; N];
         let mut next_state = [0u16; FSE_MAX_SYMBOLS];
-        if !fse::spread(counts.as_slice(), counts.log, &mut symbols, &mut next_state) {
+        let symbols = &mut scratch.symbols;
+        if !fse::spread(
+            counts.as_slice(),
+            counts.log,
+            symbols,
+            &mut next_state,
+            &mut scratch.row,
+        ) {
             return Err(ZstdError::BadProbabilities {
                 what: alphabet.what,
                 remaining: 0,
             });
         }
         let size = 1usize << counts.log;
-        for (entry, &symbol) in self.own.entries.iter_mut().zip(&symbols).take(size) {
+        for (entry, &symbol) in self.own.entries.iter_mut().zip(symbols.iter()).take(size) {
             let symbol = usize::from(symbol) & (FSE_MAX_SYMBOLS - 1);
             let x = next_state[symbol];
             next_state[symbol] = x.wrapping_add(1);
@@ -262,6 +273,7 @@ impl<const N: usize> TableState<N> {
         src: &[u8],
         alphabet: &Alphabet,
         predefined: &SeqTable<N>,
+        scratch: &mut SpreadScratch,
     ) -> Result<usize> {
         match mode {
             0 => {
@@ -302,7 +314,7 @@ impl<const N: usize> TableState<N> {
                 self.description_len = 0;
                 Ok(1)
             }
-            2 => self.read_description(src, alphabet),
+            2 => self.read_description(src, alphabet, scratch),
             _ => {
                 if !self.active {
                     return Err(ZstdError::NoPreviousTable {
@@ -340,13 +352,14 @@ impl SequenceTables {
     /// Reads a dictionary's tables (5, in the order offsets, match lengths, literals lengths) from
     /// the start of `src`; returns the bytes they took.
     pub(crate) fn read_dictionary_tables(&mut self, src: &[u8]) -> Result<usize> {
-        let mut pos = self.of.read_description(src, &OF)?;
+        let mut scratch = SpreadScratch::EMPTY;
+        let mut pos = self.of.read_description(src, &OF, &mut scratch)?;
         pos += self
             .ml
-            .read_description(src.get(pos..).unwrap_or(&[]), &ML)?;
+            .read_description(src.get(pos..).unwrap_or(&[]), &ML, &mut scratch)?;
         pos += self
             .ll
-            .read_description(src.get(pos..).unwrap_or(&[]), &LL)?;
+            .read_description(src.get(pos..).unwrap_or(&[]), &LL, &mut scratch)?;
         Ok(pos)
     }
 }
@@ -378,17 +391,40 @@ pub(crate) struct Sequence {
 /// Sequences decoded in one batch before they are executed (a [`SequenceBuffer`] holds them).
 pub(crate) const SEQUENCE_BATCH: usize = 128;
 
-/// Where a batch of decoded sequences waits to be executed. Decoding a batch, then executing it,
-/// keeps each loop's working set in registers: the decoder's states, bit container and repeat
-/// offsets in one, the output positions in the other.
-pub(crate) type SequenceBuffer = [Sequence; SEQUENCE_BATCH];
+/// The sequences section's scratch space, kept in the decoder rather than on the stack (small
+/// boards give decoding 4 KiB of stack).
+pub(crate) struct SequenceBuffer {
+    /// Where a batch of decoded sequences waits to be executed. Decoding a batch, then executing
+    /// it, keeps each loop's working set in registers: the decoder's states, bit container and
+    /// repeat offsets in one, the output positions in the other.
+    sequences: [Sequence; SEQUENCE_BATCH],
+    /// For building the FSE tables.
+    spread: SpreadScratch,
+}
 
 /// An empty [`SequenceBuffer`].
-pub(crate) const EMPTY_SEQUENCE_BUFFER: SequenceBuffer = [Sequence {
-    lit_len: 0,
-    match_len: 0,
-    offset: 0,
-}; SEQUENCE_BATCH];
+pub(crate) const EMPTY_SEQUENCE_BUFFER: SequenceBuffer = SequenceBuffer {
+    sequences: [Sequence {
+        lit_len: 0,
+        match_len: 0,
+        offset: 0,
+    }; SEQUENCE_BATCH],
+    spread: SpreadScratch::EMPTY,
+};
+
+/// Scratch space for building an FSE table: the symbol of each state, and the row of symbols
+/// dealt out to the states.
+pub(crate) struct SpreadScratch {
+    symbols: [u8; 1 << fse::FSE_MAX_LOG],
+    row: [u8; (1 << fse::FSE_MAX_LOG) + 8],
+}
+
+impl SpreadScratch {
+    const EMPTY: Self = Self {
+        symbols: [0; 1 << fse::FSE_MAX_LOG],
+        row: [0; (1 << fse::FSE_MAX_LOG) + 8],
+    };
+}
 
 /// Decodes the sequences section `src` and executes its sequences into `o` (whose literals section
 /// was decoded already); ends with the literals left over.
@@ -423,15 +459,27 @@ pub(crate) fn decode_and_execute(
         });
     }
     let rest = |pos: usize| src.get(pos..).unwrap_or(&[]);
-    pos += tables
-        .ll
-        .apply_mode(modes >> 6, rest(pos), &LL, &LL_PREDEFINED)?;
-    pos += tables
-        .of
-        .apply_mode((modes >> 4) & 3, rest(pos), &OF, &OF_PREDEFINED)?;
-    pos += tables
-        .ml
-        .apply_mode((modes >> 2) & 3, rest(pos), &ML, &ML_PREDEFINED)?;
+    pos += tables.ll.apply_mode(
+        modes >> 6,
+        rest(pos),
+        &LL,
+        &LL_PREDEFINED,
+        &mut buffer.spread,
+    )?;
+    pos += tables.of.apply_mode(
+        (modes >> 4) & 3,
+        rest(pos),
+        &OF,
+        &OF_PREDEFINED,
+        &mut buffer.spread,
+    )?;
+    pos += tables.ml.apply_mode(
+        (modes >> 2) & 3,
+        rest(pos),
+        &ML,
+        &ML_PREDEFINED,
+        &mut buffer.spread,
+    )?;
 
     let mut bits = BackwardBits::new(rest(pos), "sequences")?;
     let ll_state = bits.read_index(tables.ll.own.log);
@@ -447,7 +495,7 @@ pub(crate) fn decode_and_execute(
     let mut done = 0;
     while done < count {
         let n = (count - done).min(SEQUENCE_BATCH);
-        let batch = &mut buffer[..n];
+        let batch = &mut buffer.sequences[..n];
         decode_batch(tables, &mut decoder, batch, done + n == count);
         o.execute_batch(batch, done)?;
         done += n;
