@@ -12,7 +12,8 @@ type Result<T> = core::result::Result<T, ZstdError>;
 #[derive(Clone, Copy)]
 pub(crate) struct BackwardBits<'a> {
     src: &'a [u8],
-    /// Start of the 8 bytes loaded in `container` (0 for streams shorter than 8 bytes).
+    /// Start of the 8 bytes loaded in `container` (0 for streams shorter than 8 bytes). Only ever
+    /// decreases, so that `pos + 8 <= src.len()` for streams of 8 bytes or more.
     pos: usize,
     /// The loaded bytes, little-endian: the next bit to read is bit `63 - consumed`.
     container: u64,
@@ -22,7 +23,7 @@ pub(crate) struct BackwardBits<'a> {
 
 #[inline(always)]
 fn load_le(src: &[u8], pos: usize) -> u64 {
-    match src.get(pos..pos + 8) {
+    match src.get(pos..pos.wrapping_add(8)) {
         Some(bytes) => {
             let mut word = [0u8; 8];
             word.copy_from_slice(bytes);
@@ -31,6 +32,18 @@ fn load_le(src: &[u8], pos: usize) -> u64 {
         // Unreachable by the reader's invariant (pos + 8 <= len whenever it loads 8 bytes).
         None => 0,
     }
+}
+
+/// The 8 bytes at `pos`, little-endian, without a bounds check.
+///
+/// # Safety
+/// `pos + 8 <= src.len()`.
+#[inline(always)]
+unsafe fn load_le_unchecked(src: &[u8], pos: usize) -> u64 {
+    // SAFETY: the caller guarantees that the 8 bytes lie inside `src`; unaligned read of bytes.
+    u64::from_le_bytes(unsafe {
+        core::ptr::read_unaligned(src.as_ptr().add(pos).cast::<[u8; 8]>())
+    })
 }
 
 impl<'a> BackwardBits<'a> {
@@ -81,6 +94,14 @@ impl<'a> BackwardBits<'a> {
         ((self.container << (self.consumed & 63)) >> 1) >> ((63 - n) & 63)
     }
 
+    /// The unread bits, left-aligned (the next one is the top bit), zeros after the stream's
+    /// start. Shifting this window by each code's length decodes a few symbols without touching
+    /// `consumed` (then [`skip`](Self::skip) their total).
+    #[inline(always)]
+    pub(crate) fn window(&self) -> u64 {
+        self.container.checked_shl(self.consumed).unwrap_or(0)
+    }
+
     /// Consumes `n` bits.
     #[inline(always)]
     pub(crate) fn skip(&mut self, n: u32) {
@@ -122,11 +143,20 @@ impl<'a> BackwardBits<'a> {
     /// Refills the container so that at least 56 bits can be read, unless the stream start is near.
     #[inline(always)]
     pub(crate) fn reload(&mut self) {
-        if self.pos >= 8 && self.consumed <= 64 {
-            // The hot case, far from the stream start: at most 8 bytes were read, pos stays >= 0.
-            self.pos -= (self.consumed >> 3) as usize;
-            self.consumed &= 7;
-            self.container = load_le(self.src, self.pos);
+        if self.pos >= 8 {
+            // The hot case, far from the stream start. Every reader reads at most 57 bits between
+            // reloads, so `consumed <= 64` and the `min` changes nothing; it makes the bounds below
+            // certain all the same.
+            let back = ((self.consumed >> 3) as usize).min(8);
+            self.pos -= back;
+            #[allow(clippy::cast_possible_truncation)] // back <= 8
+            {
+                self.consumed -= (back as u32) << 3;
+            }
+            // SAFETY: `pos + 8 <= src.len()` holds from `new` on (`pos` starts at `len - 8`, or at
+            // 0 for streams shorter than 8 bytes, which never reach this branch, and only
+            // decreases), and `pos >= 0` since it was at least 8 and went back at most 8.
+            self.container = unsafe { load_le_unchecked(self.src, self.pos) };
         } else {
             self.reload_near_start();
         }

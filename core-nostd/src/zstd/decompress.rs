@@ -5,7 +5,7 @@ use super::dictionary::Dictionary;
 use super::error::ZstdError;
 use super::frame::{self, FrameKind};
 use super::huffman::HuffmanTable;
-use super::sequences::{Output, SequenceTables};
+use super::sequences::{EMPTY_SEQUENCE_BUFFER, Output, SequenceTables};
 use super::tables::{BLOCK_HEADER_SIZE, BLOCK_SIZE_MAX, INITIAL_REPEAT_OFFSETS};
 use crate::simd::SimdBackend;
 
@@ -14,8 +14,9 @@ type Result<T> = core::result::Result<T, ZstdError>;
 /// A Zstandard decoder that keeps its decoding tables (Huffman, literals length, match length,
 /// offset) between frames, and optionally a dictionary it borrows.
 ///
-/// It never allocates: [`Decompressor::SIZE`] bytes in all (about 19 KiB on 64-bit targets), so it
-/// can live on the stack, in a static or on the heap. Keep one per thread to decode many pages.
+/// It never allocates: [`Decompressor::SIZE`] bytes in all (about 21 KiB, 2.5 KiB of which is the
+/// sequences section's scratch space, kept here rather than on the stack), so it can live on the
+/// stack, in a static or on the heap. Keep one per thread to decode many pages.
 ///
 /// ```
 /// use trueno_zram_core::zstd::Decompressor;
@@ -63,6 +64,7 @@ impl<'d> Decompressor<'d> {
                 has_huffman: false,
                 sequences: SequenceTables::EMPTY,
                 repeat_offsets: INITIAL_REPEAT_OFFSETS,
+                sequence_buffer: EMPTY_SEQUENCE_BUFFER,
             },
             dictionary: None,
             backend: None,
@@ -344,6 +346,6 @@ mod tests {
         }
     }
 
-    // The doc comment promises about 19 KiB.
-    const _: () = assert!(Decompressor::SIZE > 18 * 1024 && Decompressor::SIZE < 20 * 1024);
+    // The doc comment promises about 21 KiB.
+    const _: () = assert!(Decompressor::SIZE > 20 * 1024 && Decompressor::SIZE < 22 * 1024);
 }

@@ -11,6 +11,9 @@ type Result<T> = core::result::Result<T, ZstdError>;
 pub(crate) const FSE_MAX_SYMBOLS: usize = 64;
 /// The largest accuracy log of any FSE table of the format (literals and match lengths: 9).
 pub(crate) const FSE_MAX_LOG: u32 = 9;
+/// The largest accuracy log [`build_table`] takes: that of the Huffman weights' tables
+/// (`HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG`) and of the predefined distributions.
+pub(crate) const SMALL_TABLE_LOG: u32 = 6;
 
 /// A table description: one normalized probability per symbol (`-1` is "less than 1") and the
 /// accuracy log whose power of two they add up to.
@@ -153,8 +156,9 @@ impl FseEntry {
 
 /// Spreads the symbols of `counts` over `1 << log` states (4.1.1): symbols of probability "less than
 /// 1" take the last states, the others are spread with the RFC's step. Writes each state's symbol to
-/// `symbols` and, to `next_state`, the first successor number of each symbol (its probability, or 1).
-/// Returns false when the counts do not add up to `1 << log`, or the buffers are short.
+/// `symbols` and, to `next_state`, the first successor number of each symbol (its probability, or 1);
+/// `row` (at least `(1 << log) + 8` bytes) is scratch space. Returns false when the counts do not add
+/// up to `1 << log`, or the buffers are short.
 /// A `const fn` so that the predefined tables are built at compile time.
 // Casts: symbols are < FSE_MAX_SYMBOLS (64) and counts are checked non-negative before the casts.
 #[allow(clippy::cast_possible_truncation)]
@@ -164,8 +168,9 @@ pub(crate) const fn spread(
     log: u32,
     symbols: &mut [u8],
     next_state: &mut [u16; FSE_MAX_SYMBOLS],
+    row: &mut [u8],
 ) -> bool {
-    if log > 15 || counts.len() > FSE_MAX_SYMBOLS {
+    if log > FSE_MAX_LOG || counts.len() > FSE_MAX_SYMBOLS || (1usize << log) + 8 > row.len() {
         return false;
     }
     let size = 1usize << log;
@@ -189,36 +194,63 @@ pub(crate) const fn spread(
     let mut low_count = 0usize;
     s = 0;
     while s < counts.len() {
-        if counts[s] == -1 {
+        next_state[s] = if counts[s] == -1 {
             low_count += 1;
-            symbols[size - low_count] = s as u8;
-            next_state[s] = 1;
+            1
         } else {
-            next_state[s] = counts[s] as u16;
-        }
+            counts[s] as u16
+        };
         s += 1;
     }
-    // States 0..high take the symbols of ordinary probability.
+    // States 0..high take the symbols of ordinary probability: first laid out in a row, each
+    // symbol repeated as often as its probability (eight copies written at once, so that short
+    // runs take no loop), then dealt out to the states the RFC's step visits.
     let high = size - low_count;
+    let mut filled = 0usize;
+    s = 0;
+    while s < counts.len() {
+        let count = if counts[s] > 0 { counts[s] as usize } else { 0 };
+        let mut written = 0;
+        loop {
+            // The sum check keeps `filled + count <= size`, so these writes stay in `row`.
+            let mut k = 0;
+            while k < 8 {
+                row[filled + written + k] = s as u8;
+                k += 1;
+            }
+            written += 8;
+            if written >= count {
+                break;
+            }
+        }
+        filled += count;
+        s += 1;
+    }
+    // The step is odd and the size a power of two, so `size` steps visit every state once. States
+    // at or past `high` belong to the low-probability symbols: they receive a junk byte here and
+    // their symbol below, and the row does not advance past them. No branch: the same symbols as
+    // placing them one at a time and skipping those states.
     let step = (size >> 1) + (size >> 3) + 3;
     let mask = size - 1;
     let mut position = 0usize;
+    let mut next = 0usize;
+    let mut k = 0;
+    while k < size {
+        symbols[position] = row[next];
+        next += (position < high) as usize;
+        position = (position + step) & mask;
+        k += 1;
+    }
+    let mut placed = 0usize;
     s = 0;
     while s < counts.len() {
-        let mut i = 0i16;
-        while i < counts[s] {
-            symbols[position] = s as u8;
-            // The step is odd and the size a power of two, so this visits every state; the sum check
-            // guarantees that some ordinary state is left whenever one is still being placed.
-            position = (position + step) & mask;
-            while position >= high {
-                position = (position + step) & mask;
-            }
-            i += 1;
+        if counts[s] == -1 {
+            placed += 1;
+            symbols[size - placed] = s as u8;
         }
         s += 1;
     }
-    position == 0
+    true
 }
 
 /// The transition of a state whose symbol's successor number is `x` (in `[count, 2 * count)`): the
@@ -236,17 +268,20 @@ pub(crate) const fn transition(x: u16, log: u32) -> (u8, u16) {
     result
 }
 
-/// Builds the decoding table of `counts` with `1 << log` states into `table` (4.1.1). Returns false
-/// when the counts cannot fill the table or the table is short.
+/// Builds the decoding table of `counts` with `1 << log` states (`log <= SMALL_TABLE_LOG`: the
+/// Huffman weights' tables and the predefined ones) into `table` (4.1.1). Returns false when the
+/// counts cannot fill the table or the table is short. Its buffers are small: decoding runs on the
+/// 4 KiB stack of small boards.
 #[inline(always)]
 pub(crate) const fn build_table(counts: &[i16], log: u32, table: &mut [FseEntry]) -> bool {
-    if log > FSE_MAX_LOG {
+    if log > SMALL_TABLE_LOG {
         return false;
     }
-    let mut symbols = [0u8; 1 << FSE_MAX_LOG];
+    let mut symbols = [0u8; 1 << SMALL_TABLE_LOG];
+    let mut row = [0u8; (1 << SMALL_TABLE_LOG) + 8];
     let size = 1usize << log;
     let mut next_state = [0u16; FSE_MAX_SYMBOLS];
-    if table.len() < size || !spread(counts, log, &mut symbols, &mut next_state) {
+    if table.len() < size || !spread(counts, log, &mut symbols, &mut next_state, &mut row) {
         return false;
     }
     let mut state = 0;

@@ -21,6 +21,9 @@ const _: () = assert!(
         && HUFFMAN_MAX_WEIGHT as u32 == HUFFMAN_MAX_BITS
 );
 
+// The weights' FSE tables are built with `fse::build_table`, which takes small tables only.
+const _: () = assert!(HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG <= fse::SMALL_TABLE_LOG);
+
 /// Entries of the largest decoding table: one per `HUFFMAN_DECODE_MAX_BITS`-bit prefix.
 pub(crate) const HUFFMAN_TABLE_SIZE: usize = 1 << HUFFMAN_DECODE_MAX_BITS;
 
@@ -238,10 +241,21 @@ impl HuffmanTable {
     #[inline(always)]
     pub(crate) fn build(&mut self, w: &Weights) {
         let max_bits = w.max_bits.min(HUFFMAN_DECODE_MAX_BITS);
-        let weights = &w.weights[..w.symbols.min(HUFFMAN_MAX_SYMBOLS)];
+        // Counted in four interleaved histograms: consecutive symbols of one weight (runs of
+        // absent bytes, weight 0, above all) would otherwise wait on each other's increments.
+        // Weights past `w.symbols` are zero, and weight 0 is not counted.
+        let mut histograms = [[0u16; 16]; 4];
+        for quad in w.weights.chunks_exact(4).take(w.symbols.div_ceil(4)) {
+            for (histogram, &weight) in histograms.iter_mut().zip(quad) {
+                histogram[usize::from(weight & 15)] += 1;
+            }
+        }
         let mut rank_count = [0usize; 16];
-        for &weight in weights {
-            rank_count[usize::from(weight & 15)] += 1;
+        for (weight, count) in rank_count.iter_mut().enumerate() {
+            *count = histograms
+                .iter()
+                .map(|h| usize::from(h[weight]))
+                .sum::<usize>();
         }
         // Where each weight's symbols start in `sorted`, and in the table.
         let mut rank_next = [0usize; 16];
@@ -254,16 +268,28 @@ impl HuffmanTable {
             next_symbol += rank_count[weight];
             next_entry += rank_count[weight] << (weight - 1);
         }
-        let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS];
-        for (symbol, &weight) in weights.iter().enumerate() {
-            let weight = usize::from(weight & 15);
-            if weight != 0 {
-                let slot = rank_next[weight] & (HUFFMAN_MAX_SYMBOLS - 1);
+        // Symbols of weight 0 all go to one junk byte past the sorted ones, so that placing one
+        // takes no branch.
+        let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS + 1];
+        rank_next[0] = HUFFMAN_MAX_SYMBOLS;
+        // Eight weights at a time, skipping the all-zero words of absent bytes at once.
+        for (word_index, word) in w
+            .weights
+            .chunks_exact(8)
+            .enumerate()
+            .take(w.symbols.div_ceil(8))
+        {
+            if word.iter().all(|&weight| weight == 0) {
+                continue;
+            }
+            for (k, &weight) in word.iter().enumerate() {
+                let weight = usize::from(weight & 15);
+                let slot = rank_next[weight].min(HUFFMAN_MAX_SYMBOLS);
                 #[allow(clippy::cast_possible_truncation)] // symbol < 256
                 {
-                    sorted[slot] = symbol as u8;
+                    sorted[slot] = (word_index * 8 + k) as u8;
                 }
-                rank_next[weight] += 1;
+                rank_next[weight] += usize::from(weight != 0);
             }
         }
         let mut first = 0usize;
@@ -357,13 +383,14 @@ impl HuffmanTable {
         // symbols per stream (4 * 12 bits <= the 56 a reload guarantees); reads past a stream's start
         // cannot go out of bounds and are caught by `finish`.
         let rounds = o4.len() / 4;
-        let mask = HUFFMAN_TABLE_SIZE - 1;
-        let shift = self.max_bits;
         let table = &self.entries;
+        let shift = self.index_shift();
+        // Each stream's unread bits, left-aligned: a symbol is a shift, a lookup and a shift.
         macro_rules! step {
-            ($bits:ident, $out:ident, $k:expr) => {{
-                let e = table[$bits.peek_index(shift) & mask];
-                $bits.skip(u32::from(e.nb_bits));
+            ($window:ident, $used:ident, $out:ident, $k:expr) => {{
+                let e = table[Self::index($window, shift)];
+                $window <<= e.nb_bits;
+                $used += u32::from(e.nb_bits);
                 $out[$k] = e.symbol;
             }};
         }
@@ -378,12 +405,19 @@ impl HuffmanTable {
             b2.reload();
             b3.reload();
             b4.reload();
+            let (mut w1, mut w2, mut w3, mut w4) =
+                (b1.window(), b2.window(), b3.window(), b4.window());
+            let (mut u1, mut u2, mut u3, mut u4) = (0, 0, 0, 0);
             for k in 0..4 {
-                step!(b1, c1, k);
-                step!(b2, c2, k);
-                step!(b3, c3, k);
-                step!(b4, c4, k);
+                step!(w1, u1, c1, k);
+                step!(w2, u2, c2, k);
+                step!(w3, u3, c3, k);
+                step!(w4, u4, c4, k);
             }
+            b1.skip(u1);
+            b2.skip(u2);
+            b3.skip(u3);
+            b4.skip(u4);
         }
         let done = rounds * 4;
         self.decode_stream_into(&mut b1, o1.get_mut(done..).unwrap_or(&mut []));
@@ -399,23 +433,40 @@ impl HuffmanTable {
     /// Decodes `out.len()` symbols from one stream.
     #[inline(always)]
     fn decode_stream_into(&self, bits: &mut BackwardBits<'_>, out: &mut [u8]) {
-        let mask = HUFFMAN_TABLE_SIZE - 1;
-        let shift = self.max_bits;
+        let shift = self.index_shift();
         let mut chunks = out.chunks_exact_mut(4);
         for chunk in &mut chunks {
             bits.reload();
+            let mut window = bits.window();
+            let mut used = 0;
             for byte in chunk.iter_mut() {
-                let e = self.entries[bits.peek_index(shift) & mask];
-                bits.skip(u32::from(e.nb_bits));
+                let e = self.entries[Self::index(window, shift)];
+                window <<= e.nb_bits;
+                used += u32::from(e.nb_bits);
                 *byte = e.symbol;
             }
+            bits.skip(used);
         }
         for byte in chunks.into_remainder() {
             bits.reload();
-            let e = self.entries[bits.peek_index(shift) & mask];
+            let e = self.entries[Self::index(bits.window(), shift)];
             bits.skip(u32::from(e.nb_bits));
             *byte = e.symbol;
         }
+    }
+
+    /// The shift that leaves the top `max_bits` bits of a left-aligned window.
+    #[inline(always)]
+    fn index_shift(&self) -> u32 {
+        64u32.wrapping_sub(self.max_bits) & 63
+    }
+
+    /// The table index of the next symbol in a left-aligned `window`.
+    #[inline(always)]
+    fn index(window: u64, shift: u32) -> usize {
+        #[allow(clippy::cast_possible_truncation)] // masked to 12 bits
+        let index = (window >> shift) as usize & (HUFFMAN_TABLE_SIZE - 1);
+        index
     }
 }
 

@@ -6,26 +6,59 @@ use super::bits::BackwardBits;
 use super::error::ZstdError;
 use super::fse::{self, FSE_MAX_SYMBOLS, FseEntry};
 use super::tables::*;
+use core::hint::select_unpredictable;
 
 type Result<T> = core::result::Result<T, ZstdError>;
 
 /// One state of a sequence decoding table: the FSE transition and, for its code, the baseline value
-/// and extra bits, so that decoding needs one lookup per state.
+/// and extra bits, so that decoding needs one lookup per state. Packed in one `u64` (baseline in
+/// bits 0..32, next state base 32..48, state bits 48..56, extra bits 56..64): the decoding loop
+/// holds each entry in one register and takes the fields apart as it needs them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct SeqEntry {
-    pub(crate) baseline: u32,
-    pub(crate) next_base: u16,
-    pub(crate) nb_bits: u8,
-    pub(crate) extra_bits: u8,
-}
+pub(crate) struct SeqEntry(u64);
 
 impl SeqEntry {
-    const ZERO: Self = Self {
-        baseline: 0,
-        next_base: 0,
-        nb_bits: 0,
-        extra_bits: 0,
-    };
+    const ZERO: Self = Self(0);
+
+    const fn new(baseline: u32, next_base: u16, nb_bits: u8, extra_bits: u8) -> Self {
+        Self(
+            baseline as u64
+                | ((next_base as u64) << 32)
+                | ((nb_bits as u64) << 48)
+                | ((extra_bits as u64) << 56),
+        )
+    }
+
+    /// The same code with another transition.
+    const fn with_transition(self, next_base: u16, nb_bits: u8) -> Self {
+        Self(
+            (self.0 & 0xFF00_0000_FFFF_FFFF)
+                | ((next_base as u64) << 32)
+                | ((nb_bits as u64) << 48),
+        )
+    }
+
+    #[inline(always)]
+    #[allow(clippy::cast_possible_truncation)] // the low 32 bits
+    const fn baseline(self) -> u32 {
+        self.0 as u32
+    }
+
+    #[inline(always)]
+    #[allow(clippy::cast_possible_truncation)] // 16 bits
+    const fn next_base(self) -> usize {
+        (self.0 >> 32) as u16 as usize
+    }
+
+    #[inline(always)]
+    const fn nb_bits(self) -> u32 {
+        (self.0 >> 48) as u32 & 0xFF
+    }
+
+    #[inline(always)]
+    const fn extra_bits(self) -> u32 {
+        (self.0 >> 56) as u32
+    }
 }
 
 /// A sequence decoding table of up to `N` states.
@@ -71,12 +104,7 @@ impl<const N: usize> SeqTable<N> {
         } else {
             (0, 0)
         };
-        SeqEntry {
-            baseline: b,
-            next_base: e.base,
-            nb_bits: e.nb_bits,
-            extra_bits: x,
-        }
+        SeqEntry::new(b, e.base, e.nb_bits, x)
     }
 }
 
@@ -106,14 +134,6 @@ pub(crate) const LL_TABLE_SIZE: usize = 1 << LL_MAX_ACCURACY_LOG;
 pub(crate) const ML_TABLE_SIZE: usize = 1 << ML_MAX_ACCURACY_LOG;
 pub(crate) const OF_TABLE_SIZE: usize = 1 << OF_MAX_ACCURACY_LOG;
 
-/// Which table a kind of code decodes with: none yet, the predefined one, or the decoder's own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Slot {
-    None,
-    Predefined,
-    Own,
-}
-
 /// The format of one alphabet: its name, limits and code values.
 struct Alphabet {
     what: &'static str,
@@ -121,7 +141,25 @@ struct Alphabet {
     max_log: u32,
     baseline: &'static [u32],
     extra_bits: &'static [u8],
+    /// Each code's baseline and extra bits in a table entry, for every 6-bit symbol (zero past
+    /// the alphabet), so that building a table looks them up without a bounds check.
+    codes: &'static [SeqEntry; FSE_MAX_SYMBOLS],
 }
+
+/// Table entries holding each code's baseline and extra bits (the transition left zero).
+const fn code_entries(baseline: &[u32], extra_bits: &[u8]) -> [SeqEntry; FSE_MAX_SYMBOLS] {
+    let mut codes = [SeqEntry::ZERO; FSE_MAX_SYMBOLS];
+    let mut code = 0;
+    while code < baseline.len() && code < extra_bits.len() && code < FSE_MAX_SYMBOLS {
+        codes[code] = SeqEntry::new(baseline[code], 0, 0, extra_bits[code]);
+        code += 1;
+    }
+    codes
+}
+
+static LL_CODES: [SeqEntry; FSE_MAX_SYMBOLS] = code_entries(&LL_BASELINE, &LL_EXTRA_BITS);
+static ML_CODES: [SeqEntry; FSE_MAX_SYMBOLS] = code_entries(&ML_BASELINE, &ML_EXTRA_BITS);
+static OF_CODES: [SeqEntry; FSE_MAX_SYMBOLS] = code_entries(&OF_BASELINE, &OF_EXTRA_BITS);
 
 const LL: Alphabet = Alphabet {
     what: "literals-length table",
@@ -129,6 +167,7 @@ const LL: Alphabet = Alphabet {
     max_log: LL_MAX_ACCURACY_LOG,
     baseline: &LL_BASELINE,
     extra_bits: &LL_EXTRA_BITS,
+    codes: &LL_CODES,
 };
 const ML: Alphabet = Alphabet {
     what: "match-length table",
@@ -136,6 +175,7 @@ const ML: Alphabet = Alphabet {
     max_log: ML_MAX_ACCURACY_LOG,
     baseline: &ML_BASELINE,
     extra_bits: &ML_EXTRA_BITS,
+    codes: &ML_CODES,
 };
 const OF: Alphabet = Alphabet {
     what: "offset table",
@@ -143,13 +183,19 @@ const OF: Alphabet = Alphabet {
     max_log: OF_MAX_ACCURACY_LOG,
     baseline: &OF_BASELINE,
     extra_bits: &OF_EXTRA_BITS,
+    codes: &OF_CODES,
 };
 
 /// A decoder's own table for one alphabet and which table is current.
 #[derive(Clone)]
 pub(crate) struct TableState<const N: usize> {
+    /// The table the sequences decode with: built from a description, RLE, or a copy of the
+    /// predefined one, so that the decoding loop finds all three tables at fixed places.
     own: SeqTable<N>,
-    slot: Slot,
+    /// Whether this frame has set up a table yet (a repeat mode needs one).
+    active: bool,
+    /// Whether `own` holds the predefined table (then a predefined mode copies nothing).
+    is_predefined: bool,
     /// The FSE description the own table was built from (when it was, and it fits).
     description: [u8; DESCRIPTION_CACHE],
     description_len: usize,
@@ -161,7 +207,8 @@ const DESCRIPTION_CACHE: usize = 96;
 impl<const N: usize> TableState<N> {
     const EMPTY: Self = Self {
         own: SeqTable::EMPTY,
-        slot: Slot::None,
+        active: false,
+        is_predefined: false,
         description: [0; DESCRIPTION_CACHE],
         description_len: 0,
     };
@@ -170,41 +217,46 @@ impl<const N: usize> TableState<N> {
     /// it took. A description identical to the one the own table was built from is not rebuilt:
     /// pages of similar data often repeat their tables.
     #[inline(always)]
-    fn read_description(&mut self, src: &[u8], alphabet: &Alphabet) -> Result<usize> {
+    fn read_description(
+        &mut self,
+        src: &[u8],
+        alphabet: &Alphabet,
+        scratch: &mut SpreadScratch,
+    ) -> Result<usize> {
         let cached = &self.description[..self.description_len];
         if !cached.is_empty() && src.starts_with(cached) {
             // The own table still is the table of this description (only RLE mode overwrites it,
             // and that forgets the description).
-            self.slot = Slot::Own;
+            self.active = true;
             return Ok(self.description_len);
         }
         let (counts, used) =
             fse::read_counts(src, alphabet.max_symbol, alphabet.max_log, alphabet.what)?;
-        let mut symbols = [0u8; N];
         let mut next_state = [0u16; FSE_MAX_SYMBOLS];
-        if !fse::spread(counts.as_slice(), counts.log, &mut symbols, &mut next_state) {
+        let symbols = &mut scratch.symbols;
+        if !fse::spread(
+            counts.as_slice(),
+            counts.log,
+            symbols,
+            &mut next_state,
+            &mut scratch.row,
+        ) {
             return Err(ZstdError::BadProbabilities {
                 what: alphabet.what,
                 remaining: 0,
             });
         }
         let size = 1usize << counts.log;
-        for (entry, &symbol) in self.own.entries.iter_mut().zip(&symbols).take(size) {
-            let symbol = usize::from(symbol);
-            let x = next_state.get(symbol).copied().unwrap_or(1);
-            if let Some(n) = next_state.get_mut(symbol) {
-                *n += 1;
-            }
+        for (entry, &symbol) in self.own.entries.iter_mut().zip(symbols.iter()).take(size) {
+            let symbol = usize::from(symbol) & (FSE_MAX_SYMBOLS - 1);
+            let x = next_state[symbol];
+            next_state[symbol] = x.wrapping_add(1);
             let (nb_bits, next_base) = fse::transition(x, counts.log);
-            *entry = SeqEntry {
-                baseline: alphabet.baseline.get(symbol).copied().unwrap_or(0),
-                next_base,
-                nb_bits,
-                extra_bits: alphabet.extra_bits.get(symbol).copied().unwrap_or(0),
-            };
+            *entry = alphabet.codes[symbol].with_transition(next_base, nb_bits);
         }
         self.own.log = counts.log;
-        self.slot = Slot::Own;
+        self.active = true;
+        self.is_predefined = false;
         self.description_len = 0;
         if let (Some(cache), Some(desc)) = (self.description.get_mut(..used), src.get(..used)) {
             cache.copy_from_slice(desc);
@@ -215,10 +267,29 @@ impl<const N: usize> TableState<N> {
 
     /// Applies a table mode (3.1.1.3.2.1.2) with its description at the start of `src`.
     #[inline(always)]
-    fn apply_mode(&mut self, mode: u8, src: &[u8], alphabet: &Alphabet) -> Result<usize> {
+    fn apply_mode(
+        &mut self,
+        mode: u8,
+        src: &[u8],
+        alphabet: &Alphabet,
+        predefined: &SeqTable<N>,
+        scratch: &mut SpreadScratch,
+    ) -> Result<usize> {
         match mode {
             0 => {
-                self.slot = Slot::Predefined;
+                if !self.is_predefined {
+                    let size = 1usize << predefined.log;
+                    if let (Some(own), Some(table)) = (
+                        self.own.entries.get_mut(..size),
+                        predefined.entries.get(..size),
+                    ) {
+                        own.copy_from_slice(table);
+                    }
+                    self.own.log = predefined.log;
+                    self.is_predefined = true;
+                    self.description_len = 0;
+                }
+                self.active = true;
                 Ok(0)
             }
             1 => {
@@ -235,33 +306,23 @@ impl<const N: usize> TableState<N> {
                         max: alphabet.max_symbol,
                     });
                 }
-                self.own.entries[0] = SeqEntry {
-                    baseline: alphabet.baseline[symbol],
-                    next_base: 0,
-                    nb_bits: 0,
-                    extra_bits: alphabet.extra_bits[symbol],
-                };
+                self.own.entries[0] =
+                    SeqEntry::new(alphabet.baseline[symbol], 0, 0, alphabet.extra_bits[symbol]);
                 self.own.log = 0;
-                self.slot = Slot::Own;
+                self.active = true;
+                self.is_predefined = false;
                 self.description_len = 0;
                 Ok(1)
             }
-            2 => self.read_description(src, alphabet),
+            2 => self.read_description(src, alphabet, scratch),
             _ => {
-                if self.slot == Slot::None {
+                if !self.active {
                     return Err(ZstdError::NoPreviousTable {
                         what: alphabet.what,
                     });
                 }
                 Ok(0)
             }
-        }
-    }
-
-    fn current<'t>(&'t self, predefined: &'t SeqTable<N>) -> &'t SeqTable<N> {
-        match self.slot {
-            Slot::Own => &self.own,
-            _ => predefined,
         }
     }
 }
@@ -283,21 +344,22 @@ impl SequenceTables {
 
     /// Forgets the tables: a new frame starts without any to repeat.
     pub(crate) fn reset(&mut self) {
-        self.ll.slot = Slot::None;
-        self.ml.slot = Slot::None;
-        self.of.slot = Slot::None;
+        self.ll.active = false;
+        self.ml.active = false;
+        self.of.active = false;
     }
 
     /// Reads a dictionary's tables (5, in the order offsets, match lengths, literals lengths) from
     /// the start of `src`; returns the bytes they took.
     pub(crate) fn read_dictionary_tables(&mut self, src: &[u8]) -> Result<usize> {
-        let mut pos = self.of.read_description(src, &OF)?;
+        let mut scratch = SpreadScratch::EMPTY;
+        let mut pos = self.of.read_description(src, &OF, &mut scratch)?;
         pos += self
             .ml
-            .read_description(src.get(pos..).unwrap_or(&[]), &ML)?;
+            .read_description(src.get(pos..).unwrap_or(&[]), &ML, &mut scratch)?;
         pos += self
             .ll
-            .read_description(src.get(pos..).unwrap_or(&[]), &LL)?;
+            .read_description(src.get(pos..).unwrap_or(&[]), &LL, &mut scratch)?;
         Ok(pos)
     }
 }
@@ -318,6 +380,52 @@ pub(crate) struct Output<'a, 'd> {
     pub(crate) dict: &'d [u8],
 }
 
+/// A decoded sequence: literals to copy, then a match (its offset resolved, 0 when invalid).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sequence {
+    lit_len: u32,
+    match_len: u32,
+    offset: u32,
+}
+
+/// Sequences decoded in one batch before they are executed (a [`SequenceBuffer`] holds them).
+pub(crate) const SEQUENCE_BATCH: usize = 128;
+
+/// The sequences section's scratch space, kept in the decoder rather than on the stack (small
+/// boards give decoding 4 KiB of stack).
+pub(crate) struct SequenceBuffer {
+    /// Where a batch of decoded sequences waits to be executed. Decoding a batch, then executing
+    /// it, keeps each loop's working set in registers: the decoder's states, bit container and
+    /// repeat offsets in one, the output positions in the other.
+    sequences: [Sequence; SEQUENCE_BATCH],
+    /// For building the FSE tables.
+    spread: SpreadScratch,
+}
+
+/// An empty [`SequenceBuffer`].
+pub(crate) const EMPTY_SEQUENCE_BUFFER: SequenceBuffer = SequenceBuffer {
+    sequences: [Sequence {
+        lit_len: 0,
+        match_len: 0,
+        offset: 0,
+    }; SEQUENCE_BATCH],
+    spread: SpreadScratch::EMPTY,
+};
+
+/// Scratch space for building an FSE table: the symbol of each state, and the row of symbols
+/// dealt out to the states.
+pub(crate) struct SpreadScratch {
+    symbols: [u8; 1 << fse::FSE_MAX_LOG],
+    row: [u8; (1 << fse::FSE_MAX_LOG) + 8],
+}
+
+impl SpreadScratch {
+    const EMPTY: Self = Self {
+        symbols: [0; 1 << fse::FSE_MAX_LOG],
+        row: [0; (1 << fse::FSE_MAX_LOG) + 8],
+    };
+}
+
 /// Decodes the sequences section `src` and executes its sequences into `o` (whose literals section
 /// was decoded already); ends with the literals left over.
 #[inline(always)]
@@ -325,6 +433,7 @@ pub(crate) fn decode_and_execute(
     src: &[u8],
     tables: &mut SequenceTables,
     reps_out: &mut [u32; 3],
+    buffer: &mut SequenceBuffer,
     o: &mut Output<'_, '_>,
 ) -> Result<()> {
     let (count, mut pos) = read_count(src)?;
@@ -350,53 +459,49 @@ pub(crate) fn decode_and_execute(
         });
     }
     let rest = |pos: usize| src.get(pos..).unwrap_or(&[]);
-    pos += tables.ll.apply_mode(modes >> 6, rest(pos), &LL)?;
-    pos += tables.of.apply_mode((modes >> 4) & 3, rest(pos), &OF)?;
-    pos += tables.ml.apply_mode((modes >> 2) & 3, rest(pos), &ML)?;
+    pos += tables.ll.apply_mode(
+        modes >> 6,
+        rest(pos),
+        &LL,
+        &LL_PREDEFINED,
+        &mut buffer.spread,
+    )?;
+    pos += tables.of.apply_mode(
+        (modes >> 4) & 3,
+        rest(pos),
+        &OF,
+        &OF_PREDEFINED,
+        &mut buffer.spread,
+    )?;
+    pos += tables.ml.apply_mode(
+        (modes >> 2) & 3,
+        rest(pos),
+        &ML,
+        &ML_PREDEFINED,
+        &mut buffer.spread,
+    )?;
 
-    let ll_table = tables.ll.current(&LL_PREDEFINED);
-    let ml_table = tables.ml.current(&ML_PREDEFINED);
-    let of_table = tables.of.current(&OF_PREDEFINED);
     let mut bits = BackwardBits::new(rest(pos), "sequences")?;
-    let mut ll_state = bits.read_index(ll_table.log);
-    let mut of_state = bits.read_index(of_table.log);
-    let mut ml_state = bits.read_index(ml_table.log);
-
-    let mut reps_local = *reps_out;
-    let reps = &mut reps_local;
-    // A local copy whose address never escapes keeps the output positions in registers: stores
-    // through `dst` cannot alias them.
-    let mut local = o.reborrow();
-    for index in 0..count {
-        let ll_e = ll_table.entries[ll_state & (LL_TABLE_SIZE - 1)];
-        let ml_e = ml_table.entries[ml_state & (ML_TABLE_SIZE - 1)];
-        let of_e = of_table.entries[of_state & (OF_TABLE_SIZE - 1)];
-        bits.reload();
-        // Extra bits in the RFC's order: offset, match length, literals length (at most 31 + 16 +
-        // 16 bits, so a reload in between when the three exceed the 57 a reload leaves minus 26).
-        let offset_value = of_e.baseline + bits.read_u32(u32::from(of_e.extra_bits));
-        let match_len = ml_e.baseline + bits.read_u32(u32::from(ml_e.extra_bits));
-        if u32::from(of_e.extra_bits) + u32::from(ml_e.extra_bits) + u32::from(ll_e.extra_bits) > 31
-        {
-            bits.reload();
-        }
-        let lit_len = ll_e.baseline + bits.read_u32(u32::from(ll_e.extra_bits));
-
-        let offset = resolve_offset(offset_value, lit_len, reps)
-            .ok_or(ZstdError::ZeroOffset { sequence: index })?;
-
-        if index + 1 < count {
-            // States in the order literals length, match length, offset (26 bits at most).
-            ll_state = usize::from(ll_e.next_base) + bits.read_index(u32::from(ll_e.nb_bits));
-            ml_state = usize::from(ml_e.next_base) + bits.read_index(u32::from(ml_e.nb_bits));
-            of_state = usize::from(of_e.next_base) + bits.read_index(u32::from(of_e.nb_bits));
-        }
-        local.execute(lit_len as usize, match_len as usize, offset as usize)?;
+    let ll_state = bits.read_index(tables.ll.own.log);
+    let of_state = bits.read_index(tables.of.own.log);
+    let ml_state = bits.read_index(tables.ml.own.log);
+    let mut decoder = SeqDecoder {
+        ll_state,
+        of_state,
+        ml_state,
+        reps: *reps_out,
+        bits,
+    };
+    let mut done = 0;
+    while done < count {
+        let n = (count - done).min(SEQUENCE_BATCH);
+        let batch = &mut buffer.sequences[..n];
+        decode_batch(tables, &mut decoder, batch, done + n == count);
+        o.execute_batch(batch, done)?;
+        done += n;
     }
-    *reps_out = reps_local;
-    let (out, lit) = (local.out, local.lit);
-    o.out = out;
-    o.lit = lit;
+    *reps_out = decoder.reps;
+    let bits = decoder.bits;
     if !bits.finished() {
         return Err(ZstdError::BadBitstream {
             what: "sequences",
@@ -408,6 +513,74 @@ pub(crate) fn decode_and_execute(
         });
     }
     o.last_literals()
+}
+
+/// What the sequence decoder carries from one sequence to the next: the three FSE states, the
+/// repeat offsets and the bit reader.
+struct SeqDecoder<'a> {
+    ll_state: usize,
+    of_state: usize,
+    ml_state: usize,
+    reps: [u32; 3],
+    bits: BackwardBits<'a>,
+}
+
+impl SeqDecoder<'_> {
+    /// Decodes one sequence; then, with `update`, the next states (not after the last sequence).
+    /// Reads past the stream's start give zero bits and are caught once, at the end.
+    #[inline(always)]
+    fn next(&mut self, tables: &SequenceTables, update: bool) -> Sequence {
+        let ll_e = tables.ll.own.entries[self.ll_state & (LL_TABLE_SIZE - 1)];
+        let ml_e = tables.ml.own.entries[self.ml_state & (ML_TABLE_SIZE - 1)];
+        let of_e = tables.of.own.entries[self.of_state & (OF_TABLE_SIZE - 1)];
+        let bits = &mut self.bits;
+        bits.reload();
+        // Extra bits in the RFC's order: offset, match length, literals length (at most 31 + 16 +
+        // 16 bits, so a reload in between when the three exceed the 57 a reload leaves minus 26).
+        let of_bits = of_e.extra_bits();
+        let offset_value = of_e.baseline() + bits.read_u32(of_bits);
+        let match_len = ml_e.baseline() + bits.read_u32(ml_e.extra_bits());
+        if of_bits + ml_e.extra_bits() + ll_e.extra_bits() > 31 {
+            bits.reload();
+        }
+        let lit_len = ll_e.baseline() + bits.read_u32(ll_e.extra_bits());
+        let offset = resolve_offset(offset_value, of_bits <= 1, lit_len, &mut self.reps);
+        if update {
+            // States in the order literals length, match length, offset (26 bits at most).
+            self.ll_state = ll_e.next_base() + bits.read_index(ll_e.nb_bits());
+            self.ml_state = ml_e.next_base() + bits.read_index(ml_e.nb_bits());
+            self.of_state = of_e.next_base() + bits.read_index(of_e.nb_bits());
+        }
+        Sequence {
+            lit_len,
+            match_len,
+            offset,
+        }
+    }
+}
+
+/// Decodes `batch.len()` sequences; the last one of the section (when `ends_section`) updates no
+/// state.
+#[inline(always)]
+fn decode_batch(
+    tables: &SequenceTables,
+    decoder: &mut SeqDecoder<'_>,
+    batch: &mut [Sequence],
+    ends_section: bool,
+) {
+    // A local copy whose address never escapes stays in registers.
+    let mut d = SeqDecoder { ..*decoder };
+    let (body, last) = match batch.split_last_mut() {
+        Some((last, body)) if ends_section => (body, Some(last)),
+        _ => (batch, None),
+    };
+    for seq in body {
+        *seq = d.next(tables, true);
+    }
+    if let Some(seq) = last {
+        *seq = d.next(tables, false);
+    }
+    *decoder = d;
 }
 
 /// Number_of_Sequences (3.1.1.3.2.1): the count and the bytes it took.
@@ -430,59 +603,91 @@ fn read_count(src: &[u8]) -> Result<(usize, usize)> {
     })
 }
 
-/// Turns an `Offset_Value` into an offset, updating the repeat offsets (3.1.1.5). `None` for the
-/// offset 0 that `Repeated_Offset1 - 1` gives when that offset is 1.
+/// Turns an `Offset_Value` into an offset, updating the repeat offsets (3.1.1.5), without
+/// branches: they would mispredict on every other sequence. `is_repeat` says that the value is a
+/// repeat code (1..=3, offset codes 0 and 1: no more than one extra bit). Gives 0, which no
+/// sequence may use, for the offset that `Repeated_Offset1 - 1` gives when that offset is 1.
 #[inline(always)]
-fn resolve_offset(offset_value: u32, lit_len: u32, reps: &mut [u32; 3]) -> Option<u32> {
-    if offset_value > 3 {
-        let offset = offset_value - 3;
-        *reps = [offset, reps[0], reps[1]];
-        return Some(offset);
-    }
-    // With no literals before the match, the repeat codes shift by one.
-    let index = offset_value - 1 + u32::from(lit_len == 0);
-    let offset = match index {
-        0 => return Some(reps[0]),
-        1 => reps[1],
-        2 => reps[2],
-        _ => reps[0].wrapping_sub(1),
-    };
-    if index == 1 {
-        *reps = [offset, reps[0], reps[2]];
-    } else {
-        *reps = [offset, reps[0], reps[1]];
-    }
-    (offset != 0).then_some(offset)
+fn resolve_offset(offset_value: u32, is_repeat: bool, lit_len: u32, reps: &mut [u32; 3]) -> u32 {
+    let [rep0, rep1, rep2] = *reps;
+    // With no literals before the match, the repeat codes shift by one: 0 is the first repeat
+    // offset, 1 the second, 2 the third, 3 the first minus one.
+    let which = offset_value
+        .wrapping_add(u32::from(lit_len == 0))
+        .wrapping_sub(1);
+    let low = select_unpredictable(which & 1 != 0, rep1, rep0);
+    let high = select_unpredictable(which & 1 != 0, rep0.wrapping_sub(1), rep2);
+    let repeated = select_unpredictable(which & 2 != 0, high, low);
+    let offset = select_unpredictable(is_repeat, repeated, offset_value.wrapping_sub(3));
+    // A new offset, the third or the first minus one pushes the list down; the first keeps it;
+    // the second swaps the first two.
+    let keeps_rep2 = is_repeat && which <= 1;
+    let keeps_rep1 = is_repeat && which == 0;
+    *reps = [
+        offset,
+        select_unpredictable(keeps_rep1, rep1, rep0),
+        select_unpredictable(keeps_rep2, rep2, rep1),
+    ];
+    offset
 }
 
 impl<'d> Output<'_, 'd> {
-    /// Copies `lit_len` literals, then a match of `match_len` bytes at `offset` back.
+    /// Executes a batch of decoded sequences, the first of which is sequence `first` of its block.
     #[inline(always)]
-    fn execute(&mut self, lit_len: usize, match_len: usize, offset: usize) -> Result<()> {
+    fn execute_batch(&mut self, batch: &[Sequence], first: usize) -> Result<()> {
+        // A local copy whose address never escapes keeps the output positions in registers: stores
+        // through `dst` cannot alias them.
+        let mut local = self.reborrow();
+        for (i, s) in batch.iter().enumerate() {
+            let (lit_len, match_len, offset) =
+                (s.lit_len as usize, s.match_len as usize, s.offset as usize);
+            local.execute(lit_len, match_len, offset, first + i)?;
+        }
+        let (out, lit) = (local.out, local.lit);
+        self.out = out;
+        self.lit = lit;
+        Ok(())
+    }
+
+    /// Copies `lit_len` literals, then a match of `match_len` bytes at `offset` back (sequence
+    /// `index` of its block, for the error of an offset of 0).
+    #[inline(always)]
+    fn execute(
+        &mut self,
+        lit_len: usize,
+        match_len: usize,
+        offset: usize,
+        index: usize,
+    ) -> Result<()> {
         let lit_end = self.lit + lit_len;
         let match_start = self.out + lit_len;
         let end = match_start + match_len;
-        // Fast path: the copies below write and read up to WILD bytes past their ends, so those
-        // bytes must lie inside `dst` and before the unread literals; the match stays in this
-        // frame's output and its window. Sequences near the end of a block take the careful path.
-        if lit_end + WILD <= self.dst.len()
-            && end + WILD <= lit_end
-            && offset != 0
-            && offset <= match_start - self.frame_start
+        // Fast path: the copies below write up to WILD bytes past their ends, so those bytes must
+        // lie before the unread literals; the match stays in this frame's output (`offset - 1`
+        // wraps for 0) and its window. The last sequences of a block take the careful path.
+        if end + WILD <= lit_end
+            && lit_end <= self.dst.len()
+            && offset.wrapping_sub(1) < match_start - self.frame_start
             && offset as u64 <= self.window
         {
-            let base = self.dst.as_mut_ptr();
-            // SAFETY: the literal copy reads below `lit_end + 32 <= dst.len()` and writes below
-            // `out + lit_len + 32 <= end + 32 <= lit_end`; the match reads from
-            // `match_start - offset >= frame_start` (offset >= 1, resolve_offset never gives 0) and
-            // writes below `end + 32 <= lit_end <= dst.len()`.
-            unsafe {
-                wild_copy(base, self.lit, self.out, lit_len);
-                copy_match_wide(base, match_start, offset, match_len);
+            if lit_end + WILD <= self.dst.len() {
+                // SAFETY: the literal copy reads below `lit_end + 32 <= dst.len()` and writes
+                // below `out + lit_len + 32 <= end + 32 <= lit_end`.
+                unsafe { wild_copy(self.dst.as_mut_ptr(), self.lit, self.out, lit_len) };
+            } else {
+                // The last literals of the block: a wide copy would read past the destination.
+                // The output never passes the unread literals, so this moves bytes down.
+                self.dst.copy_within(self.lit..lit_end, self.out);
             }
+            // SAFETY: the match reads from `match_start - offset >= frame_start` (1 <= offset <=
+            // match_start - frame_start) and writes below `end + 32 <= lit_end <= dst.len()`.
+            unsafe { copy_match_wide(self.dst.as_mut_ptr(), match_start, offset, match_len) };
             self.out = end;
             self.lit = lit_end;
             return Ok(());
+        }
+        if offset == 0 {
+            return Err(ZstdError::ZeroOffset { sequence: index });
         }
         let mut slow = self.reborrow();
         slow.execute_careful(lit_len, match_len, offset)?;
@@ -614,31 +819,25 @@ unsafe fn copy_match_wide(base: *mut u8, out: usize, offset: usize, len: usize) 
     // SAFETY: (all chunks) reads start at `src >= 0` and stay below the writes, which end before
     // `out + len + 31`.
     unsafe {
-        if offset >= 32 {
-            // Every chunk's source was written before the chunk.
+        if offset >= 16 {
+            // Every chunk's source lies before its destination, so it was written already. Most
+            // matches are 32 bytes or shorter: two chunks without a branch.
             copy_chunk::<16>(base, src, out);
-            let mut i = 16;
+            copy_chunk::<16>(base, src + 16, out + 16);
+            let mut i = 32;
             while i < len {
-                copy_chunk::<32>(base, src + i, out + i);
+                copy_chunk::<16>(base, src + i, out + i);
+                copy_chunk::<16>(base, src + i + 16, out + i + 16);
                 i += 32;
             }
-        } else if offset >= 16 {
-            let mut i = 0;
-            loop {
-                copy_chunk::<16>(base, src + i, out + i);
-                i += 16;
-                if i >= len {
-                    break;
-                }
-            }
         } else if offset >= 8 {
-            let mut i = 0;
-            loop {
+            copy_chunk::<8>(base, src, out);
+            copy_chunk::<8>(base, src + 8, out + 8);
+            let mut i = 16;
+            while i < len {
                 copy_chunk::<8>(base, src + i, out + i);
-                i += 8;
-                if i >= len {
-                    break;
-                }
+                copy_chunk::<8>(base, src + i + 8, out + i + 8);
+                i += 16;
             }
         } else {
             // A short period: write the smallest multiple of it that is at least 8 bytes one byte
@@ -687,41 +886,46 @@ mod tests {
         assert_eq!(ML_PREDEFINED.log, 6);
         assert_eq!(OF_PREDEFINED.log, 5);
         // RFC 8878 Appendix A, first states of each predefined table.
+        assert_eq!(LL_PREDEFINED.entries[0], SeqEntry::new(0, 0, 4, 0));
+        assert_eq!(ML_PREDEFINED.entries[0].nb_bits(), 6);
+        assert_eq!(ML_PREDEFINED.entries[0].baseline(), 3);
+        assert_eq!(OF_PREDEFINED.entries[0].nb_bits(), 5);
+        assert_eq!(OF_PREDEFINED.entries[0].baseline(), 1);
+        let e = SeqEntry::new(65539, 300, 9, 16);
         assert_eq!(
-            LL_PREDEFINED.entries[0],
-            SeqEntry {
-                baseline: 0,
-                next_base: 0,
-                nb_bits: 4,
-                extra_bits: 0
-            }
+            (e.baseline(), e.next_base(), e.nb_bits(), e.extra_bits()),
+            (65539, 300, 9, 16)
         );
-        assert_eq!(ML_PREDEFINED.entries[0].nb_bits, 6);
-        assert_eq!(ML_PREDEFINED.entries[0].baseline, 3);
-        assert_eq!(OF_PREDEFINED.entries[0].nb_bits, 5);
-        assert_eq!(OF_PREDEFINED.entries[0].baseline, 1);
+        let e = e.with_transition(7, 2);
+        assert_eq!(
+            (e.baseline(), e.next_base(), e.nb_bits(), e.extra_bits()),
+            (65539, 7, 2, 16)
+        );
     }
 
     #[test]
     fn repeat_offsets_follow_the_rfc() {
+        let resolve = |value: u32, lit_len: u32, reps: &mut [u32; 3]| {
+            resolve_offset(value, value <= 3, lit_len, reps)
+        };
         let mut reps = [1, 4, 8];
-        assert_eq!(resolve_offset(10, 5, &mut reps), Some(7));
+        assert_eq!(resolve(10, 5, &mut reps), 7);
         assert_eq!(reps, [7, 1, 4]);
-        assert_eq!(resolve_offset(1, 5, &mut reps), Some(7));
+        assert_eq!(resolve(1, 5, &mut reps), 7);
         assert_eq!(reps, [7, 1, 4]);
-        assert_eq!(resolve_offset(2, 5, &mut reps), Some(1));
+        assert_eq!(resolve(2, 5, &mut reps), 1);
         assert_eq!(reps, [1, 7, 4]);
-        assert_eq!(resolve_offset(3, 5, &mut reps), Some(4));
+        assert_eq!(resolve(3, 5, &mut reps), 4);
         assert_eq!(reps, [4, 1, 7]);
         // Literals length 0 shifts: 1 -> rep2, 2 -> rep3, 3 -> rep1 - 1.
-        assert_eq!(resolve_offset(1, 0, &mut reps), Some(1));
+        assert_eq!(resolve(1, 0, &mut reps), 1);
         assert_eq!(reps, [1, 4, 7]);
-        assert_eq!(resolve_offset(2, 0, &mut reps), Some(7));
+        assert_eq!(resolve(2, 0, &mut reps), 7);
         assert_eq!(reps, [7, 1, 4]);
-        assert_eq!(resolve_offset(3, 0, &mut reps), Some(6));
+        assert_eq!(resolve(3, 0, &mut reps), 6);
         assert_eq!(reps, [6, 7, 1]);
         let mut ones = [1, 2, 3];
-        assert_eq!(resolve_offset(3, 0, &mut ones), None);
+        assert_eq!(resolve(3, 0, &mut ones), 0);
     }
 
     /// An output of 64 bytes whose last 8 are unread literals "ABCDEFGH", with 10 bytes of frame
@@ -743,7 +947,7 @@ mod tests {
         let mut dst = [0u8; 64];
         // Literals past the literals section.
         assert_eq!(
-            output(&mut dst, 1 << 20).execute(9, 3, 1),
+            output(&mut dst, 1 << 20).execute(9, 3, 1, 0),
             Err(ZstdError::LiteralsOverrun {
                 needed: 9,
                 available: 8
@@ -751,7 +955,7 @@ mod tests {
         );
         // An offset before the start of the output (no dictionary).
         assert_eq!(
-            output(&mut dst, 1 << 20).execute(2, 3, 13),
+            output(&mut dst, 1 << 20).execute(2, 3, 13, 0),
             Err(ZstdError::OffsetTooFar {
                 offset: 13,
                 available: 12
@@ -759,7 +963,7 @@ mod tests {
         );
         // An offset within the output but beyond the window.
         assert_eq!(
-            output(&mut dst, 4).execute(2, 3, 6),
+            output(&mut dst, 4).execute(2, 3, 6, 0),
             Err(ZstdError::OffsetTooFar {
                 offset: 6,
                 available: 4
@@ -767,12 +971,12 @@ mod tests {
         );
         // A match that would overwrite literals not yet copied: the output does not fit.
         assert!(matches!(
-            output(&mut dst, 1 << 20).execute(1, 60, 1),
+            output(&mut dst, 1 << 20).execute(1, 60, 1, 0),
             Err(ZstdError::OutputTooSmall { .. })
         ));
         // And a valid one: 2 literals, then 3 bytes from 2 back.
         let mut o = output(&mut dst, 1 << 20);
-        o.execute(2, 3, 2).unwrap();
+        o.execute(2, 3, 2, 0).unwrap();
         assert_eq!((o.out, o.lit), (15, 58));
         assert_eq!(&o.dst[10..15], b"ABABA");
     }
