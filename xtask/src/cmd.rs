@@ -139,9 +139,31 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         .join(format!("{name}.json"));
     run(cargo()
         .args(["bench", "-p", "trueno-zram-tests", "--bench", name, "--"])
-        .args(rest)
+        .args(absolute_corpus_paths(rest)?)
         .arg("--json")
         .arg(&json))
+}
+
+/// The benchmark's arguments with every `--corpus` path made absolute: cargo runs a benchmark from
+/// its package's folder (`tests/`), so a path relative to where `cargo xtask` was started would
+/// name the wrong file there.
+fn absolute_corpus_paths(args: &[String]) -> Result<Vec<String>, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+    let absolute = |path: &str| cwd.join(path).to_string_lossy().into_owned();
+    let mut out = Vec::with_capacity(args.len());
+    let mut path_next = false;
+    for arg in args {
+        if path_next {
+            out.push(absolute(arg));
+            path_next = false;
+        } else if let Some(path) = arg.strip_prefix("--corpus=") {
+            out.push(format!("--corpus={}", absolute(path)));
+        } else {
+            path_next = arg == "--corpus";
+            out.push(arg.clone());
+        }
+    }
+    Ok(out)
 }
 
 fn bench_names() -> Vec<String> {
