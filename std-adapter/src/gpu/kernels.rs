@@ -6,13 +6,13 @@
 //! with the sources and that `ptxas` assembles it for `sm_80` and `sm_90`.
 //!
 //! Resource use (`cargo xtask ptx-check` prints `ptxas -v`): the LZ4 compression kernel uses 72
-//! registers on sm_80 and 64 on sm_90 and a 45 056-byte local-memory stack (the 32 KiB LZ4 hash
+//! registers on sm_80 and 71 on sm_90 and a 28 664-byte local-memory stack (the 16 KiB LZ4 hash
 //! table, the 4 KiB block, the `CompressedPage` being built); the same-fill kernel 32 registers and
 //! 8 KB; the decompression kernel, which decodes every encoding the core does (its Zstandard decoder
-//! included), 255 registers and about 30 KB, so only two 128-thread blocks fit on a multiprocessor;
+//! included), 255 registers and about 54 KB, so only two 128-thread blocks fit on a multiprocessor;
 //! the gather kernel 28 to 32 registers and no stack; no shared memory, no barriers. The driver
-//! reserves local memory for every thread a device can hold at once (45 KB x 2048 threads x 132 SMs,
-//! about 12 GB on an H100), so the compression kernel needs a data-centre GPU's memory; where the
+//! reserves local memory for every thread a device can hold at once (29 KB x 2048 threads x 132 SMs,
+//! about 7.7 GB on an H100), so the compression kernel needs a data-centre GPU's memory; where the
 //! reservation fails, the launch returns an error ([`BatchError::Gpu`](crate::BatchError::Gpu)),
 //! never wrong pages.
 
@@ -61,7 +61,7 @@ const THREADS_PER_BLOCK: u32 = 128;
 const BLOCKS_PER_MULTIPROCESSOR: u32 = 8;
 
 /// One thread per page, but no more blocks than the device holds at once: the kernels loop over the
-/// pages with a grid stride, so each thread's compressor (and its 32 KiB table) serves many pages.
+/// pages with a grid stride, so each thread's compressor (and its 16 KiB table) serves many pages.
 pub fn launch_config(pages: u32, multiprocessors: u32) -> LaunchConfig {
     let wanted = pages.div_ceil(THREADS_PER_BLOCK).max(1);
     let resident = multiprocessors
