@@ -1,7 +1,7 @@
 //! The double-fast match finder (levels 2 and 3): a table of 8-byte hashes for long matches and one
 //! of short hashes for the rest; a short hit is checked against a long one at the next position.
 
-use super::matching::{Epoch, count, get32, get64, hash, low32, read32, read64};
+use super::matching::{Epoch, count, count_back, get32, get64, hash, low32, read32, read64};
 use super::sequences::SeqStore;
 
 /// log2 of the long table: 8192 slots of 16 bits, 16 KiB.
@@ -178,11 +178,9 @@ impl Dfast {
                     (long_cand, short_cand) = (long_next, short_next);
                     continue;
                 }
-                while ip > anchor && mpos > 0 && window[ip - 1] == window[mpos - 1] {
-                    ip -= 1;
-                    mpos -= 1;
-                    len += 1;
-                }
+                let back = count_back(window, anchor, ip, mpos);
+                ip -= back;
+                len += back;
                 #[allow(clippy::cast_possible_truncation)] // offsets are below the 32 KiB window
                 store.push_from(window, anchor, ip, offset as u32, len);
                 let match_start = ip;

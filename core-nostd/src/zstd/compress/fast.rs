@@ -2,7 +2,7 @@
 //! check before each lookup, and a step that grows with the distance from the last match, faster
 //! still at negative levels.
 
-use super::matching::{Epoch, count, get32, get64, hash, low32, read32, read64};
+use super::matching::{Epoch, count, count_back, get32, get64, hash, low32, read32, read64};
 use super::sequences::SeqStore;
 
 /// log2 of the table size: 8192 slots of 16 bits, 16 KiB.
@@ -125,7 +125,7 @@ impl Fast {
                     read32(window, c) ^ u32::from(!cand_valid),
                 )
             };
-            let (mut mpos, offset, mut len);
+            let (mpos, offset, mut len);
             if at_r == low32(v >> 8) {
                 ip += 1;
                 mpos = r;
@@ -145,11 +145,9 @@ impl Fast {
                 cand = cand_next;
                 continue;
             }
-            while ip > anchor && mpos > 0 && window[ip - 1] == window[mpos - 1] {
-                ip -= 1;
-                mpos -= 1;
-                len += 1;
-            }
+            let back = count_back(window, anchor, ip, mpos);
+            ip -= back;
+            len += back;
             #[allow(clippy::cast_possible_truncation)] // offsets are below the 32 KiB window
             store.push_from(window, anchor, ip, offset as u32, len);
             let match_start = ip;

@@ -85,6 +85,18 @@ pub fn count(b: &[u8], mut a: usize, mut m: usize, end: usize) -> usize {
     a - start
 }
 
+/// How far a match at `a` (source at `m`, `m < a`) extends backwards: the bytes before both that
+/// are equal, not going back past `anchor` (the first byte not yet coded) or the window start.
+#[inline(always)]
+pub fn count_back(b: &[u8], anchor: usize, mut a: usize, mut m: usize) -> usize {
+    let start = a;
+    while a > anchor && m > 0 && b.get(a - 1) == b.get(m - 1) {
+        a -= 1;
+        m -= 1;
+    }
+    start - a
+}
+
 /// Hash of the low `bytes` bytes of `v` (4 to 8) into `log` bits.
 #[inline(always)]
 pub fn hash(v: u64, bytes: u32, log: u32) -> usize {
