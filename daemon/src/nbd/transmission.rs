@@ -30,6 +30,8 @@ const INPUT_BUFFER: usize = 512 << 10;
 /// Replies are sent once this many bytes have gathered, even with more requests waiting, so that the
 /// client starts on them while the rest are served.
 const FLUSH_AT: usize = 128 << 10;
+/// Send buffer asked for: eight 128 KiB read replies and more.
+const SEND_BUFFER: usize = 2 << 20;
 /// Requests of at least this many bytes go to a helper thread, when there is one.
 const LARGE_REQUEST: u32 = 64 << 10;
 /// Buffers bigger than this are not kept between requests (a rare 32 MiB write must not stay
@@ -89,6 +91,9 @@ pub struct Connection {
 impl Connection {
     /// Wraps a negotiated stream.
     pub fn new(stream: Stream, structured: bool, store: Arc<BlockStore>) -> io::Result<Self> {
+        if let Err(e) = stream.set_send_buffer(SEND_BUFFER) {
+            log::debug!("cannot enlarge the send buffer: {e}");
+        }
         Ok(Self {
             stream,
             write_lock: Mutex::new(()),
