@@ -43,6 +43,7 @@ pub fn attach_hint(name: &str, endpoint: &Endpoint) -> String {
 /// endpoint actually bound.
 pub fn run(config: &DeviceConfig, ready: impl FnOnce(&Endpoint)) -> Result<(), String> {
     control::check_name(&config.name)?;
+    one_heap_arena();
     if config.swap {
         crate::swap::prepare_for_swap(&crate::swap::SwapNeeds::nbd(&config.store))?;
     }
@@ -115,6 +116,20 @@ fn compact_while_running(store: &BlockStore, stop: &StopSignal) {
         release_free_heap();
     }
 }
+
+/// Keeps every thread on the one C heap arena. Connection threads come and go; each would otherwise
+/// get an arena of its own, and the pool's spans, scattered over several arenas, leave more partly
+/// used pages behind (resident memory after filling with `memdump.bin`: 0.347x of the corpus with
+/// one arena, 0.349x to 0.350x with one per thread). Requests allocate nothing, so they do not meet
+/// on the arena's lock.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn one_heap_arena() {
+    // SAFETY: mallopt only sets a glibc tuning value, under glibc's own malloc lock.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn one_heap_arena() {}
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn release_free_heap() {

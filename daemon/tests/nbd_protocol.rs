@@ -30,6 +30,10 @@ struct Server {
 
 impl Server {
     fn start(test: &str, mem_limit: Option<u64>) -> Self {
+        Self::start_with_workers(test, mem_limit, 1)
+    }
+
+    fn start_with_workers(test: &str, mem_limit: Option<u64>, workers: usize) -> Self {
         let path =
             std::env::temp_dir().join(format!("trueno-proto-{}-{test}.sock", std::process::id()));
         let store = BlockStore::new(StoreConfig {
@@ -38,8 +42,9 @@ impl Server {
             mem_limit,
         })
         .unwrap();
-        let server =
-            NbdServer::bind(&Endpoint::Unix(path.clone()), "dev", Arc::new(store)).unwrap();
+        let server = NbdServer::bind(&Endpoint::Unix(path.clone()), "dev", Arc::new(store))
+            .unwrap()
+            .workers(workers);
         let stop = Arc::new(StopSignal::new().unwrap());
         let s = Arc::clone(&stop);
         let thread = std::thread::spawn(move || server.run(&s).unwrap());
@@ -356,6 +361,52 @@ fn pipelined_requests_are_all_answered_by_cookie() {
         c.send(CMD_DISC, 0, 0, 0, 0, &[]);
         assert!(c.is_closed());
     }
+    server.stop();
+}
+
+#[test]
+fn large_requests_on_helper_threads_are_answered() {
+    // With helpers, requests of 64 KiB and more are served beside the connection's thread and
+    // answered as they finish; small ones in between stay on the connection's thread.
+    let mut server = Server::start_with_workers("helpers", None, 3);
+    let mut c = Client::connect(&server.path, true);
+    let n = 24u64;
+    let data = |i: u64| -> Vec<u8> {
+        let len = if i % 3 == 2 { 4096 } else { 128 << 10 };
+        (0..len)
+            .map(|j| (j as u64 * 7 + i * 13) as u8 | 1)
+            .collect()
+    };
+    for i in 0..n {
+        let d = data(i);
+        c.send(CMD_WRITE, 0, i, i * (256 << 10), d.len() as u32, &d);
+    }
+    let mut cookies: Vec<u64> = (0..n)
+        .map(|_| c.recv(|_| 0))
+        .map(|r| {
+            assert_eq!(r.error, 0);
+            r.cookie
+        })
+        .collect();
+    cookies.sort_unstable();
+    assert_eq!(cookies, (0..n).collect::<Vec<_>>());
+    for i in 0..n {
+        c.send(
+            CMD_READ,
+            0,
+            100 + i,
+            i * (256 << 10),
+            data(i).len() as u32,
+            &[],
+        );
+    }
+    for _ in 0..n {
+        let r = c.recv(|cookie| data(cookie - 100).len());
+        assert_eq!(r.error, 0);
+        assert_eq!(r.data, data(r.cookie - 100), "read {}", r.cookie);
+    }
+    c.send(CMD_DISC, 0, 0, 0, 0, &[]);
+    assert!(c.is_closed());
     server.stop();
 }
 

@@ -19,7 +19,8 @@
 //! - **Accounting.** Every allocation is charged before it is made and made fallibly, so a memory limit
 //!   ([`PagePool::set_limit`]) or an exhausted heap makes `insert` return an error, never abort.
 //!   `mem_used_total` is the exact sum of the capacity of every allocation the pool holds plus the
-//!   pool's own size.
+//!   pool's own size; for spans, the pages they cover (with feature `std` on Linux spans take their
+//!   pages from `mmap` and grow without copying; see `pages.rs`).
 //! - **Concurrency.** Each size class has its own spin lock; all methods take `&self`, so a pool is
 //!   shared between threads as it is (`PagePool: Send + Sync`, put it in an `Arc` or a `static`).
 //!   Operations on objects of different classes never contend. A thread that finds a lock taken spins,
@@ -50,6 +51,7 @@
 
 mod account;
 mod class;
+mod pages;
 mod span;
 mod store;
 #[cfg(test)]

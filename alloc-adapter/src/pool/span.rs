@@ -7,12 +7,11 @@
 
 use alloc::vec::Vec;
 
-use super::account::{Accounting, heap_bytes, release_vec, reserve_exact, shrink_exact};
+use super::account::{Accounting, heap_bytes, release_vec, reserve_exact};
 use super::class::ClassSpec;
+use super::pages::{self, SpanPages};
 use crate::error::Result;
 use trueno_zram_core::PAGE_SIZE;
-
-static ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
 
 /// "No span" in the links of the non-full list.
 pub const NO_SPAN: u32 = u32::MAX;
@@ -20,8 +19,8 @@ pub const NO_SPAN: u32 = u32::MAX;
 /// One span of a size class.
 #[derive(Debug)]
 pub struct Span {
-    /// The slots; its length is a whole number of pages and equals its capacity.
-    data: Vec<u8>,
+    /// The slots: a whole number of pages, all of them counted in the accounting.
+    data: SpanPages,
     /// Bit `s` set: slot `s` holds an object. Bits past the last slot are set so they are never handed out.
     bitmap: Vec<u64>,
     /// Slots in use.
@@ -49,8 +48,15 @@ impl Span {
         {
             *last = !0u64 << tail_bits;
         }
+        let data = match SpanPages::new(spec.span_pages) {
+            Ok(d) => d,
+            Err(e) => {
+                release_vec(bitmap, acct);
+                return Err(e);
+            }
+        };
         Ok(Self {
-            data: Vec::new(),
+            data,
             bitmap,
             used: 0,
             prev: NO_SPAN,
@@ -62,13 +68,13 @@ impl Span {
 
     /// Gives its memory back.
     pub fn release(self, acct: &Accounting) {
-        release_vec(self.data, acct);
+        self.data.release(acct);
         release_vec(self.bitmap, acct);
     }
 
     /// Bytes of heap it holds.
     pub fn heap_bytes(&self) -> usize {
-        heap_bytes(&self.data) + heap_bytes(&self.bitmap)
+        self.data.len() + heap_bytes(&self.bitmap)
     }
 
     /// Pages of data it holds now.
@@ -111,13 +117,7 @@ impl Span {
         if needed <= self.data.len() {
             return Ok(());
         }
-        let more = needed - self.data.len();
-        reserve_exact(&mut self.data, more, acct)?;
-        // Whole zero pages by copying (a memcpy), which Miri runs far faster than `resize`'s loop.
-        for _ in 0..more / PAGE_SIZE {
-            self.data.extend_from_slice(&ZERO_PAGE);
-        }
-        Ok(())
+        self.data.grow(needed - self.data.len(), acct)
     }
 
     /// Marks slot `slot` used (it must be free and covered).
@@ -139,13 +139,13 @@ impl Span {
     /// The bytes of slot `slot`, `len` long, if the span covers them.
     pub fn bytes(&self, spec: &ClassSpec, slot: usize, len: usize) -> Option<&[u8]> {
         let start = slot.checked_mul(spec.slot_size)?;
-        self.data.get(start..start.checked_add(len)?)
+        pages::slice(&self.data, start..start.checked_add(len)?)
     }
 
     /// The bytes of slot `slot`, mutable.
     pub fn bytes_mut(&mut self, spec: &ClassSpec, slot: usize, len: usize) -> Option<&mut [u8]> {
         let start = slot.checked_mul(spec.slot_size)?;
-        self.data.get_mut(start..start.checked_add(len)?)
+        pages::slice_mut(&mut self.data, start..start.checked_add(len)?)
     }
 
     /// Copies `len` bytes from slot `from` to slot `to` inside this span.
@@ -164,7 +164,7 @@ impl Span {
         if !fits(src) || !fits(dst) {
             return false;
         }
-        self.data.copy_within(src..src + len, dst);
+        self.data.as_mut_slice().copy_within(src..src + len, dst);
         true
     }
 
@@ -190,7 +190,7 @@ impl Span {
             return 0;
         }
         let freed = (self.data.len() - keep) / PAGE_SIZE;
-        if shrink_exact(&mut self.data, keep, acct) {
+        if self.data.shrink(keep, acct) {
             freed
         } else {
             0

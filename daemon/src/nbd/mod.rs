@@ -21,8 +21,10 @@ pub use stream::{Endpoint, Listener, Stream};
 use crate::store::BlockStore;
 use transmission::Connection;
 
-/// Worker threads per connection: requests in flight at once on one connection.
-pub const DEFAULT_WORKERS: usize = 4;
+/// Threads per connection: the connection's own and `DEFAULT_WORKERS - 1` helpers for large
+/// requests. One by default: on few cores, handing large requests over cost more (a copy of the
+/// payload, a wake-up, and pages of one size class all meeting on its lock) than it gained.
+pub const DEFAULT_WORKERS: usize = 1;
 
 /// Longest wait for a client's next handshake message.
 pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

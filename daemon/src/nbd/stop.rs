@@ -57,19 +57,6 @@ impl StopSignal {
     }
 }
 
-/// Whether `fd` has data to read (or has hung up) right now, without waiting.
-pub fn readable_now(fd: RawFd) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: `pfd` is one live pollfd that poll may write `revents` into; a zero timeout never
-    // blocks.
-    let rc = unsafe { libc::poll(&raw mut pfd, 1, 0) };
-    rc > 0 && pfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
-}
-
 /// Which of `fds` are readable (or hung up) after waiting up to `timeout_ms` (-1: forever).
 fn poll(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
     let mut pfds: Vec<libc::pollfd> = fds

@@ -149,6 +149,29 @@ impl Stream {
         }
     }
 
+    /// Asks for a send buffer of `bytes` (the kernel caps it at `net.core.wmem_max`): replies to
+    /// several large reads can then be queued at once instead of waiting for the client to take
+    /// each one.
+    pub fn set_send_buffer(&self, bytes: usize) -> io::Result<()> {
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        let len = libc::socklen_t::try_from(core::mem::size_of::<libc::c_int>()).unwrap_or(4);
+        // SAFETY: `value` is a live c_int and `len` its size; setsockopt only reads it.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&raw const value).cast(),
+                len,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     /// Shuts down one or both directions.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
@@ -196,5 +219,36 @@ impl Write for Stream {
             Self::Unix(s) => s.flush(),
             Self::Tcp(s) => s.flush(),
         }
+    }
+}
+
+/// Reading and writing through a shared reference, as `&UnixStream` and `&TcpStream` allow: a
+/// connection's thread reads and writes one stream while another handle can shut it down.
+impl Read for &Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => (&*s).read(buf),
+            Stream::Tcp(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl Write for &Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => (&*s).write(buf),
+            Stream::Tcp(s) => (&*s).write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => (&*s).write_vectored(bufs),
+            Stream::Tcp(s) => (&*s).write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

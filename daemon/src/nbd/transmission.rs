@@ -1,41 +1,89 @@
 //! The transmission phase of one connection.
 //!
-//! Several worker threads share the connection: each takes the read lock, reads one request (and a
-//! write's payload), lets go, serves the request against the store, then takes the write lock and
-//! sends the whole reply in one write. So requests are pipelined, replies go out in the order the
-//! requests finish (out of order), and a request never waits on a hand-off between threads.
+//! One thread per connection reads, serves and answers. It reads as many bytes as the socket holds
+//! into one reusable buffer, serves every complete request found there in turn (a write's payload
+//! is compressed straight out of that buffer; a read decompresses straight into the reply buffer),
+//! and sends all their replies with one write before it waits for more. At queue depth 1 a request
+//! so costs one read and one write and never a hand-off between threads; at greater depths several
+//! requests arrive in one read and their replies leave in one write, which is what the client's
+//! side waits on.
+//!
+//! Requests of many pages (`LARGE_REQUEST` bytes or more) go to helper threads when the connection
+//! has any: they compress or decompress their pages while this thread serves the next requests, and
+//! each sends its reply when done, so replies go out in the order requests finish (out of order).
 //!
 //! A protocol violation (wrong magic, a write over the maximum payload) or a client that goes away
-//! ends this connection only: the other workers finish the requests they hold, answer them if the
-//! client still listens, and exit.
+//! ends this connection only: requests already read are served and answered if the client still
+//! listens, and the threads exit.
 
-use std::io::{self, BufReader, Read, Write};
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use super::proto::*;
 use super::stream::Stream;
 use crate::store::{BlockStore, StoreError};
 
-/// One request, its payload read.
-#[derive(Debug)]
-struct Request {
+/// Bytes the input buffer holds: many queued requests, or one 128 KiB write with the next headers.
+const INPUT_BUFFER: usize = 512 << 10;
+/// Replies are sent once this many bytes have gathered, even with more requests waiting, so that the
+/// client starts on them while the rest are served.
+const FLUSH_AT: usize = 128 << 10;
+/// Send buffer asked for: eight 128 KiB read replies and more.
+const SEND_BUFFER: usize = 2 << 20;
+/// Requests of at least this many bytes go to a helper thread, when there is one.
+const LARGE_REQUEST: u32 = 64 << 10;
+/// Buffers bigger than this are not kept between requests (a rare 32 MiB write must not stay
+/// resident).
+const KEEP_BUFFER: usize = 1 << 20;
+
+/// One request header.
+#[derive(Debug, Clone, Copy)]
+struct Header {
     flags: u16,
     kind: u16,
     cookie: u64,
     offset: u64,
     len: u32,
+}
+
+/// What the bytes at the front of the input buffer hold.
+enum Parsed {
+    /// A complete request, and the bytes it takes (header and payload).
+    Request(Header, usize),
+    /// An incomplete request that needs this many bytes in all.
+    Incomplete(usize),
+    /// `NBD_CMD_DISC`: the client is leaving.
+    Disconnect,
+}
+
+/// A request handed to a helper thread, its payload copied out of the input buffer.
+struct Job {
+    header: Header,
     payload: Vec<u8>,
+}
+
+/// Requests waiting for a helper.
+#[derive(Default)]
+struct JobQueue {
+    jobs: VecDeque<Job>,
+    /// No more jobs will come: helpers exit once the queue is empty.
+    closed: bool,
+    /// Jobs taken but not yet answered.
+    running: usize,
 }
 
 /// A connection in the transmission phase.
 pub struct Connection {
-    reader: Mutex<BufReader<Stream>>,
-    writer: Mutex<Stream>,
-    control: Stream,
-    closing: AtomicBool,
+    stream: Stream,
+    /// Serialises writes of whole reply batches: the connection thread's and each helper's.
+    write_lock: Mutex<()>,
+    queue: Mutex<JobQueue>,
+    /// Signalled when a job is queued or the queue closes.
+    job_ready: Condvar,
+    /// Payload buffers of finished jobs, for the next ones.
+    spare: Mutex<Vec<Vec<u8>>>,
     structured: bool,
     store: Arc<BlockStore>,
 }
@@ -43,119 +91,228 @@ pub struct Connection {
 impl Connection {
     /// Wraps a negotiated stream.
     pub fn new(stream: Stream, structured: bool, store: Arc<BlockStore>) -> io::Result<Self> {
+        if let Err(e) = stream.set_send_buffer(SEND_BUFFER) {
+            log::debug!("cannot enlarge the send buffer: {e}");
+        }
         Ok(Self {
-            reader: Mutex::new(BufReader::with_capacity(64 * 1024, stream.try_clone()?)),
-            writer: Mutex::new(stream.try_clone()?),
-            control: stream,
-            closing: AtomicBool::new(false),
+            stream,
+            write_lock: Mutex::new(()),
+            queue: Mutex::default(),
+            job_ready: Condvar::new(),
+            spare: Mutex::default(),
             structured,
             store,
         })
     }
 
-    /// Serves the connection with `workers` threads until the client disconnects, breaks the
-    /// protocol, or the server stops; returns when every request read has been answered.
+    /// Serves the connection until the client disconnects, breaks the protocol, or the server
+    /// stops; returns when every request read has been answered. `workers` threads serve it: this
+    /// one and `workers - 1` helpers for large requests.
     pub fn serve(self: &Arc<Self>, workers: usize) {
+        let helpers = workers.saturating_sub(1);
         std::thread::scope(|scope| {
-            for _ in 0..workers.max(1) {
-                scope.spawn(|| self.worker());
+            for _ in 0..helpers {
+                scope.spawn(|| self.helper());
             }
+            self.serve_requests(helpers);
+            self.queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .closed = true;
+            self.job_ready.notify_all();
         });
-        let _ = self.control.shutdown(Shutdown::Both);
+        let _ = self.stream.shutdown(Shutdown::Both);
     }
 
-    fn worker(&self) {
-        // The read lock kept from the last request, when no other request was waiting: at queue
-        // depth 1 one thread then reads, serves and answers every request in turn, and the other
-        // workers sleep instead of being woken for each request only to wait in `read` again.
-        let mut kept: Option<MutexGuard<'_, BufReader<Stream>>> = None;
+    /// Stops reading new requests; those already read are still answered.
+    pub fn stop_reading(&self) {
+        let _ = self.stream.shutdown(Shutdown::Read);
+    }
+
+    /// The connection thread's loop: read, serve what is complete, answer, repeat.
+    fn serve_requests(&self, helpers: usize) {
+        let mut input = Input::new();
+        let mut out: Vec<u8> = Vec::with_capacity(FLUSH_AT + SIMPLE_REPLY_LEN);
         loop {
-            let mut reader = match kept.take() {
-                Some(guard) => guard,
-                None => self.reader.lock().unwrap_or_else(PoisonError::into_inner),
-            };
-            if self.closing.load(Ordering::Acquire) {
-                return;
-            }
-            let request = match read_request(&mut *reader) {
-                Ok(Some(request)) => request,
-                Ok(None) => {
-                    self.closing.store(true, Ordering::Release);
-                    return;
-                }
-                Err(e) => {
-                    if e.kind() != io::ErrorKind::UnexpectedEof {
-                        log::warn!("closing connection: {e}");
+            // Serve every complete request already here.
+            let needed = loop {
+                match parse(input.pending()) {
+                    Ok(Parsed::Request(header, used)) => {
+                        let payload = input.pending().get(REQUEST_LEN..used).unwrap_or_default();
+                        if helpers > 0
+                            && header.len >= LARGE_REQUEST
+                            && self.hand_off(header, payload, helpers)
+                        {
+                            // A helper has it.
+                        } else {
+                            self.serve_one(header, payload, &mut out);
+                        }
+                        input.consume(used);
+                        if out.len() >= FLUSH_AT && !self.send(&mut out) {
+                            return;
+                        }
                     }
-                    self.closing.store(true, Ordering::Release);
-                    return;
+                    Ok(Parsed::Incomplete(needed)) => break needed,
+                    Ok(Parsed::Disconnect) => {
+                        self.send(&mut out);
+                        return;
+                    }
+                    Err(e) => {
+                        log::warn!("closing connection: {e}");
+                        self.send(&mut out);
+                        return;
+                    }
                 }
             };
-            // Another request already waiting: hand the read side to the next worker now, so that
-            // it is served while this one is.
-            if more_pending(&reader) {
-                drop(reader);
-            } else {
-                kept = Some(reader);
-            }
-            let reply = self.handle(&request);
-            let sent = {
-                let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-                writer.write_all(&reply)
-            };
-            if let Err(e) = sent {
-                log::debug!("client went away: {e}");
-                self.closing.store(true, Ordering::Release);
-                // Wake the worker waiting in read so that it sees the connection is over.
-                let _ = self.control.shutdown(Shutdown::Both);
+            // Nothing complete is left: answer before waiting for more.
+            if !self.send(&mut out) {
                 return;
+            }
+            match input.fill(&self.stream, needed) {
+                Ok(0) => {
+                    if !input.pending().is_empty() {
+                        log::debug!("client left in the middle of a request");
+                    }
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    log::debug!("closing connection: {e}");
+                    return;
+                }
             }
         }
     }
 
-    /// Stops reading new requests; those in flight are still answered.
-    pub fn stop_reading(&self) {
-        let _ = self.control.shutdown(Shutdown::Read);
+    /// Queues a large request for a helper; false (and the caller serves it) when the helpers are
+    /// all busy with others already.
+    fn hand_off(&self, header: Header, payload: &[u8], helpers: usize) -> bool {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if queue.jobs.len() + queue.running >= helpers {
+            return false;
+        }
+        let mut buffer = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        buffer.clear();
+        buffer.extend_from_slice(payload);
+        queue.jobs.push_back(Job {
+            header,
+            payload: buffer,
+        });
+        drop(queue);
+        self.job_ready.notify_one();
+        true
     }
 
-    /// Serves one request and returns the reply bytes.
-    fn handle(&self, r: &Request) -> Vec<u8> {
+    /// A helper's loop: take a job, serve it, send its reply.
+    fn helper(&self) {
+        let mut out = Vec::new();
+        loop {
+            let job = {
+                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                loop {
+                    if let Some(job) = queue.jobs.pop_front() {
+                        queue.running += 1;
+                        break job;
+                    }
+                    if queue.closed {
+                        return;
+                    }
+                    queue = self
+                        .job_ready
+                        .wait(queue)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            self.serve_one(job.header, &job.payload, &mut out);
+            // A failed send means the client is gone; the connection thread sees it too.
+            self.send(&mut out);
+            self.queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .running -= 1;
+            if job.payload.capacity() <= KEEP_BUFFER {
+                self.spare
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(job.payload);
+            }
+            if out.capacity() > KEEP_BUFFER {
+                out = Vec::new();
+            }
+        }
+    }
+
+    /// Sends and empties `out`; false when the client has gone away.
+    fn send(&self, out: &mut Vec<u8>) -> bool {
+        if out.is_empty() {
+            return true;
+        }
+        let sent = {
+            let _turn = self
+                .write_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            (&self.stream).write_all(out)
+        };
+        out.clear();
+        if out.capacity() > KEEP_BUFFER {
+            out.shrink_to(FLUSH_AT);
+        }
+        match sent {
+            Ok(()) => true,
+            Err(e) => {
+                log::debug!("client went away: {e}");
+                // Wake whoever waits in read, so that it sees the connection is over.
+                let _ = self.stream.shutdown(Shutdown::Both);
+                false
+            }
+        }
+    }
+
+    /// Serves one request and appends its reply to `out`.
+    fn serve_one(&self, r: Header, payload: &[u8], out: &mut Vec<u8>) {
         let allowed = match r.kind {
             CMD_READ => CMD_FLAG_FUA | CMD_FLAG_DF,
             CMD_WRITE | CMD_TRIM | CMD_FLUSH => CMD_FLAG_FUA,
             CMD_WRITE_ZEROES => CMD_FLAG_FUA | CMD_FLAG_NO_HOLE | CMD_FLAG_FAST_ZERO,
-            other => return self.error(r, EINVAL, &format!("unknown command {other}")),
+            other => return self.error(r, EINVAL, &format!("unknown command {other}"), out),
         };
         if r.flags & !allowed != 0 {
             return self.error(
                 r,
                 EINVAL,
                 &format!("flags {:#x} are not valid for command {}", r.flags, r.kind),
+                out,
             );
         }
         let len = u64::from(r.len);
         // FUA needs nothing more: a reply goes out only once the store holds the data.
         let result = match r.kind {
-            CMD_READ => return self.read(r),
-            CMD_WRITE => self.store.write(r.offset, &r.payload),
+            CMD_READ => return self.read(r, out),
+            CMD_WRITE => self.store.write(r.offset, payload),
             CMD_TRIM => self.store.discard(r.offset, len),
             CMD_WRITE_ZEROES => self.store.write_zeroes(r.offset, len),
             _ => self.store.flush(),
         };
         match result {
-            Ok(()) => simple_reply(r.cookie, 0),
+            Ok(()) => simple_reply(out, r.cookie, 0),
             Err(e) => {
                 // Writing past the end is ENOSPC by the protocol; trim past the end is EINVAL.
                 let code = match (&e, r.kind) {
                     (StoreError::OutOfRange { .. }, CMD_WRITE | CMD_WRITE_ZEROES) => ENOSPC,
                     _ => errno_of(&e),
                 };
-                self.error(r, code, &e.to_string())
+                self.error(r, code, &e.to_string(), out);
             }
         }
     }
 
-    fn read(&self, r: &Request) -> Vec<u8> {
+    fn read(&self, r: Header, out: &mut Vec<u8>) {
         if r.len > MAX_PAYLOAD {
             return self.error(
                 r,
@@ -164,35 +321,31 @@ impl Connection {
                     "read of {} bytes is over the maximum payload of {MAX_PAYLOAD}",
                     r.len
                 ),
+                out,
             );
         }
         let len = r.len as usize;
         if self.structured && len == 0 {
-            return structured_header(r.cookie, REPLY_TYPE_NONE, 0);
+            return structured_header(out, r.cookie, REPLY_TYPE_NONE, 0);
         }
-        let header = if self.structured {
-            STRUCTURED_REPLY_LEN + 8
+        let start = out.len();
+        if self.structured {
+            structured_header(out, r.cookie, REPLY_TYPE_OFFSET_DATA, r.len + 8);
+            out.put_u64(r.offset);
         } else {
-            SIMPLE_REPLY_LEN
-        };
-        let mut reply = vec![0u8; header + len];
-        if let Err(e) = self.store.read(r.offset, &mut reply[header..]) {
-            return self.error(r, errno_of(&e), &e.to_string());
+            simple_reply(out, r.cookie, 0);
         }
-        let head = if self.structured {
-            let mut h = structured_header(r.cookie, REPLY_TYPE_OFFSET_DATA, r.len + 8);
-            h.put_u64(r.offset);
-            h
-        } else {
-            simple_reply(r.cookie, 0)
-        };
-        reply[..header].copy_from_slice(&head);
-        reply
+        let data = out.len();
+        out.resize(data + len, 0);
+        if let Err(e) = self.store.read(r.offset, &mut out[data..]) {
+            out.truncate(start);
+            self.error(r, errno_of(&e), &e.to_string(), out);
+        }
     }
 
-    /// An error reply: a structured error chunk with the message when structured replies were
-    /// negotiated (required for reads, preferred for the rest), else a simple reply.
-    fn error(&self, r: &Request, code: u32, message: &str) -> Vec<u8> {
+    /// Appends an error reply: a structured error chunk with the message when structured replies
+    /// were negotiated (required for reads, preferred for the rest), else a simple reply.
+    fn error(&self, r: Header, code: u32, message: &str, out: &mut Vec<u8>) {
         log::debug!(
             "request {} at {} len {}: {message}",
             r.kind,
@@ -200,18 +353,120 @@ impl Connection {
             r.len
         );
         if !self.structured {
-            return simple_reply(r.cookie, code);
+            return simple_reply(out, r.cookie, code);
         }
         let message = &message.as_bytes()[..message.len().min(4096)];
         // The message is at most 4096 bytes, so both lengths fit.
         #[allow(clippy::cast_possible_truncation)]
-        let mut reply = structured_header(r.cookie, REPLY_TYPE_ERROR, 6 + message.len() as u32);
-        reply.put_u32(code);
+        structured_header(out, r.cookie, REPLY_TYPE_ERROR, 6 + message.len() as u32);
+        out.put_u32(code);
         #[allow(clippy::cast_possible_truncation)]
-        reply.put_u16(message.len() as u16);
-        reply.extend_from_slice(message);
-        reply
+        out.put_u16(message.len() as u16);
+        out.extend_from_slice(message);
     }
+}
+
+/// The connection thread's input: bytes read from the socket, of which `start..end` are not yet
+/// consumed.
+struct Input {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Input {
+    fn new() -> Self {
+        Self {
+            buf: vec![0; INPUT_BUFFER],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn pending(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or_default()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            // A buffer grown for one huge write goes back to its usual size.
+            if self.buf.len() > INPUT_BUFFER {
+                self.buf.truncate(INPUT_BUFFER);
+                self.buf.shrink_to_fit();
+            }
+        }
+    }
+
+    /// Reads once, waiting if nothing has arrived, with room for at least `needed` pending bytes;
+    /// returns the bytes read (0 at the end of the stream).
+    fn fill(&mut self, mut stream: &Stream, needed: usize) -> io::Result<usize> {
+        if self.start + needed > self.buf.len() {
+            // Move the partial request to the front, and grow for a request bigger than the buffer.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if needed > self.buf.len() {
+                self.buf.resize(needed, 0);
+            }
+        }
+        loop {
+            match stream.read(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Reads the request at the front of `bytes`.
+fn parse(bytes: &[u8]) -> io::Result<Parsed> {
+    let Some(header) = bytes.get(..REQUEST_LEN) else {
+        return Ok(Parsed::Incomplete(REQUEST_LEN));
+    };
+    let mut c = Cursor::new(header);
+    let magic = c.u32().unwrap_or(0);
+    if magic != REQUEST_MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("request magic {magic:#x}, expected {REQUEST_MAGIC:#x}"),
+        ));
+    }
+    let header = Header {
+        flags: c.u16().unwrap_or(0),
+        kind: c.u16().unwrap_or(0),
+        cookie: c.u64().unwrap_or(0),
+        offset: c.u64().unwrap_or(0),
+        len: c.u32().unwrap_or(0),
+    };
+    if header.kind == CMD_DISC {
+        return Ok(Parsed::Disconnect);
+    }
+    if header.kind != CMD_WRITE {
+        return Ok(Parsed::Request(header, REQUEST_LEN));
+    }
+    if header.len > MAX_PAYLOAD {
+        // Skipping that many bytes would let one client tie up a thread; the protocol allows a hard
+        // disconnect for a request over the advertised maximum.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "write of {} bytes is over the maximum payload of {MAX_PAYLOAD}",
+                header.len
+            ),
+        ));
+    }
+    let total = REQUEST_LEN + header.len as usize;
+    if bytes.len() < total {
+        return Ok(Parsed::Incomplete(total));
+    }
+    Ok(Parsed::Request(header, total))
 }
 
 fn errno_of(e: &StoreError) -> u32 {
@@ -222,85 +477,16 @@ fn errno_of(e: &StoreError) -> u32 {
     }
 }
 
-fn simple_reply(cookie: u64, error: u32) -> Vec<u8> {
-    let mut reply = Vec::with_capacity(SIMPLE_REPLY_LEN);
-    reply.put_u32(SIMPLE_REPLY_MAGIC);
-    reply.put_u32(error);
-    reply.put_u64(cookie);
-    reply
+fn simple_reply(out: &mut Vec<u8>, cookie: u64, error: u32) {
+    out.put_u32(SIMPLE_REPLY_MAGIC);
+    out.put_u32(error);
+    out.put_u64(cookie);
 }
 
-fn structured_header(cookie: u64, kind: u16, len: u32) -> Vec<u8> {
-    let mut reply = Vec::with_capacity(STRUCTURED_REPLY_LEN + 8);
-    reply.put_u32(STRUCTURED_REPLY_MAGIC);
-    reply.put_u16(REPLY_FLAG_DONE);
-    reply.put_u16(kind);
-    reply.put_u64(cookie);
-    reply.put_u32(len);
-    reply
-}
-
-/// Whether more request bytes are already here: in the reader's buffer or in the socket.
-fn more_pending(reader: &BufReader<Stream>) -> bool {
-    !reader.buffer().is_empty() || super::stop::readable_now(reader.get_ref().as_raw_fd())
-}
-
-/// Reads one request; `None` at a clean end (end of stream before a request, or `NBD_CMD_DISC`).
-fn read_request<R: Read>(reader: &mut R) -> io::Result<Option<Request>> {
-    let mut header = [0u8; REQUEST_LEN];
-    if !read_or_eof(reader, &mut header)? {
-        return Ok(None);
-    }
-    let mut c = Cursor::new(&header);
-    let magic = c.u32().unwrap_or(0);
-    if magic != REQUEST_MAGIC {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("request magic {magic:#x}, expected {REQUEST_MAGIC:#x}"),
-        ));
-    }
-    let flags = c.u16().unwrap_or(0);
-    let kind = c.u16().unwrap_or(0);
-    let cookie = c.u64().unwrap_or(0);
-    let offset = c.u64().unwrap_or(0);
-    let len = c.u32().unwrap_or(0);
-    if kind == CMD_DISC {
-        return Ok(None);
-    }
-    let mut payload = Vec::new();
-    if kind == CMD_WRITE {
-        if len > MAX_PAYLOAD {
-            // Skipping that many bytes would let one client tie up a worker; the protocol allows a
-            // hard disconnect for a request over the advertised maximum.
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("write of {len} bytes is over the maximum payload of {MAX_PAYLOAD}"),
-            ));
-        }
-        payload = vec![0u8; len as usize];
-        reader.read_exact(&mut payload)?;
-    }
-    Ok(Some(Request {
-        flags,
-        kind,
-        cookie,
-        offset,
-        len,
-        payload,
-    }))
-}
-
-/// Fills `buf`; false when the stream ended before its first byte.
-fn read_or_eof<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<bool> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) if filled == 0 => return Ok(false),
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
+fn structured_header(out: &mut Vec<u8>, cookie: u64, kind: u16, len: u32) {
+    out.put_u32(STRUCTURED_REPLY_MAGIC);
+    out.put_u16(REPLY_FLAG_DONE);
+    out.put_u16(kind);
+    out.put_u64(cookie);
+    out.put_u32(len);
 }

@@ -12,6 +12,7 @@
 //! Discard frees whole pages and zeroes the partial ends, so a discarded range always reads as zeros.
 
 mod algorithm;
+mod probe;
 mod range;
 mod stats;
 
@@ -135,6 +136,11 @@ struct Chunk {
     live: usize,
 }
 
+/// A shard's lock on a cache line of its own: neighbouring pages live in neighbouring shards, and
+/// requests on them must not slow each other down by sharing a line.
+#[repr(align(128))]
+struct ShardLock(Mutex<Shard>);
+
 struct Shard {
     chunks: Vec<Option<Box<Chunk>>>,
 }
@@ -195,7 +201,7 @@ pub struct BlockStore {
     size: u64,
     algorithm: Algorithm,
     mem_limit: u64,
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[ShardLock]>,
     pool: Box<PagePool>,
     counters: Counters,
 }
@@ -212,7 +218,9 @@ impl core::fmt::Debug for BlockStore {
 
 thread_local! {
     /// Each request thread keeps its own compressor (codec tables are per-thread state).
-    static CODEC: RefCell<Option<StandardCompressor>> = const { RefCell::new(None) };
+    /// Boxed: a thread's static TLS lies in its stack mapping, which glibc keeps (resident) for reuse
+    /// after the thread exits, while a box is freed back to the heap.
+    static CODEC: RefCell<Option<Box<StandardCompressor>>> = const { RefCell::new(None) };
 }
 
 fn with_codec<R>(
@@ -223,7 +231,9 @@ fn with_codec<R>(
         let mut cell = cell.borrow_mut();
         let codec = match cell.as_mut() {
             Some(c) if c.algorithm() == algorithm => c,
-            _ => cell.insert(CompressorBuilder::new().algorithm(algorithm).build()?),
+            _ => cell.insert(Box::new(
+                CompressorBuilder::new().algorithm(algorithm).build()?,
+            )),
         };
         Ok(f(codec)?)
     })
@@ -254,9 +264,9 @@ impl BlockStore {
             .map_err(|_| StoreError::Config(format!("device size {} is too large", config.size)))?;
         let shards = (0..SHARDS)
             .map(|_| {
-                Mutex::new(Shard {
+                ShardLock(Mutex::new(Shard {
                     chunks: (0..chunks).map(|_| None).collect(),
-                })
+                }))
             })
             .collect();
         let pool = Box::new(PagePool::new());
@@ -318,6 +328,7 @@ impl BlockStore {
         #[allow(clippy::cast_possible_truncation)]
         let idx = (page % SHARDS as u64) as usize;
         let guard = self.shards[idx]
+            .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         (guard, page / SHARDS as u64)
@@ -398,6 +409,12 @@ impl BlockStore {
                 Ok(page) => {
                     // Compress outside the lock: the common case of whole-page writes never waits
                     // on another page's codec.
+                    if self.skips_codec(page) {
+                        let handle = self.store_raw(page)?;
+                        let (mut shard, local) = self.shard(span.page);
+                        self.put(&mut shard, local, Slot::Packed(handle));
+                        return Ok(());
+                    }
                     let packed = with_codec(self.algorithm, |c| c.compress(page))?;
                     let (mut shard, local) = self.shard(span.page);
                     self.install(&mut shard, local, &packed)
@@ -474,8 +491,47 @@ impl BlockStore {
             }
         }
         change(&mut page);
+        if self.skips_codec(&page) {
+            let handle = self.store_raw(&page)?;
+            self.put(&mut shard, local, Slot::Packed(handle));
+            return Ok(());
+        }
         let packed = with_codec(self.algorithm, |c| c.compress(&page))?;
         self.install(&mut shard, local, &packed)
+    }
+
+    /// Whether `page` is stored as it is without trying the codec: with LZ4, a page whose sample
+    /// looks random ([`probe`]). LZ4 gains only from repeated bytes, and its pass over such a page
+    /// costs several times the probe.
+    fn skips_codec(&self, page: &Page) -> bool {
+        self.algorithm == Algorithm::Lz4 && probe::looks_incompressible(page)
+    }
+
+    /// Puts a page into the pool as it is (a stored page, zram's "huge" page).
+    fn store_raw(&self, page: &Page) -> Result<Handle, StoreError> {
+        let handle = self
+            .pool
+            .insert_encoded(Encoding::Stored, page)
+            .map_err(|e| self.pool_error(e))?;
+        Counters::bump(&self.counters.huge_pages_since);
+        Ok(handle)
+    }
+
+    fn pool_error(&self, e: AllocError) -> StoreError {
+        match e {
+            AllocError::LimitReached { .. } | AllocError::OutOfMemory { .. } => {
+                StoreError::NoSpace {
+                    limit: self.mem_limit,
+                }
+            }
+            other => StoreError::Pool(other),
+        }
+    }
+
+    /// Puts `new` (not empty) at `local` and frees what was there.
+    fn put(&self, shard: &mut Shard, local: u64, new: Slot) {
+        let old = shard.replace(local, new);
+        self.release(old, true);
     }
 
     /// Stores `packed` as the page at `local`, freeing what was there.
@@ -491,22 +547,17 @@ impl BlockStore {
                 Slot::Same(word)
             }
             (encoding, _) => {
-                let handle = self.pool.insert_page(packed).map_err(|e| match e {
-                    AllocError::LimitReached { .. } | AllocError::OutOfMemory { .. } => {
-                        StoreError::NoSpace {
-                            limit: self.mem_limit,
-                        }
-                    }
-                    other => StoreError::Pool(other),
-                })?;
+                let handle = self
+                    .pool
+                    .insert_page(packed)
+                    .map_err(|e| self.pool_error(e))?;
                 if encoding == Encoding::Stored {
                     Counters::bump(&self.counters.huge_pages_since);
                 }
                 Slot::Packed(handle)
             }
         };
-        let old = shard.replace(local, new);
-        self.release(old, true);
+        self.put(shard, local, new);
         Ok(())
     }
 
