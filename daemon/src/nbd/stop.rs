@@ -79,8 +79,15 @@ fn poll(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
                 .collect());
         }
         let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
+        if e.kind() != io::ErrorKind::Interrupted && !is_kernel_restart(&e) {
             return Err(e);
         }
     }
+}
+
+/// The kernel's internal "restart the call" codes (ERESTARTSYS 512 to ERESTART_RESTARTBLOCK 516).
+/// They are meant never to reach user space, but a `poll` interrupted by a tracer attaching (gdb,
+/// strace) can return 516; like EINTR, they mean "call again".
+fn is_kernel_restart(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(512..=516))
 }
