@@ -149,6 +149,22 @@ impl Stream {
         }
     }
 
+    /// Reads what has arrived without waiting: `WouldBlock` when nothing has.
+    pub fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call and
+        // nothing else refers to it; recv writes at most that many bytes.
+        let n = unsafe {
+            libc::recv(
+                self.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        // A negative count is the error; any other fits usize.
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    }
+
     /// Asks for a send buffer of `bytes` (the kernel caps it at `net.core.wmem_max`): replies to
     /// several large reads can then be queued at once instead of waiting for the client to take
     /// each one.
