@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trueno-zram");
 
@@ -228,6 +229,15 @@ impl Drop for Created {
     }
 }
 
+/// Taken by every test that adds or removes kernel devices. The kernel hands a removed device's number
+/// to the next `hot_add`, so a test removing its device (and `Created`'s clean-up removing it again)
+/// while another test adds one could remove the other test's device under it.
+fn kernel_turn() -> MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    // A test that failed while holding the lock poisons it; its devices are gone by now.
+    ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn create(args: &[&str]) -> Created {
     let mut all = vec!["create", "--new"];
     all.extend_from_slice(args);
@@ -245,6 +255,7 @@ fn create(args: &[&str]) -> Created {
 
 #[test]
 fn create_status_remove_for_real() {
+    let _turn = kernel_turn();
     if !real_zram("creating real zram devices") {
         return;
     }
@@ -277,6 +288,7 @@ fn create_status_remove_for_real() {
 
 #[test]
 fn what_the_kernel_refuses_is_explained() {
+    let _turn = kernel_turn();
     if !real_zram("kernel refusals") {
         return;
     }
@@ -316,6 +328,7 @@ fn what_the_kernel_refuses_is_explained() {
 
 #[test]
 fn a_swap_device_is_busy_until_forced() {
+    let _turn = kernel_turn();
     if !real_zram("swap on zram") {
         return;
     }
@@ -349,6 +362,7 @@ fn a_swap_device_is_busy_until_forced() {
 
 #[test]
 fn compare_runs_the_kernel_and_our_codecs() {
+    let _turn = kernel_turn();
     if !real_zram("compare against kernel zram") {
         return;
     }

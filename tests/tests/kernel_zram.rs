@@ -5,21 +5,33 @@
 // Test helpers fail loudly: a broken fixture is a failed test.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use trueno_zram::kernel::{DeviceConfig, DirectIo, KernelError, Zram, ZramDevice};
 use trueno_zram::{
     Algorithm, CompressorBuilder, Encoding, PAGE_SIZE, Page, PageCompressor, samefill,
 };
 
-/// A device added for this test, reset and removed however the test ends.
+/// Held by each test while it owns a device. The kernel hands a removed device's number to the next
+/// `hot_add`, so a test that removes its device while another adds one could otherwise reset and
+/// remove the other test's device under it.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A device added for this test, reset and removed however the test ends (unless the test removed
+/// it itself).
 struct OwnDevice {
     zram: Zram,
     dev: ZramDevice,
+    removed: bool,
+    _turn: MutexGuard<'static, ()>,
 }
 
 impl Drop for OwnDevice {
     fn drop(&mut self) {
-        let _ = self.dev.reset();
-        let _ = self.zram.hot_remove(self.dev.id());
+        if !self.removed {
+            let _ = self.dev.reset();
+            let _ = self.zram.hot_remove(self.dev.id());
+        }
     }
 }
 
@@ -30,8 +42,15 @@ fn own_device(what: &str) -> Option<OwnDevice> {
         eprintln!("skipped {what}: this kernel has no zram");
         return None;
     }
+    // A test that failed while holding the lock poisons it; the device it held is gone by now.
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     match zram.hot_add() {
-        Ok(dev) => Some(OwnDevice { zram, dev }),
+        Ok(dev) => Some(OwnDevice {
+            zram,
+            dev,
+            removed: false,
+            _turn: turn,
+        }),
         Err(KernelError::NotRoot { .. }) => {
             eprintln!("skipped {what}: adding a zram device needs root");
             None
@@ -203,12 +222,13 @@ fn what_this_kernel_lacks_is_named() {
 
 #[test]
 fn removed_devices_are_gone() {
-    let Some(own) = own_device("the real hot_add/hot_remove") else {
+    let Some(mut own) = own_device("the real hot_add/hot_remove") else {
         return;
     };
     let id = own.dev.id();
     assert!(own.zram.devices().unwrap().iter().any(|d| d.id() == id));
     own.zram.hot_remove(id).unwrap();
+    own.removed = true;
     assert!(matches!(
         own.zram.device(id),
         Err(KernelError::NoSuchDevice { .. })
