@@ -142,15 +142,25 @@ static C_LOG2_C_STEP_Q16: [u32; SAMPLE_BYTES] = {
     table
 };
 
-/// The byte counts of a page's sample and their `sum(c * log2 c)`, kept as bytes are added.
-struct SampleHistogram {
+/// The byte counts of a sample of up to [`SAMPLE_BYTES`] bytes and their `sum(c * log2 c)`, kept as
+/// bytes are added, so that the sample's entropy needs no pass over the 256 counts. The adaptive
+/// estimate samples pages with it; a caller with a sampling pattern of its own can too.
+#[derive(Debug, Clone)]
+pub struct SampleHistogram {
     counts: [u16; 256],
     c_log2_c_q16: u32,
     bytes: u32,
 }
 
+impl Default for SampleHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SampleHistogram {
-    fn new() -> Self {
+    /// An empty sample.
+    pub const fn new() -> Self {
         Self {
             counts: [0; 256],
             c_log2_c_q16: 0,
@@ -158,27 +168,34 @@ impl SampleHistogram {
         }
     }
 
-    /// Adds `page[at..at + len]`; the caller keeps the total within [`SAMPLE_BYTES`].
-    fn add(&mut self, page: &Page, at: usize, len: usize) {
-        let Some(bytes) = page.get(at..at + len) else {
-            return;
-        };
+    /// Adds `bytes` to the sample; bytes beyond [`SAMPLE_BYTES`] in all are not counted.
+    pub fn add(&mut self, bytes: &[u8]) {
+        // bytes <= SAMPLE_BYTES, so the conversion and the subtraction are exact.
+        let room = SAMPLE_BYTES - self.bytes as usize;
+        let bytes = bytes.get(..room).unwrap_or(bytes);
         for &b in bytes {
             let count = &mut self.counts[usize::from(b)];
-            // At most SAMPLE_BYTES bytes are added, so the count is below the table's length; the
-            // mask only spares a bounds check.
+            // At most SAMPLE_BYTES bytes are counted, so the count is below the table's length;
+            // the mask only spares a bounds check.
             self.c_log2_c_q16 += C_LOG2_C_STEP_Q16[usize::from(*count) & (SAMPLE_BYTES - 1)];
             *count += 1;
         }
-        // len <= SAMPLE_BYTES.
+        // bytes.len() <= room <= SAMPLE_BYTES.
         #[allow(clippy::cast_possible_truncation)]
-        let len = len as u32;
+        let len = bytes.len() as u32;
         self.bytes += len;
+    }
+
+    /// Adds `page[at..at + len]` (nothing when that range is not in the page).
+    fn add_range(&mut self, page: &Page, at: usize, len: usize) {
+        if let Some(bytes) = page.get(at..at + len) {
+            self.add(bytes);
+        }
     }
 
     /// Order-0 entropy of the bytes added so far, in 1/65536 bit per byte: the same value as
     /// [`shannon_bits_q16`] of their [`histogram`].
-    fn entropy_q16(&self) -> u32 {
+    pub fn entropy_q16(&self) -> u32 {
         if self.bytes == 0 {
             return 0;
         }
@@ -256,7 +273,7 @@ impl<'a> StagedEstimate<'a> {
     /// The entropy of the quick sample ([`QUICK_SAMPLE_BYTES`] bytes), in 1/65536 bit per byte.
     pub fn quick_entropy_q16(&mut self) -> u32 {
         for at in (0..PAGE_SIZE).step_by(QUICK_STRIDE) {
-            self.sample.add(self.page, at, QUICK_PIECE);
+            self.sample.add_range(self.page, at, QUICK_PIECE);
         }
         self.sample.entropy_q16()
     }
@@ -270,7 +287,8 @@ impl<'a> StagedEstimate<'a> {
             } else {
                 0
             };
-            self.sample.add(self.page, at + done, SAMPLE_BLOCK - done);
+            self.sample
+                .add_range(self.page, at + done, SAMPLE_BLOCK - done);
         }
         let (zero_bytes, repeated_words) = redundancy_counts(backend, self.page);
         Estimate {
@@ -422,6 +440,20 @@ mod tests {
         let random = estimate(&xorshift_page(9));
         assert!(random.quick_entropy_q16 > (63 << 16) / 10, "{random:?}");
         assert!(random.sample_entropy_q16 > (77 << 16) / 10, "{random:?}");
+    }
+
+    #[test]
+    fn a_sample_counts_at_most_sample_bytes() {
+        let page = xorshift_page(11);
+        let mut whole = SampleHistogram::new();
+        whole.add(&page);
+        let mut capped = SampleHistogram::new();
+        capped.add(&page[..SAMPLE_BYTES]);
+        assert_eq!(whole.entropy_q16(), capped.entropy_q16());
+        assert_eq!(
+            capped.entropy_q16(),
+            shannon_bits_q16(&histogram(&page[..SAMPLE_BYTES]))
+        );
     }
 
     #[test]

@@ -11,60 +11,31 @@
 //! of `files.bin`: 4 pages in all that LZ4 would have shrunk by more than an eighth, 6 KB lost in
 //! 96 MB. The probe reads 512 bytes; a failed LZ4 pass reads all 4096, probing most positions.
 
-use std::sync::OnceLock;
-
-use trueno_zram::{PAGE_SIZE, Page};
+use trueno_zram::Page;
+use trueno_zram::entropy::SampleHistogram;
 
 /// Bytes per sampled run.
 const RUN: usize = 16;
 /// One run per block of this many bytes.
 const BLOCK: usize = 128;
-/// Bytes sampled.
-const SAMPLED: usize = PAGE_SIZE / BLOCK * RUN;
-/// Fixed-point scale of the table below: 1/256 bit.
-const SCALE: f64 = 256.0;
-/// A page is skipped when `sum(c * log2 c)` over its sample's byte counts `c` is at most this
-/// (scaled): entropy = log2(n) - sum / n >= 6.8 bits, with n = 512 (log2 n = 9).
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-const SKIP_AT_MOST: u32 = ((9.0 - 6.8) * SAMPLED as f64 * SCALE) as u32;
-
-/// `c * log2(c)` in 1/256 bits for every count a byte value can reach in the sample; integers, so
-/// that the sum over 256 values is 256 independent-latency adds.
-fn c_log_c() -> &'static [u32; SAMPLED + 1] {
-    static TABLE: OnceLock<[u32; SAMPLED + 1]> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = [0u32; SAMPLED + 1];
-        for (c, v) in t.iter_mut().enumerate().skip(1) {
-            // Counts are at most 512: exact in f64.
-            #[allow(clippy::cast_precision_loss)]
-            let c = c as f64;
-            // At most 512 * 9 * 256 = 1179648: fits in u32, and it is not negative.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let scaled = (c * c.log2() * SCALE).round() as u32;
-            *v = scaled;
-        }
-        t
-    })
-}
+/// Sample entropy, in 1/65536 bit per byte, from which a page is skipped: 6.8 bits.
+const SKIP_FROM_Q16: u32 = 68 * 65536 / 10;
 
 /// Whether `page` looks too random for LZ4 to be worth trying: its sample's byte entropy is at
 /// least 6.8 bits.
 pub fn looks_incompressible(page: &Page) -> bool {
-    let mut counts = [0u16; 256];
+    let mut sample = SampleHistogram::new();
     for (i, block) in page.chunks_exact(BLOCK).enumerate() {
         let at = (i * 5 % (BLOCK / RUN)) * RUN;
-        for &b in &block[at..at + RUN] {
-            counts[usize::from(b)] += 1;
-        }
+        sample.add(&block[at..at + RUN]);
     }
-    let table = c_log_c();
-    let sum: u32 = counts.iter().map(|&c| table[usize::from(c)]).sum();
-    sum <= SKIP_AT_MOST
+    sample.entropy_q16() >= SKIP_FROM_Q16
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trueno_zram::PAGE_SIZE;
 
     fn random_page(seed: u64) -> Page {
         let mut x = seed | 1;
