@@ -139,17 +139,7 @@ impl OwnedCompressedPage {
                 available: 0,
             })?;
         let encoding = Encoding::from_tag(tag)?;
-        let (min, max) = encoding.payload_len_range();
-        let len = payload.len();
-        if !(min..=max).contains(&len) {
-            return Err(trueno_zram_core::Error::BadPayloadLength {
-                encoding,
-                len,
-                min,
-                max,
-            }
-            .into());
-        }
+        encoding.check_payload_len(payload.len())?;
         Ok(())
     }
 

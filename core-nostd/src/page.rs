@@ -45,6 +45,21 @@ impl Encoding {
             Self::Lz4 | Self::Zstd => (1, PAGE_SIZE - 1),
         }
     }
+
+    /// `Ok` when a payload of `len` bytes is one this encoding allows
+    /// ([`Self::payload_len_range`]), otherwise the error that says so.
+    pub const fn check_payload_len(self, len: usize) -> Result<()> {
+        let (min, max) = self.payload_len_range();
+        if len < min || len > max {
+            return Err(Error::BadPayloadLength {
+                encoding: self,
+                len,
+                min,
+                max,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A compressed 4 KiB page: an [`Encoding`] and its payload, held inline without allocation.
@@ -87,23 +102,13 @@ impl CompressedPage {
 
     /// A page from an encoding and a payload, checking the payload length that the encoding allows.
     pub fn from_parts(encoding: Encoding, payload: &[u8]) -> Result<Self> {
-        let (min, max) = encoding.payload_len_range();
-        let len = payload.len();
-        if len < min || len > max {
-            return Err(Error::BadPayloadLength {
-                encoding,
-                len,
-                min,
-                max,
-            });
-        }
+        encoding.check_payload_len(payload.len())?;
         let mut vec = heapless::Vec::new();
+        // Checked above: every allowed length fits the page-sized capacity.
         vec.extend_from_slice(payload)
-            .map_err(|_| Error::BadPayloadLength {
-                encoding,
-                len,
-                min,
-                max,
+            .map_err(|_| Error::OutputTooSmall {
+                needed: payload.len(),
+                available: PAGE_SIZE,
             })?;
         Ok(Self {
             encoding,

@@ -277,17 +277,7 @@ impl PagePool {
     /// Stores a compressed page given as its encoding and payload, checking the payload length that the
     /// encoding allows.
     pub fn insert_encoded(&self, encoding: Encoding, payload: &[u8]) -> Result<Handle> {
-        let (min, max) = encoding.payload_len_range();
-        let len = payload.len();
-        if !(min..=max).contains(&len) {
-            return Err(trueno_zram_core::Error::BadPayloadLength {
-                encoding,
-                len,
-                min,
-                max,
-            }
-            .into());
-        }
+        encoding.check_payload_len(payload.len())?;
         self.insert_kind(encoding.tag(), payload)
     }
 
