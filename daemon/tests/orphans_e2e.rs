@@ -87,23 +87,31 @@ impl Drop for RunDir {
     }
 }
 
-/// SIGKILL, and wait until the process is gone (or a zombie: it serves nothing then either).
+/// SIGKILL, and wait until every thread of the process is gone or a zombie. The main thread turns
+/// zombie before the others have exited, and the files (the control socket) close only with the
+/// last thread, so the main thread's state alone is not enough.
 fn kill9(pid: i32) {
     // SAFETY: kill(2) with a pid this test started and a valid signal number.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     let started = Instant::now();
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
-        if state.is_none_or(|s| s.starts_with('Z')) {
-            return;
-        }
+    while !all_threads_dead(pid) {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{pid} lives on"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+fn all_threads_dead(pid: i32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.flatten().all(|task| {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        state.is_none_or(|s| s.starts_with('Z'))
+    })
 }
 
 fn gone(path: &Path) -> bool {

@@ -176,11 +176,18 @@ fn wait_exists(path: &Path) {
     }
 }
 
+/// Every thread gone or a zombie: the main thread turns zombie before the others have exited,
+/// and the process's files close only with the last thread.
 fn process_gone(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    stat.rsplit_once(')')
-        .map(|(_, rest)| rest.trim_start())
-        .is_none_or(|s| s.starts_with('Z'))
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.flatten().all(|task| {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        stat.rsplit_once(')')
+            .map(|(_, rest)| rest.trim_start())
+            .is_none_or(|s| s.starts_with('Z'))
+    })
 }
 
 #[test]
