@@ -4,7 +4,7 @@
 use super::error::ZstdError;
 use super::huffman::HuffmanTable;
 use super::literals;
-use super::sequences::{self, Output, SequenceBuffer, SequenceTables};
+use super::sequences::{self, Output, SequenceTables, SpreadScratch};
 use super::tables::BLOCK_HEADER_SIZE;
 
 type Result<T> = core::result::Result<T, ZstdError>;
@@ -55,8 +55,8 @@ pub(crate) struct BlockState {
     pub(crate) has_huffman: bool,
     pub(crate) sequences: SequenceTables,
     pub(crate) repeat_offsets: [u32; 3],
-    /// Scratch space: sequences decoded, waiting to be executed.
-    pub(crate) sequence_buffer: SequenceBuffer,
+    /// Scratch space for building FSE tables.
+    pub(crate) spread: SpreadScratch,
 }
 
 /// Decodes a compressed block's content `src` into `o` (output from `o.out`). With `bmi2`, the same
@@ -123,7 +123,7 @@ fn decode_compressed_body(
         src.get(used..).unwrap_or(&[]),
         &mut state.sequences,
         &mut state.repeat_offsets,
-        &mut state.sequence_buffer,
+        &mut state.spread,
         o,
     )
 }

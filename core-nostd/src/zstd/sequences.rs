@@ -388,39 +388,16 @@ pub(crate) struct Sequence {
     offset: u32,
 }
 
-/// Sequences decoded in one batch before they are executed (a [`SequenceBuffer`] holds them).
-pub(crate) const SEQUENCE_BATCH: usize = 128;
-
-/// The sequences section's scratch space, kept in the decoder rather than on the stack (small
-/// boards give decoding 4 KiB of stack).
-pub(crate) struct SequenceBuffer {
-    /// Where a batch of decoded sequences waits to be executed. Decoding a batch, then executing
-    /// it, keeps each loop's working set in registers: the decoder's states, bit container and
-    /// repeat offsets in one, the output positions in the other.
-    sequences: [Sequence; SEQUENCE_BATCH],
-    /// For building the FSE tables.
-    spread: SpreadScratch,
-}
-
-/// An empty [`SequenceBuffer`].
-pub(crate) const EMPTY_SEQUENCE_BUFFER: SequenceBuffer = SequenceBuffer {
-    sequences: [Sequence {
-        lit_len: 0,
-        match_len: 0,
-        offset: 0,
-    }; SEQUENCE_BATCH],
-    spread: SpreadScratch::EMPTY,
-};
-
 /// Scratch space for building an FSE table: the symbol of each state, and the row of symbols
-/// dealt out to the states.
+/// dealt out to the states. Kept in the decoder rather than on the stack (small boards give
+/// decoding 4 KiB of stack).
 pub(crate) struct SpreadScratch {
     symbols: [u8; 1 << fse::FSE_MAX_LOG],
     row: [u8; (1 << fse::FSE_MAX_LOG) + 8],
 }
 
 impl SpreadScratch {
-    const EMPTY: Self = Self {
+    pub(crate) const EMPTY: Self = Self {
         symbols: [0; 1 << fse::FSE_MAX_LOG],
         row: [0; (1 << fse::FSE_MAX_LOG) + 8],
     };
@@ -433,7 +410,7 @@ pub(crate) fn decode_and_execute(
     src: &[u8],
     tables: &mut SequenceTables,
     reps_out: &mut [u32; 3],
-    buffer: &mut SequenceBuffer,
+    spread: &mut SpreadScratch,
     o: &mut Output<'_, '_>,
 ) -> Result<()> {
     let (count, mut pos) = read_count(src)?;
@@ -459,27 +436,15 @@ pub(crate) fn decode_and_execute(
         });
     }
     let rest = |pos: usize| src.get(pos..).unwrap_or(&[]);
-    pos += tables.ll.apply_mode(
-        modes >> 6,
-        rest(pos),
-        &LL,
-        &LL_PREDEFINED,
-        &mut buffer.spread,
-    )?;
-    pos += tables.of.apply_mode(
-        (modes >> 4) & 3,
-        rest(pos),
-        &OF,
-        &OF_PREDEFINED,
-        &mut buffer.spread,
-    )?;
-    pos += tables.ml.apply_mode(
-        (modes >> 2) & 3,
-        rest(pos),
-        &ML,
-        &ML_PREDEFINED,
-        &mut buffer.spread,
-    )?;
+    pos += tables
+        .ll
+        .apply_mode(modes >> 6, rest(pos), &LL, &LL_PREDEFINED, spread)?;
+    pos += tables
+        .of
+        .apply_mode((modes >> 4) & 3, rest(pos), &OF, &OF_PREDEFINED, spread)?;
+    pos += tables
+        .ml
+        .apply_mode((modes >> 2) & 3, rest(pos), &ML, &ML_PREDEFINED, spread)?;
 
     let mut bits = BackwardBits::new(rest(pos), "sequences")?;
     let ll_state = bits.read_index(tables.ll.own.log);
@@ -492,14 +457,30 @@ pub(crate) fn decode_and_execute(
         reps: *reps_out,
         bits,
     };
-    let mut done = 0;
-    while done < count {
-        let n = (count - done).min(SEQUENCE_BATCH);
-        let batch = &mut buffer.sequences[..n];
-        decode_batch(tables, &mut decoder, batch, done + n == count);
-        o.execute_batch(batch, done)?;
-        done += n;
+    // Each sequence is executed as soon as it is decoded. Local copies of the decoder and the
+    // output, whose addresses never escape, keep their fields in registers.
+    let mut local = o.reborrow();
+    let tables = &*tables;
+    for index in 0..count - 1 {
+        let s = decoder.next(tables, true);
+        local.execute(
+            s.lit_len as usize,
+            s.match_len as usize,
+            s.offset as usize,
+            index,
+        )?;
     }
+    // The last sequence updates no state.
+    let s = decoder.next(tables, false);
+    local.execute(
+        s.lit_len as usize,
+        s.match_len as usize,
+        s.offset as usize,
+        count - 1,
+    )?;
+    let (out, lit) = (local.out, local.lit);
+    o.out = out;
+    o.lit = lit;
     *reps_out = decoder.reps;
     let bits = decoder.bits;
     if !bits.finished() {
@@ -559,30 +540,6 @@ impl SeqDecoder<'_> {
     }
 }
 
-/// Decodes `batch.len()` sequences; the last one of the section (when `ends_section`) updates no
-/// state.
-#[inline(always)]
-fn decode_batch(
-    tables: &SequenceTables,
-    decoder: &mut SeqDecoder<'_>,
-    batch: &mut [Sequence],
-    ends_section: bool,
-) {
-    // A local copy whose address never escapes stays in registers.
-    let mut d = SeqDecoder { ..*decoder };
-    let (body, last) = match batch.split_last_mut() {
-        Some((last, body)) if ends_section => (body, Some(last)),
-        _ => (batch, None),
-    };
-    for seq in body {
-        *seq = d.next(tables, true);
-    }
-    if let Some(seq) = last {
-        *seq = d.next(tables, false);
-    }
-    *decoder = d;
-}
-
 /// Number_of_Sequences (3.1.1.3.2.1): the count and the bytes it took.
 #[inline(always)]
 fn read_count(src: &[u8]) -> Result<(usize, usize)> {
@@ -632,23 +589,6 @@ fn resolve_offset(offset_value: u32, is_repeat: bool, lit_len: u32, reps: &mut [
 }
 
 impl<'d> Output<'_, 'd> {
-    /// Executes a batch of decoded sequences, the first of which is sequence `first` of its block.
-    #[inline(always)]
-    fn execute_batch(&mut self, batch: &[Sequence], first: usize) -> Result<()> {
-        // A local copy whose address never escapes keeps the output positions in registers: stores
-        // through `dst` cannot alias them.
-        let mut local = self.reborrow();
-        for (i, s) in batch.iter().enumerate() {
-            let (lit_len, match_len, offset) =
-                (s.lit_len as usize, s.match_len as usize, s.offset as usize);
-            local.execute(lit_len, match_len, offset, first + i)?;
-        }
-        let (out, lit) = (local.out, local.lit);
-        self.out = out;
-        self.lit = lit;
-        Ok(())
-    }
-
     /// Copies `lit_len` literals, then a match of `match_len` bytes at `offset` back (sequence
     /// `index` of its block, for the error of an offset of 0).
     #[inline(always)]
