@@ -21,15 +21,16 @@ pub(crate) struct BackwardBits<'a> {
     consumed: u32,
 }
 
+/// The 8 bytes at `pos`, little-endian; 0 when they are not all inside `src`.
 #[inline(always)]
-fn load_le(src: &[u8], pos: usize) -> u64 {
+pub(crate) fn load_le(src: &[u8], pos: usize) -> u64 {
     match src.get(pos..pos.wrapping_add(8)) {
         Some(bytes) => {
             let mut word = [0u8; 8];
             word.copy_from_slice(bytes);
             u64::from_le_bytes(word)
         }
-        // Unreachable by the reader's invariant (pos + 8 <= len whenever it loads 8 bytes).
+        // BackwardBits never gets here: pos + 8 <= len whenever it loads 8 bytes.
         None => 0,
     }
 }
@@ -180,6 +181,24 @@ impl<'a> BackwardBits<'a> {
     #[inline(always)]
     pub(crate) fn far_from_start(&self) -> bool {
         self.pos >= 8
+    }
+
+    /// Where the loaded bytes start in the stream, and how many of their bits were read.
+    #[inline(always)]
+    pub(crate) fn position(&self) -> (usize, u32) {
+        (self.pos, self.consumed)
+    }
+
+    /// Continues from `pos` with `consumed` bits of the 8 bytes there read, as another reader
+    /// left the stream (`pos` no later than where this reader's loaded bytes start, so that
+    /// they stay inside the stream).
+    #[inline(always)]
+    pub(crate) fn resume(&mut self, pos: usize, consumed: u32) {
+        if pos <= self.pos {
+            self.pos = pos;
+            self.consumed = consumed;
+            self.container = load_le(self.src, pos);
+        }
     }
 
     /// Whether reads went past the start of the stream.

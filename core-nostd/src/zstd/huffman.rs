@@ -1,7 +1,7 @@
 //! Huffman coding of literals (RFC 8878, 4.2): the tree description (weights, direct or FSE
 //! compressed), the decoding table, and the 1- and 4-stream decoders.
 
-use super::bits::BackwardBits;
+use super::bits::{BackwardBits, load_le};
 use super::error::ZstdError;
 use super::fse::{self, FseEntry};
 use super::tables::{
@@ -379,47 +379,15 @@ impl HuffmanTable {
         let mut b3 = BackwardBits::new(s3, "Huffman stream 3")?;
         let mut b4 = BackwardBits::new(s4, "Huffman stream 4")?;
 
-        // Interleaved: four independent streams keep the CPU's units busy. Each round decodes four
-        // symbols per stream (4 * 12 bits <= the 56 a reload guarantees); reads past a stream's start
-        // cannot go out of bounds and are caught by `finish`.
-        let rounds = o4.len() / 4;
-        let table = &self.entries;
-        let shift = self.index_shift();
-        // Each stream's unread bits, left-aligned: a symbol is a shift, a lookup and a shift.
-        macro_rules! step {
-            ($window:ident, $used:ident, $out:ident, $k:expr) => {{
-                let e = table[Self::index($window, shift)];
-                $window <<= e.nb_bits;
-                $used += u32::from(e.nb_bits);
-                $out[$k] = e.symbol;
-            }};
-        }
-        for (((c1, c2), c3), c4) in o1
-            .chunks_exact_mut(4)
-            .zip(o2.chunks_exact_mut(4))
-            .zip(o3.chunks_exact_mut(4))
-            .zip(o4.chunks_exact_mut(4))
-            .take(rounds)
-        {
-            b1.reload();
-            b2.reload();
-            b3.reload();
-            b4.reload();
-            let (mut w1, mut w2, mut w3, mut w4) =
-                (b1.window(), b2.window(), b3.window(), b4.window());
-            let (mut u1, mut u2, mut u3, mut u4) = (0, 0, 0, 0);
-            for k in 0..4 {
-                step!(w1, u1, c1, k);
-                step!(w2, u2, c2, k);
-                step!(w3, u3, c3, k);
-                step!(w4, u4, c4, k);
-            }
-            b1.skip(u1);
-            b2.skip(u2);
-            b3.skip(u3);
-            b4.skip(u4);
-        }
-        let done = rounds * 4;
+        // The bulk of the symbols: all four streams at once, while they are far from their starts.
+        let done = self.decode_4_fast(
+            data,
+            [size1, size2, size3],
+            [&mut b1, &mut b2, &mut b3, &mut b4],
+            [&mut *o1, &mut *o2, &mut *o3, &mut *o4],
+        );
+        // The rest, one stream after the other, with the careful reader; reads past a stream's
+        // start cannot go out of bounds and are caught by `finish`.
         self.decode_stream_into(&mut b1, o1.get_mut(done..).unwrap_or(&mut []));
         self.decode_stream_into(&mut b2, o2.get_mut(done..).unwrap_or(&mut []));
         self.decode_stream_into(&mut b3, o3.get_mut(done..).unwrap_or(&mut []));
@@ -428,6 +396,114 @@ impl HuffmanTable {
         finish(&b2)?;
         finish(&b3)?;
         finish(&b4)
+    }
+
+    /// Decodes the four streams interleaved (four independent chains of lookups keep the CPU's
+    /// units busy), four symbols per stream a round, while every stream has 8 bytes or more left
+    /// to read: then each round needs no check. Returns the symbols written to each output; the
+    /// readers continue from there.
+    ///
+    /// Each stream's unread bits are held left-aligned in one word with a marker bit below them:
+    /// the marker's position says how many bits of the loaded bytes were read, so a reload needs
+    /// nothing else (the marker replaces the lowest bit of the loaded bytes, which no round
+    /// reaches: a round reads at most 4 * 12 bits after a reload that leaves at most 7 read).
+    #[inline(always)]
+    fn decode_4_fast(
+        &self,
+        data: &[u8],
+        [size1, size2, size3]: [usize; 3],
+        readers: [&mut BackwardBits<'_>; 4],
+        outs: [&mut [u8]; 4],
+    ) -> usize {
+        let starts = [0, size1, size1 + size2, size1 + size2 + size3];
+        // Where each stream's loaded bytes are in `data`, and its bits.
+        let mut pos = [0usize; 4];
+        let mut bits = [0u64; 4];
+        for k in 0..4 {
+            let (at, consumed) = readers[k].position();
+            // A stream shorter than 8 bytes starts at 0: then `limit` below is 0.
+            pos[k] = starts[k] + at;
+            bits[k] = (load_le(data, pos[k]) | 1) << (consumed & 63);
+        }
+        let table = &self.entries;
+        // The top `max_bits` bits index the table: a shift of 52 or more leaves at most 12.
+        let shift = 64 - self.max_bits.clamp(1, HUFFMAN_DECODE_MAX_BITS);
+        let [o1, o2, o3, o4] = outs;
+        let mut outs = [o1, o2, o3, o4];
+        let mut done = 0usize;
+        // Five symbols a round when codes are 11 bits or shorter (5 * 11 + 7 < 64), else four.
+        let per_round = if self.max_bits <= 11 { 5 } else { 4 };
+        let rounds = outs[3].len() / per_round;
+        loop {
+            // A reload moves back at most 8 bytes: this many rounds keep every load inside its
+            // stream.
+            let mut limit = rounds - done / per_round;
+            for k in 0..4 {
+                limit = limit.min((pos[k] - starts[k]) / 8);
+            }
+            if limit == 0 {
+                break;
+            }
+            if per_round == 5 {
+                Self::rounds_4::<5>(
+                    table, shift, data, &mut pos, &mut bits, &mut outs, done, limit,
+                );
+            } else {
+                Self::rounds_4::<4>(
+                    table, shift, data, &mut pos, &mut bits, &mut outs, done, limit,
+                );
+            }
+            done += limit * per_round;
+        }
+        if done > 0 {
+            for (reader, (&p, (&start, &b))) in readers
+                .into_iter()
+                .zip(pos.iter().zip(starts.iter().zip(&bits)))
+            {
+                reader.resume(p - start, b.trailing_zeros());
+            }
+        }
+        done
+    }
+
+    /// `limit` rounds of [`decode_4_fast`](Self::decode_4_fast), `N` symbols per stream each,
+    /// writing from `done` on.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn rounds_4<const N: usize>(
+        table: &[HuffmanEntry; HUFFMAN_TABLE_SIZE],
+        shift: u32,
+        data: &[u8],
+        pos: &mut [usize; 4],
+        bits: &mut [u64; 4],
+        outs: &mut [&mut [u8]; 4],
+        done: usize,
+        limit: usize,
+    ) {
+        let (mut p, mut b) = (*pos, *bits);
+        for round in 0..limit {
+            let at = done + round * N;
+            for k in 0..4 {
+                let consumed = b[k].trailing_zeros();
+                p[k] = p[k].wrapping_sub((consumed >> 3) as usize);
+                b[k] = (load_le(data, p[k]) | 1) << (consumed & 7);
+            }
+            for k in 0..4 {
+                let Some(out) = outs[k]
+                    .get_mut(at..at + N)
+                    .and_then(|o| <&mut [u8; N]>::try_from(o).ok())
+                else {
+                    continue;
+                };
+                for byte in out.iter_mut() {
+                    #[allow(clippy::cast_possible_truncation)] // below 2^12 after the shift
+                    let e = table[(b[k] >> shift) as usize];
+                    b[k] = b[k].wrapping_shl(u32::from(e.nb_bits));
+                    *byte = e.symbol;
+                }
+            }
+        }
+        (*pos, *bits) = (p, b);
     }
 
     /// Decodes `out.len()` symbols from one stream.
