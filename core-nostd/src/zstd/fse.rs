@@ -63,9 +63,9 @@ pub(crate) fn read_counts(
     bits.skip(4);
     let mut counts = [0i16; FSE_MAX_SYMBOLS];
     // `remaining` is the RFC's "remaining probabilities + 1", so that -1 needs no special case.
+    // The next value takes `nb_bits` or `nb_bits - 1` bits, `nb_bits` being the bit length of
+    // `remaining` (`threshold` its top bit).
     let mut remaining: i32 = (1 << log) + 1;
-    let mut threshold: i32 = 1 << log;
-    let mut nb_bits = log + 1;
     let mut symbol = 0usize;
     let mut previous_was_zero = false;
     while remaining > 1 {
@@ -95,29 +95,31 @@ pub(crate) fn read_counts(
                 max: max_symbol,
             });
         }
-        let word = bits.peek32();
+        // remaining >= 2 here, so nb_bits >= 2 and threshold >= 2.
+        let nb_bits = 32 - remaining.leading_zeros();
+        let threshold = 1i32 << (nb_bits - 1);
+        #[allow(clippy::cast_possible_wrap)] // masked to at most 15 bits below
+        let word = (bits.peek32() & 0x7FFF) as i32;
         let max = (2 * threshold - 1) - remaining;
-        let low = i32::try_from(word & ((1 << (nb_bits - 1)) - 1)).unwrap_or(i32::MAX);
-        let value = if low < max {
-            bits.skip(nb_bits - 1);
-            low
-        } else {
-            let full = i32::try_from(word & ((1 << nb_bits) - 1)).unwrap_or(i32::MAX);
-            bits.skip(nb_bits);
-            if full >= threshold { full - max } else { full }
-        };
+        // Values below `max` take one bit less. Branch-free: which one a value takes is as
+        // unpredictable as the data.
+        let low = word & (threshold - 1);
+        let full = word & (2 * threshold - 1);
+        let short = low < max;
+        let long_value = if full >= threshold { full - max } else { full };
+        let value = core::hint::select_unpredictable(short, low, long_value);
+        bits.skip(nb_bits - u32::from(short));
         let probability = value - 1;
         remaining -= probability.abs();
         if remaining < 1 {
             return Err(ZstdError::BadProbabilities { what, remaining });
         }
-        counts[symbol] = i16::try_from(probability).unwrap_or(0);
+        #[allow(clippy::cast_possible_truncation)] // -1 <= probability < 2^10
+        {
+            counts[symbol] = probability as i16;
+        }
         symbol += 1;
         previous_was_zero = probability == 0;
-        while remaining < threshold && nb_bits > 1 {
-            nb_bits -= 1;
-            threshold >>= 1;
-        }
     }
     let used = bits.consumed_bytes();
     if used > src.len() {
@@ -177,78 +179,75 @@ pub(crate) const fn spread(
     if symbols.len() < size {
         return false;
     }
-    // Sum check first: it guarantees every loop below stays inside the table.
-    let mut sum = 0usize;
+    // One pass over the symbols. Those of ordinary probability are laid out in a row, each
+    // repeated as often as its probability (eight copies written at once, so that short runs
+    // take no loop); the low-probability ones are set aside for the last states, `high..size`.
+    let mut low_symbols = [0u8; FSE_MAX_SYMBOLS];
+    let mut high = size;
+    let mut filled = 0usize;
     let mut s = 0;
     while s < counts.len() {
         let c = counts[s];
-        if c < -1 {
+        if c == -1 {
+            if high == 0 {
+                return false;
+            }
+            high -= 1;
+            low_symbols[size - 1 - high] = s as u8;
+            next_state[s] = 1;
+        } else if c < 0 {
             return false;
+        } else {
+            let count = c as usize;
+            // Keeps the row's writes below `size + 8`.
+            if filled + count > size {
+                return false;
+            }
+            next_state[s] = count as u16;
+            let mut written = 0;
+            while written < count {
+                let (_, rest) = row.split_at_mut(filled + written);
+                if let Some(eight) = rest.first_chunk_mut::<8>() {
+                    *eight = [s as u8; 8];
+                }
+                written += 8;
+            }
+            filled += count;
         }
-        sum += if c == -1 { 1 } else { c as usize };
         s += 1;
     }
-    if sum != size {
+    // The probabilities must fill the table exactly.
+    if filled != high {
         return false;
     }
-    let mut low_count = 0usize;
-    s = 0;
-    while s < counts.len() {
-        next_state[s] = if counts[s] == -1 {
-            low_count += 1;
-            1
-        } else {
-            counts[s] as u16
-        };
-        s += 1;
-    }
-    // States 0..high take the symbols of ordinary probability: first laid out in a row, each
-    // symbol repeated as often as its probability (eight copies written at once, so that short
-    // runs take no loop), then dealt out to the states the RFC's step visits.
-    let high = size - low_count;
-    let mut filled = 0usize;
-    s = 0;
-    while s < counts.len() {
-        let count = if counts[s] > 0 { counts[s] as usize } else { 0 };
-        let mut written = 0;
-        loop {
-            // The sum check keeps `filled + count <= size`, so these writes stay in `row`.
-            let mut k = 0;
-            while k < 8 {
-                row[filled + written + k] = s as u8;
-                k += 1;
-            }
-            written += 8;
-            if written >= count {
-                break;
-            }
-        }
-        filled += count;
-        s += 1;
-    }
-    // The step is odd and the size a power of two, so `size` steps visit every state once. States
-    // at or past `high` belong to the low-probability symbols: they receive a junk byte here and
-    // their symbol below, and the row does not advance past them. No branch: the same symbols as
-    // placing them one at a time and skipping those states.
+    // The step is odd and the size a power of two, so `size` steps visit every state once.
     let step = (size >> 1) + (size >> 3) + 3;
     let mask = size - 1;
     let mut position = 0usize;
-    let mut next = 0usize;
     let mut k = 0;
+    if high == size {
+        // Every state takes the next symbol of the row.
+        while k < size {
+            symbols[position] = row[k & mask];
+            position = (position + step) & mask;
+            k += 1;
+        }
+        return true;
+    }
+    // States at or past `high` receive a junk byte here and their symbol below, and the row
+    // does not advance past them. No branch: the same symbols as placing them one at a time and
+    // skipping those states.
+    let mut next = 0usize;
     while k < size {
-        symbols[position] = row[next];
+        symbols[position] = row[next & mask];
         next += (position < high) as usize;
         position = (position + step) & mask;
         k += 1;
     }
     let mut placed = 0usize;
-    s = 0;
-    while s < counts.len() {
-        if counts[s] == -1 {
-            placed += 1;
-            symbols[size - placed] = s as u8;
-        }
-        s += 1;
+    while placed < size - high {
+        symbols[size - 1 - placed] = low_symbols[placed & (FSE_MAX_SYMBOLS - 1)];
+        placed += 1;
     }
     true
 }
