@@ -516,28 +516,64 @@ impl SeqDecoder<'_> {
         let of_e = tables.of.own.entries[self.of_state & (OF_TABLE_SIZE - 1)];
         let bits = &mut self.bits;
         bits.reload();
-        // Extra bits in the RFC's order: offset, match length, literals length (at most 31 + 16 +
-        // 16 bits, so a reload in between when the three exceed the 57 a reload leaves minus 26).
-        let of_bits = of_e.extra_bits();
-        let offset_value = of_e.baseline() + bits.read_u32(of_bits);
-        let match_len = ml_e.baseline() + bits.read_u32(ml_e.extra_bits());
-        if of_bits + ml_e.extra_bits() + ll_e.extra_bits() > 31 {
-            bits.reload();
+        let (of_bits, ml_bits, ll_bits) = (of_e.extra_bits(), ml_e.extra_bits(), ll_e.extra_bits());
+        let state_bits = if update {
+            ll_e.nb_bits() + ml_e.nb_bits() + of_e.nb_bits()
+        } else {
+            0
+        };
+        let (offset_value, match_len, lit_len);
+        if of_bits + ml_bits + ll_bits + state_bits <= 56 {
+            // The usual case: everything this sequence reads fits in what a reload leaves (at
+            // least 56 bits), so one read takes it all and the fields come apart independently
+            // (the last one read is the lowest). Fewer dependent steps than one read per field.
+            let mut v = bits.read(of_bits + ml_bits + ll_bits + state_bits);
+            if update {
+                // States in the order literals length, match length, offset.
+                let (ll_nb, ml_nb, of_nb) = (ll_e.nb_bits(), ml_e.nb_bits(), of_e.nb_bits());
+                self.of_state = of_e.next_base() + low_bits(v, of_nb) as usize;
+                v >>= of_nb;
+                self.ml_state = ml_e.next_base() + low_bits(v, ml_nb) as usize;
+                v >>= ml_nb;
+                self.ll_state = ll_e.next_base() + low_bits(v, ll_nb) as usize;
+                v >>= ll_nb;
+            }
+            // Extra bits in the RFC's order: offset, match length, literals length.
+            lit_len = ll_e.baseline() + low_bits(v, ll_bits);
+            v >>= ll_bits;
+            match_len = ml_e.baseline() + low_bits(v, ml_bits);
+            v >>= ml_bits;
+            offset_value = of_e.baseline() + low_bits(v, of_bits);
+        } else {
+            // Long extra bits (at most 31 + 16 + 16): a reload in between when the three exceed
+            // the 57 bits a reload leaves minus the states' 26.
+            offset_value = of_e.baseline() + bits.read_u32(of_bits);
+            match_len = ml_e.baseline() + bits.read_u32(ml_bits);
+            if of_bits + ml_bits + ll_bits > 31 {
+                bits.reload();
+            }
+            lit_len = ll_e.baseline() + bits.read_u32(ll_bits);
+            if update {
+                self.ll_state = ll_e.next_base() + bits.read_index(ll_e.nb_bits());
+                self.ml_state = ml_e.next_base() + bits.read_index(ml_e.nb_bits());
+                self.of_state = of_e.next_base() + bits.read_index(of_e.nb_bits());
+            }
         }
-        let lit_len = ll_e.baseline() + bits.read_u32(ll_e.extra_bits());
         let offset = resolve_offset(offset_value, of_bits <= 1, lit_len, &mut self.reps);
-        if update {
-            // States in the order literals length, match length, offset (26 bits at most).
-            self.ll_state = ll_e.next_base() + bits.read_index(ll_e.nb_bits());
-            self.ml_state = ml_e.next_base() + bits.read_index(ml_e.nb_bits());
-            self.of_state = of_e.next_base() + bits.read_index(of_e.nb_bits());
-        }
         Sequence {
             lit_len,
             match_len,
             offset,
         }
     }
+}
+
+/// The low `n` bits of `v` (`n < 32`), as a `u32`.
+#[inline(always)]
+fn low_bits(v: u64, n: u32) -> u32 {
+    #[allow(clippy::cast_possible_truncation)] // masked to at most 31 bits
+    let bits = (v & ((1u64 << (n & 31)) - 1)) as u32;
+    bits
 }
 
 /// Number_of_Sequences (3.1.1.3.2.1): the count and the bytes it took.
