@@ -29,13 +29,15 @@ impl SeqEntry {
         )
     }
 
-    /// The same code with another transition.
-    const fn with_transition(self, next_base: u16, nb_bits: u8) -> Self {
-        Self(
-            (self.0 & 0xFF00_0000_FFFF_FFFF)
-                | ((next_base as u64) << 32)
-                | ((nb_bits as u64) << 48),
-        )
+    /// This code (its transition fields zero) in a state whose symbol's successor number is
+    /// `x`: [`fse::transition`] with its fields put straight in place. For x in `[count, 2 *
+    /// count)`, `nb_bits <= log` and the base is below the table size.
+    #[inline(always)]
+    fn in_state(self, x: u16, log: u32) -> Self {
+        let x = u32::from(x);
+        let nb_bits = log.wrapping_sub(31 - (x | 1).leading_zeros()) & 15;
+        let next_base = (x << nb_bits).wrapping_sub(1 << log) & 0xFFFF;
+        Self(self.0 | (u64::from(next_base) << 32) | (u64::from(nb_bits) << 48))
     }
 
     #[inline(always)]
@@ -247,12 +249,12 @@ impl<const N: usize> TableState<N> {
             });
         }
         let size = 1usize << counts.log;
+        let log = counts.log;
         for (entry, &symbol) in self.own.entries.iter_mut().zip(symbols.iter()).take(size) {
             let symbol = usize::from(symbol) & (FSE_MAX_SYMBOLS - 1);
             let x = next_state[symbol];
             next_state[symbol] = x.wrapping_add(1);
-            let (nb_bits, next_base) = fse::transition(x, counts.log);
-            *entry = alphabet.codes[symbol].with_transition(next_base, nb_bits);
+            *entry = alphabet.codes[symbol].in_state(x, log);
         }
         self.own.log = counts.log;
         self.active = true;
@@ -872,11 +874,17 @@ mod tests {
             (e.baseline(), e.next_base(), e.nb_bits(), e.extra_bits()),
             (65539, 300, 9, 16)
         );
-        let e = e.with_transition(7, 2);
-        assert_eq!(
-            (e.baseline(), e.next_base(), e.nb_bits(), e.extra_bits()),
-            (65539, 7, 2, 16)
-        );
+        for log in 5..=9 {
+            for x in 1..(2u16 << log) {
+                let (nb_bits, next_base) = fse::transition(x, log);
+                let e = SeqEntry::new(65539, 0, 0, 16).in_state(x, log);
+                assert_eq!(
+                    (e.baseline(), e.next_base(), e.nb_bits(), e.extra_bits()),
+                    (65539, usize::from(next_base), u32::from(nb_bits), 16),
+                    "x {x}, log {log}"
+                );
+            }
+        }
     }
 
     #[test]
