@@ -654,8 +654,9 @@ impl<'d> Output<'_, 'd> {
                 unsafe { wild_copy(self.dst.as_mut_ptr(), self.lit, self.out, lit_len) };
             } else {
                 // The last literals of the block: a wide copy would read past the destination.
-                // The output never passes the unread literals, so this moves bytes down.
-                self.dst.copy_within(self.lit..lit_end, self.out);
+                // SAFETY: the copy reads below `lit_end <= dst.len()` and writes below
+                // `out + lit_len <= end <= lit_end`.
+                unsafe { copy_down_exact(self.dst.as_mut_ptr(), self.lit, self.out, lit_len) };
             }
             // SAFETY: the match reads from `match_start - offset >= frame_start` (1 <= offset <=
             // match_start - frame_start) and writes below `end + 32 <= lit_end <= dst.len()`.
@@ -780,6 +781,29 @@ unsafe fn wild_copy(base: *mut u8, from: usize, to: usize, len: usize) {
             copy_chunk::<16>(base, from + i, to + i);
             copy_chunk::<16>(base, from + i + 16, to + i + 16);
             i += 32;
+        }
+    }
+}
+
+/// Copies `len` bytes from `from` to `to < from`, reading and writing none past their ends: 8
+/// bytes at a time, then byte by byte. (The last literals of a block lie at the very end of the
+/// destination, where a wide copy would read past it; a library call costs more than these few
+/// bytes.) Each chunk is read before it is written and `to < from`, so moving down is exact.
+///
+/// # Safety
+/// `from + len` and `to + len` must not exceed the length of the buffer at `base`.
+#[inline(always)]
+unsafe fn copy_down_exact(base: *mut u8, from: usize, to: usize, len: usize) {
+    let mut i = 0;
+    // SAFETY: (all copies) reads stay below `from + len`, writes below `to + len`.
+    unsafe {
+        while i + 8 <= len {
+            copy_chunk::<8>(base, from + i, to + i);
+            i += 8;
+        }
+        while i < len {
+            *base.add(to + i) = *base.add(from + i);
+            i += 1;
         }
     }
 }
