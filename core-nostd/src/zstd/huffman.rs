@@ -241,13 +241,16 @@ impl HuffmanTable {
     #[inline(always)]
     pub(crate) fn build(&mut self, w: &Weights) {
         let max_bits = w.max_bits.min(HUFFMAN_DECODE_MAX_BITS);
-        // Counted in four interleaved histograms: consecutive symbols of one weight (runs of
+        // The symbols are taken in four quarters, one symbol of each in turn, each quarter with
+        // its own histogram and its own next places: consecutive symbols of one weight (runs of
         // absent bytes, weight 0, above all) would otherwise wait on each other's increments.
         // Weights past `w.symbols` are zero, and weight 0 is not counted.
+        let quarter = w.symbols.div_ceil(4).min(HUFFMAN_MAX_SYMBOLS / 4);
+        let weight_of = |q: usize, i: usize| usize::from(w.weights[(q * quarter + i) & 255] & 15);
         let mut histograms = [[0u16; 16]; 4];
-        for quad in w.weights.chunks_exact(4).take(w.symbols.div_ceil(4)) {
-            for (histogram, &weight) in histograms.iter_mut().zip(quad) {
-                histogram[usize::from(weight & 15)] += 1;
+        for i in 0..quarter {
+            for (q, histogram) in histograms.iter_mut().enumerate() {
+                histogram[weight_of(q, i)] += 1;
             }
         }
         let mut rank_count = [0usize; 16];
@@ -257,39 +260,34 @@ impl HuffmanTable {
                 .map(|h| usize::from(h[weight]))
                 .sum::<usize>();
         }
-        // Where each weight's symbols start in `sorted`, and in the table.
-        let mut rank_next = [0usize; 16];
+        // Where each weight's symbols start in `sorted`, for each quarter, and in the table.
+        let mut rank_next = [[0usize; 16]; 4];
         let mut table_start = [0usize; 16];
         let mut next_symbol = 0usize;
         let mut next_entry = 0usize;
         for weight in 1..=max_bits as usize {
-            rank_next[weight] = next_symbol;
+            for (next, histogram) in rank_next.iter_mut().zip(&histograms) {
+                next[weight] = next_symbol;
+                next_symbol += usize::from(histogram[weight]);
+            }
             table_start[weight] = next_entry;
-            next_symbol += rank_count[weight];
             next_entry += rank_count[weight] << (weight - 1);
         }
         // Symbols of weight 0 all go to one junk byte past the sorted ones, so that placing one
         // takes no branch.
         let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS + 1];
-        rank_next[0] = HUFFMAN_MAX_SYMBOLS;
-        // Eight weights at a time, skipping the all-zero words of absent bytes at once.
-        for (word_index, word) in w
-            .weights
-            .chunks_exact(8)
-            .enumerate()
-            .take(w.symbols.div_ceil(8))
-        {
-            if word.iter().all(|&weight| weight == 0) {
-                continue;
-            }
-            for (k, &weight) in word.iter().enumerate() {
-                let weight = usize::from(weight & 15);
-                let slot = rank_next[weight].min(HUFFMAN_MAX_SYMBOLS);
+        for next in &mut rank_next {
+            next[0] = HUFFMAN_MAX_SYMBOLS;
+        }
+        for i in 0..quarter {
+            for (q, next) in rank_next.iter_mut().enumerate() {
+                let weight = weight_of(q, i);
+                let slot = next[weight].min(HUFFMAN_MAX_SYMBOLS);
                 #[allow(clippy::cast_possible_truncation)] // symbol < 256
                 {
-                    sorted[slot] = (word_index * 8 + k) as u8;
+                    sorted[slot] = (q * quarter + i) as u8;
                 }
-                rank_next[weight] += usize::from(weight != 0);
+                next[weight] += usize::from(weight != 0);
             }
         }
         let mut first = 0usize;
