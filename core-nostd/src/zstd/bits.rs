@@ -163,8 +163,10 @@ impl<'a> BackwardBits<'a> {
         }
     }
 
-    /// `reload` within 8 bytes of the stream start, or after reading past it.
-    #[cold]
+    /// `reload` within 8 bytes of the stream start, or after reading past it. Inlined, not cold:
+    /// the last bytes of every stream (Huffman weights, literals, sequences: several per page)
+    /// take this path once or more per symbol.
+    #[inline(always)]
     fn reload_near_start(&mut self) {
         if self.consumed > 64 || self.pos == 0 {
             return;
