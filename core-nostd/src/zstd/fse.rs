@@ -204,13 +204,19 @@ pub(crate) const fn spread(
                 return false;
             }
             next_state[s] = count as u16;
+            // Eight copies even for fewer (up to 7 bytes past the run, which the next runs
+            // overwrite; the row has room for them), so that most symbols take no loop.
             let mut written = 0;
-            while written < count {
-                let (_, rest) = row.split_at_mut(filled + written);
-                if let Some(eight) = rest.first_chunk_mut::<8>() {
+            loop {
+                if let Some((_, rest)) = row.split_at_mut_checked(filled + written)
+                    && let Some(eight) = rest.first_chunk_mut::<8>()
+                {
                     *eight = [s as u8; 8];
                 }
                 written += 8;
+                if written >= count {
+                    break;
+                }
             }
             filled += count;
         }
