@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::lz4;
 use crate::page::{CompressedPage, Encoding};
 use crate::simd::SimdBackend;
+use crate::zstd::compress::Lz4Recoder;
 use crate::{PAGE_SIZE, Page, samefill};
 
 /// What a compressor does with pages that are not same-fill.
@@ -28,9 +29,10 @@ pub enum Algorithm {
         /// Compression level: negative is faster, higher is smaller.
         level: i8,
     },
-    /// Per page: same-fill, stored when the entropy estimate says no codec would pay, otherwise LZ4
-    /// or Zstandard as the [`AdaptivePolicy`] (set with [`CompressorBuilder::adaptive_policy`])
-    /// decides from the estimate. Decoding needs no knowledge of the policy.
+    /// Per page: same-fill, stored when a quick entropy sample says no codec would pay, otherwise
+    /// LZ4, whose block becomes a Zstandard frame (LZ4's parse, entropy-coded) when it is large, as
+    /// the [`AdaptivePolicy`] (set with [`CompressorBuilder::adaptive_policy`]) decides. Decoding
+    /// needs no knowledge of the policy.
     Adaptive,
 }
 
@@ -100,21 +102,19 @@ impl CompressorBuilder {
             Some(b) => b.resolve(),
             None => SimdBackend::detect(),
         };
-        let zstd = match self.algorithm {
+        let entropy_stage = match self.algorithm {
             Algorithm::Zstd { level } => {
-                Some(crate::zstd::Compressor::new(level)?.with_backend(backend))
+                EntropyStage::Zstd(crate::zstd::Compressor::new(level)?.with_backend(backend))
             }
-            Algorithm::Adaptive => {
-                Some(crate::zstd::Compressor::new(self.policy.zstd_level)?.with_backend(backend))
-            }
-            Algorithm::Lz4 | Algorithm::SameFillOnly => None,
+            Algorithm::Adaptive => EntropyStage::Recoder(Lz4Recoder::new().with_backend(backend)),
+            Algorithm::Lz4 | Algorithm::SameFillOnly => EntropyStage::None,
         };
         Ok(StandardCompressor {
             algorithm: self.algorithm,
             backend,
             policy: self.policy,
             lz4: lz4::Compressor::with_backend(backend),
-            zstd,
+            entropy_stage,
         })
     }
 }
@@ -128,8 +128,20 @@ pub struct StandardCompressor {
     policy: AdaptivePolicy,
     /// The LZ4 hash table, kept between pages.
     lz4: lz4::Compressor,
-    /// The Zstandard encoder's tables, kept between pages (`Zstd` and `Adaptive` only).
-    zstd: Option<crate::zstd::Compressor>,
+    /// The Zstandard side's tables, kept between pages.
+    entropy_stage: EntropyStage,
+}
+
+/// What a compressor needs besides LZ4: one of them, so that it takes the room of the largest only.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum EntropyStage {
+    /// `Lz4` and `SameFillOnly`.
+    None,
+    /// `Zstd`: the whole encoder.
+    Zstd(crate::zstd::Compressor),
+    /// `Adaptive`: the entropy stage that recodes LZ4 blocks.
+    Recoder(Lz4Recoder),
 }
 
 impl StandardCompressor {
@@ -161,10 +173,37 @@ impl StandardCompressor {
     }
 
     fn zstd_page(&mut self, page: &Page) -> Result<CompressedPage> {
-        match &mut self.zstd {
-            Some(z) => zstd_page(z, page),
-            None => Err(Error::InvalidConfig("zstd compressor missing")),
+        match &mut self.entropy_stage {
+            EntropyStage::Zstd(z) => zstd_page(z, page),
+            _ => Err(Error::InvalidConfig("zstd compressor missing")),
         }
+    }
+
+    /// LZ4, then, for a large block, LZ4's parse entropy-coded as a Zstandard frame when that is
+    /// smaller than the block.
+    fn adaptive_page(&mut self, page: &Page) -> Result<CompressedPage> {
+        let mut block = [0u8; PAGE_SIZE - 1];
+        let len = match self.lz4.compress_page(page, &mut block) {
+            Ok(len) => len,
+            Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
+                return Ok(CompressedPage::stored(page));
+            }
+            Err(e) => return Err(e),
+        };
+        let lz4_block = &block[..len];
+        if self.policy.recodes(len)
+            && let EntropyStage::Recoder(recoder) = &mut self.entropy_stage
+        {
+            // Room for a frame one byte shorter than the block at most: only a smaller one is kept.
+            let mut frame = [0u8; PAGE_SIZE - 1];
+            let room = len.saturating_sub(1);
+            match recoder.recode_into(lz4_block, &mut frame[..room]) {
+                Ok(n) => return CompressedPage::from_parts(Encoding::Zstd, &frame[..n]),
+                Err(Error::OutputTooSmall { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        CompressedPage::from_parts(Encoding::Lz4, lz4_block)
     }
 }
 
@@ -177,10 +216,9 @@ impl PageCompressor for StandardCompressor {
             Algorithm::SameFillOnly => Ok(CompressedPage::stored(page)),
             Algorithm::Lz4 => self.lz4_page(page),
             Algorithm::Zstd { .. } => self.zstd_page(page),
-            Algorithm::Adaptive => match self.policy.choose_page(self.backend, page) {
+            Algorithm::Adaptive => match self.policy.choose_page(page) {
                 Choice::Stored => Ok(CompressedPage::stored(page)),
-                Choice::Lz4 => self.lz4_page(page),
-                Choice::Zstd(_) => self.zstd_page(page),
+                Choice::Lz4 => self.adaptive_page(page),
             },
         }
     }
