@@ -12,7 +12,7 @@
 //! on integers and fixed thresholds, so the same page always gets the same encoding on every target.
 
 use crate::Page;
-use crate::entropy::{self, Estimate};
+use crate::entropy::{Estimate, StagedEstimate};
 
 /// What happens to a page before any codec runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,7 @@ impl AdaptivePolicy {
     /// The choice for `page`, from its quick sample only (128 bytes, one histogram of a sample):
     /// the same as [`Self::choose`] of the page's [`Estimate`].
     pub fn choose_page(&self, page: &Page) -> Choice {
-        self.choose_quick(entropy::quick_entropy_q16(page))
+        self.choose_quick(StagedEstimate::new(page).quick_entropy_q16())
     }
 
     /// The choice for a page with this estimate.

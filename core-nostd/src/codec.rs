@@ -160,6 +160,8 @@ impl StandardCompressor {
         &self.policy
     }
 
+    /// Out of line, so that its page-sized buffer is not on the stack of every other path.
+    #[inline(never)]
     fn lz4_page(&mut self, page: &Page) -> Result<CompressedPage> {
         // One byte short of a page: a block that does not fit is stored instead.
         let mut block = [0u8; PAGE_SIZE - 1];
@@ -180,30 +182,30 @@ impl StandardCompressor {
     }
 
     /// LZ4, then, for a large block, LZ4's parse entropy-coded as a Zstandard frame when that is
-    /// smaller than the block.
+    /// smaller than the block. Out of line, with one page-sized buffer (the frame is written over
+    /// the block), so that neither this path nor the others carry a second one on the stack.
+    #[inline(never)]
     fn adaptive_page(&mut self, page: &Page) -> Result<CompressedPage> {
-        let mut block = [0u8; PAGE_SIZE - 1];
-        let len = match self.lz4.compress_page(page, &mut block) {
+        let mut buf = [0u8; PAGE_SIZE - 1];
+        let len = match self.lz4.compress_page(page, &mut buf) {
             Ok(len) => len,
             Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
                 return Ok(CompressedPage::stored(page));
             }
             Err(e) => return Err(e),
         };
-        let lz4_block = &block[..len];
         if self.policy.recodes(len)
             && let EntropyStage::Recoder(recoder) = &mut self.entropy_stage
         {
-            // Room for a frame one byte shorter than the block at most: only a smaller one is kept.
-            let mut frame = [0u8; PAGE_SIZE - 1];
-            let room = len.saturating_sub(1);
-            match recoder.recode_into(lz4_block, &mut frame[..room]) {
-                Ok(n) => return CompressedPage::from_parts(Encoding::Zstd, &frame[..n]),
-                Err(Error::OutputTooSmall { .. }) => {}
+            match recoder.recode_in_place(&mut buf, len) {
+                Ok(n) => return CompressedPage::from_parts(Encoding::Zstd, &buf[..n]),
+                // Not smaller than the block, which the attempt overwrote: LZ4 writes it again
+                // (the same bytes; this is rare on pages large enough to recode).
+                Err(Error::OutputTooSmall { .. }) => return self.lz4_page(page),
                 Err(e) => return Err(e),
             }
         }
-        CompressedPage::from_parts(Encoding::Lz4, lz4_block)
+        CompressedPage::from_parts(Encoding::Lz4, &buf[..len])
     }
 }
 

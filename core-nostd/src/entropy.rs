@@ -142,48 +142,6 @@ static C_LOG2_C_STEP_Q16: [u32; SAMPLE_BYTES] = {
     table
 };
 
-/// `c * log2(c)` in Q16 for every count a `u8` holds (the quick sample's reach at most 128; the
-/// rest make indexing by a `u8` need no check). 255 * log2(255) is below 2^11, so every entry fits.
-static C_LOG2_C_Q16: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut c = 0;
-    while c < 256 {
-        #[allow(clippy::cast_possible_truncation)] // c < 256
-        let count = c as u32;
-        table[c] = count * log2_q16(count);
-        c += 1;
-    }
-    table
-};
-
-/// Order-0 entropy of the quick sample of `page` ([`QUICK_SAMPLE_BYTES`] bytes: the first 32 of
-/// every KiB), in 1/65536 bit per byte: the value a [`SampleHistogram`] of those bytes gives, as
-/// `sum(c * log2 c)` telescopes the per-byte steps it adds. Counted in four tables, one for each byte
-/// of a group of four, so that a run of one value (a page of zeros and pointers) does not chain
-/// every increment through the one before it; the tables are summed once at the end.
-pub fn quick_entropy_q16(page: &Page) -> u32 {
-    let mut tables = [[0u8; 256]; 4];
-    for piece in page.chunks_exact(QUICK_STRIDE) {
-        for quad in piece[..QUICK_PIECE].chunks_exact(4) {
-            tables[0][usize::from(quad[0])] += 1;
-            tables[1][usize::from(quad[1])] += 1;
-            tables[2][usize::from(quad[2])] += 1;
-            tables[3][usize::from(quad[3])] += 1;
-        }
-    }
-    let [t0, t1, t2, t3] = &tables;
-    let mut sum = 0u32;
-    for v in 0..256 {
-        // Each table counts 32 of the 128 bytes: the sum fits u8. The sum of all entries is at most
-        // 128 * 7 << 16, within u32.
-        let count = t0[v] + t1[v] + t2[v] + t3[v];
-        sum += C_LOG2_C_Q16[usize::from(count)];
-    }
-    #[allow(clippy::cast_possible_truncation)] // 128
-    let bytes = QUICK_SAMPLE_BYTES as u32;
-    log2_q16(bytes).saturating_sub(sum / bytes)
-}
-
 /// The byte counts of a sample of up to [`SAMPLE_BYTES`] bytes and their `sum(c * log2 c)`, kept as
 /// bytes are added, so that the sample's entropy needs no pass over the 256 counts. The adaptive
 /// estimate samples pages with it; a caller with a sampling pattern of its own can too.
@@ -291,7 +249,7 @@ pub fn estimate(page: &Page) -> Estimate {
 
 /// [`estimate`] on a chosen backend; every backend gives the same result.
 pub fn estimate_with(backend: SimdBackend, page: &Page) -> Estimate {
-    let staged = StagedEstimate::new(page);
+    let mut staged = StagedEstimate::new(page);
     let quick_entropy_q16 = staged.quick_entropy_q16();
     staged.finish(backend, quick_entropy_q16)
 }
@@ -312,17 +270,25 @@ impl<'a> StagedEstimate<'a> {
         }
     }
 
-    /// The entropy of the quick sample ([`QUICK_SAMPLE_BYTES`] bytes), in 1/65536 bit per byte:
-    /// [`quick_entropy_q16`] of the page.
-    pub fn quick_entropy_q16(&self) -> u32 {
-        quick_entropy_q16(self.page)
+    /// The entropy of the quick sample ([`QUICK_SAMPLE_BYTES`] bytes), in 1/65536 bit per byte.
+    pub fn quick_entropy_q16(&mut self) -> u32 {
+        for at in (0..PAGE_SIZE).step_by(QUICK_STRIDE) {
+            self.sample.add_range(self.page, at, QUICK_PIECE);
+        }
+        self.sample.entropy_q16()
     }
 
     /// The whole estimate; `quick_entropy_q16` is what [`Self::quick_entropy_q16`] returned.
     pub fn finish(mut self, backend: SimdBackend, quick_entropy_q16: u32) -> Estimate {
-        // The whole sample, the quick pieces included (counted apart by the quick stage).
+        // The rest of the sample: what the quick pieces left of each block.
         for at in (0..PAGE_SIZE).step_by(SAMPLE_STRIDE) {
-            self.sample.add_range(self.page, at, SAMPLE_BLOCK);
+            let done = if at % QUICK_STRIDE == 0 {
+                QUICK_PIECE
+            } else {
+                0
+            };
+            self.sample
+                .add_range(self.page, at + done, SAMPLE_BLOCK - done);
         }
         let (zero_bytes, repeated_words) = redundancy_counts(backend, self.page);
         Estimate {
@@ -516,19 +482,6 @@ mod tests {
                 prop_assert_eq!(redundancy_counts(b, &page), oracle, "{}", b);
                 prop_assert_eq!(estimate_with(b, &page), estimate_with(SimdBackend::Scalar, &page));
             }
-        }
-
-        #[test]
-        fn quick_entropy_equals_a_sample_histogram_of_the_pieces(seed: u64, zero_from in 0usize..PAGE_SIZE, period in 1usize..64) {
-            let mut page = xorshift_page(seed);
-            for i in zero_from..PAGE_SIZE {
-                page[i] = if (i / period) % 3 == 0 { 0 } else { page[i % period] };
-            }
-            let mut sample = SampleHistogram::new();
-            for at in (0..PAGE_SIZE).step_by(QUICK_STRIDE) {
-                sample.add(&page[at..at + QUICK_PIECE]);
-            }
-            prop_assert_eq!(quick_entropy_q16(&page), sample.entropy_q16());
         }
 
         #[test]

@@ -82,6 +82,27 @@ impl Lz4Recoder {
     /// much room as the frame may take to be worth it.
     pub fn recode_into(&mut self, lz4_block: &[u8], dst: &mut [u8]) -> Result<usize> {
         let content = parse(lz4_block, &mut self.store)?;
+        self.write_frame(content, dst)
+    }
+
+    /// [`Self::recode_into`] for the LZ4 block `buf[..block_len]`, writing the frame over it (the
+    /// block is read whole before the frame is written): a frame is returned only when it is
+    /// shorter than the block, so that a caller needs no second page-sized buffer. On an error,
+    /// `buf` holds unspecified bytes.
+    pub fn recode_in_place(&mut self, buf: &mut [u8], block_len: usize) -> Result<usize> {
+        let available = buf.len();
+        let block = buf.get(..block_len).ok_or(Error::Truncated {
+            offset: 0,
+            needed: block_len,
+            available,
+        })?;
+        let content = parse(block, &mut self.store)?;
+        let room = block_len.saturating_sub(1);
+        self.write_frame(content, buf.get_mut(..room).unwrap_or_default())
+    }
+
+    /// Writes the frame of the parsed block (`content` bytes) into `dst`.
+    fn write_frame(&mut self, content: usize, dst: &mut [u8]) -> Result<usize> {
         let available = dst.len();
         let (header, header_len) = frame_header(content);
         dst.get_mut(..header_len)
@@ -377,6 +398,28 @@ mod tests {
             recoder.recode_into(&block[..n], &mut frame[..len]).unwrap(),
             len
         );
+    }
+
+    #[test]
+    fn in_place_recoding_writes_the_same_frame_over_the_block() {
+        let page = page_of_text();
+        let mut block = [0u8; PAGE_SIZE + 64];
+        let n = crate::lz4::compress_into(&page, &mut block).unwrap();
+        let (frame, len) = recode(&block[..n]).unwrap();
+        let mut recoder = Lz4Recoder::new();
+        assert_eq!(recoder.recode_in_place(&mut block, n).unwrap(), len);
+        assert_eq!(block[..len], frame[..len]);
+        // A block longer than the buffer is refused; so is one the frame cannot beat.
+        assert!(matches!(
+            recoder.recode_in_place(&mut block[..10], 11),
+            Err(Error::Truncated { .. })
+        ));
+        let mut short = [0u8; 32];
+        let m = crate::lz4::compress_into(b"abcdefgh", &mut short).unwrap();
+        assert!(matches!(
+            recoder.recode_in_place(&mut short, m),
+            Err(Error::OutputTooSmall { .. })
+        ));
     }
 
     #[test]
