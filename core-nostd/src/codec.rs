@@ -174,6 +174,8 @@ impl StandardCompressor {
         }
     }
 
+    /// Out of line, as [`Self::lz4_page`].
+    #[inline(never)]
     fn zstd_page(&mut self, page: &Page) -> Result<CompressedPage> {
         match &mut self.entropy_stage {
             EntropyStage::Zstd(z) => zstd_page(z, page),
