@@ -43,18 +43,56 @@ fn read_extended_length(
     }
 }
 
+/// Copies `src` into `dst`, of the same length: a short one (the last literals of a block, copies
+/// near the end of the output) with two overlapping word copies instead of a call to `memcpy`, which
+/// costs more than the copy at these sizes.
+#[inline(always)]
+fn copy_exact(dst: &mut [u8], src: &[u8]) {
+    let len = src.len();
+    if (8..=16).contains(&len) {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[len - 8..].copy_from_slice(&src[len - 8..]);
+    } else if (4..8).contains(&len) {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[len - 4..].copy_from_slice(&src[len - 4..]);
+    } else if len < 4 {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
+        }
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
 /// Copies a match exactly, without touching bytes past its end: the path near the end of the output.
 /// `offset <= op` and `op + len <= dst.len()` are checked by the caller. The bytes before `op` are
-/// final, so the source of an overlapping copy is read as the loop writes it.
+/// final, so the source of an overlapping copy is read as the copy writes it.
 #[inline(never)]
 fn copy_match_exact(dst: &mut [u8], op: usize, offset: usize, len: usize) {
     let start = op - offset;
+    let end = op + len;
     if offset >= len {
-        dst.copy_within(start..start + len, op);
-    } else {
-        for i in op..op + len {
-            dst[i] = dst[i - offset];
-        }
+        let (before, from_op) = dst.split_at_mut(op);
+        copy_exact(&mut from_op[..len], &before[start..start + len]);
+        return;
+    }
+    // Overlapping: every byte repeats the one `offset` before it, so also the one `period` before
+    // it, the first multiple of offset that is 8 or more, once `period` bytes from `start` are
+    // written. Then whole words can be copied: each word's source is final before it is read.
+    let period = offset * 8usize.div_ceil(offset);
+    let seeded = (start + period).min(end);
+    let mut i = op;
+    while i < seeded {
+        dst[i] = dst[i - offset];
+        i += 1;
+    }
+    while end - i >= 8 {
+        dst.copy_within(i - period..i - period + 8, i);
+        i += 8;
+    }
+    while i < end {
+        dst[i] = dst[i - period];
+        i += 1;
     }
 }
 
@@ -157,7 +195,7 @@ fn checked_sequence<K: Kernels>(
         // copy; src and dst are distinct borrows.
         unsafe { K::copy_wild32(dst.as_mut_ptr().add(*op), src.as_ptr().add(*ip), literals) };
     } else {
-        dst[*op..*op + literals].copy_from_slice(&src[*ip..*ip + literals]);
+        copy_exact(&mut dst[*op..*op + literals], &src[*ip..*ip + literals]);
     }
     *ip += literals;
     *op += literals;

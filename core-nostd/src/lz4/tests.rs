@@ -537,6 +537,59 @@ fn overlapping_matches_of_every_small_offset_decode() {
     }
 }
 
+#[test]
+fn exact_copies_at_the_output_end_match_a_byte_loop() {
+    // A match that ends the output exactly is copied wide but for its last bytes, which the exact
+    // path copies (word by word once a period of 8 or more bytes is written): every offset and
+    // length, against a byte-by-byte expansion.
+    let (offsets, lens) = if cfg!(miri) {
+        (1..=9usize, 4..=30usize)
+    } else {
+        (1..=24, 4..=90)
+    };
+    for offset in offsets {
+        for match_len in lens.clone() {
+            let mut block = [0u8; 64];
+            let mut n = 0;
+            block[n] = ((offset.min(15) as u8) << 4) | ((match_len - 4).min(15) as u8);
+            n += 1;
+            if offset >= 15 {
+                block[n] = (offset - 15) as u8;
+                n += 1;
+            }
+            let mut expected = [0u8; 128];
+            for (i, e) in expected[..offset].iter_mut().enumerate() {
+                block[n] = (i * 37 + 11) as u8;
+                *e = block[n];
+                n += 1;
+            }
+            block[n..n + 2].copy_from_slice(&(offset as u16).to_le_bytes());
+            n += 2;
+            if match_len - 4 >= 15 {
+                push_length(&mut block, &mut n, match_len - 4 - 15);
+            }
+            block[n] = 0x50;
+            block[n + 1..n + 6].copy_from_slice(b"tail!");
+            n += 6;
+            for i in offset..offset + match_len {
+                expected[i] = expected[i - offset];
+            }
+            let total = offset + match_len + 5;
+            expected[total - 5..total].copy_from_slice(b"tail!");
+            for backend in SimdBackend::available() {
+                let mut out = [0u8; 128];
+                let r = decompress_into_with(backend, &block[..n], &mut out[..total]);
+                assert_eq!(r, Ok(total), "{backend} o {offset} ml {match_len}");
+                assert_eq!(
+                    &out[..total],
+                    &expected[..total],
+                    "{backend} o {offset} ml {match_len}"
+                );
+            }
+        }
+    }
+}
+
 /// Appends an LZ4 length continuation (`rest` = length - 15) to `block` at `n`.
 fn push_length(block: &mut [u8], n: &mut usize, mut rest: usize) {
     while rest >= 255 {
