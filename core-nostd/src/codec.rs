@@ -115,12 +115,13 @@ impl CompressorBuilder {
             policy: self.policy,
             lz4: lz4::Compressor::with_backend(backend),
             entropy_stage,
+            decoder: PageDecompressor::new(backend),
         })
     }
 }
 
 /// The compressor that [`CompressorBuilder`] builds: one algorithm, one backend, and the state of the
-/// codecs it uses.
+/// codecs it uses, a [`PageDecompressor`] included (any compressor may meet a Zstandard page).
 #[derive(Debug, Clone)]
 pub struct StandardCompressor {
     algorithm: Algorithm,
@@ -130,6 +131,8 @@ pub struct StandardCompressor {
     lz4: lz4::Compressor,
     /// The Zstandard side's tables, kept between pages.
     entropy_stage: EntropyStage,
+    /// The Zstandard decoder's workspace.
+    decoder: PageDecompressor,
 }
 
 /// What a compressor needs besides LZ4: one of them, so that it takes the room of the largest only.
@@ -142,6 +145,40 @@ enum EntropyStage {
     Zstd(crate::zstd::Compressor),
     /// `Adaptive`: the entropy stage that recodes LZ4 blocks.
     Recoder(Lz4Recoder),
+}
+
+/// Decompresses pages of any encoding: the part of a [`StandardCompressor`] that decoding needs, for
+/// a user that only decodes (a GPU thread, a reader). It holds the Zstandard decoder's workspace
+/// ([`crate::zstd::Decompressor::SIZE`] bytes), scratch space for one page at a time, so that
+/// decoding a page neither initialises nor puts on the stack 21 KiB of tables.
+#[derive(Debug)]
+pub struct PageDecompressor {
+    backend: SimdBackend,
+    zstd: crate::zstd::Decompressor<'static>,
+}
+
+impl PageDecompressor {
+    /// A decompressor whose kernels run on `backend` (one the CPU lacks falls back to the best it
+    /// has, as [`SimdBackend::resolve`] says). The output is the same on every backend.
+    pub fn new(backend: SimdBackend) -> Self {
+        let backend = backend.resolve();
+        Self {
+            backend,
+            zstd: crate::zstd::Decompressor::new().prefer_backend(backend),
+        }
+    }
+
+    /// Decompresses `packed` into `out`, which receives exactly one page.
+    pub fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()> {
+        decode_page(self.backend, &mut self.zstd, packed, out)
+    }
+}
+
+impl Clone for PageDecompressor {
+    /// The workspace holds nothing between pages: a clone gets a fresh one.
+    fn clone(&self) -> Self {
+        Self::new(self.backend)
+    }
 }
 
 impl StandardCompressor {
@@ -228,7 +265,7 @@ impl PageCompressor for StandardCompressor {
     }
 
     fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()> {
-        decode_page(self.backend, packed, out)
+        self.decoder.decompress_into(packed, out)
     }
 }
 
@@ -242,9 +279,13 @@ fn zstd_page(z: &mut crate::zstd::Compressor, page: &Page) -> Result<CompressedP
     }
 }
 
-/// Decodes any compressed page into `out`. Stateless codecs only; the stateful ones go through their
-/// compressor.
-fn decode_page(backend: SimdBackend, packed: &CompressedPage, out: &mut Page) -> Result<()> {
+/// Decodes any compressed page into `out`, Zstandard frames with `zstd`'s tables.
+fn decode_page(
+    backend: SimdBackend,
+    zstd: &mut crate::zstd::Decompressor<'_>,
+    packed: &CompressedPage,
+    out: &mut Page,
+) -> Result<()> {
     let payload = packed.payload();
     match packed.encoding() {
         Encoding::Stored => {
@@ -267,7 +308,7 @@ fn decode_page(backend: SimdBackend, packed: &CompressedPage, out: &mut Page) ->
         Encoding::Lz4 => lz4::decompress_page(backend, payload, out),
         Encoding::Zstd => {
             // One frame that must fill the page exactly; a frame of more fails as output too small.
-            let len = crate::zstd::decompress_into(payload, out)?;
+            let len = zstd.decompress_into(payload, out)?;
             if len != PAGE_SIZE {
                 return Err(Error::WrongDecodedLength { len });
             }
@@ -364,6 +405,44 @@ mod tests {
         // A corrupt frame is an error, not a panic.
         let packed = CompressedPage::from_parts(Encoding::Zstd, &frame[..9]).unwrap();
         assert!(matches!(c.decompress(&packed), Err(Error::Zstd(_))));
+    }
+
+    #[test]
+    fn a_page_decompressor_decodes_what_every_algorithm_writes() {
+        let mut text = [0u8; PAGE_SIZE];
+        for (i, b) in text.iter_mut().enumerate() {
+            *b = b"pages of text, pages of text, compressed "[i % 41] ^ (i / 512) as u8;
+        }
+        let mut decoder = PageDecompressor::new(SimdBackend::Scalar);
+        for algorithm in [
+            Algorithm::Lz4,
+            Algorithm::Zstd { level: 1 },
+            Algorithm::Adaptive,
+            Algorithm::SameFillOnly,
+        ] {
+            let mut c = CompressorBuilder::new()
+                .algorithm(algorithm)
+                .build()
+                .unwrap();
+            for page in [text, [7u8; PAGE_SIZE]] {
+                let packed = c.compress(&page).unwrap();
+                let mut out = [0u8; PAGE_SIZE];
+                decoder.decompress_into(&packed, &mut out).unwrap();
+                assert_eq!(out, page, "{algorithm:?}");
+                // Its clone, and the compressor's own decoder, agree.
+                decoder.clone().decompress_into(&packed, &mut out).unwrap();
+                assert_eq!(out, page, "{algorithm:?}");
+                assert_eq!(c.decompress(&packed).unwrap(), page, "{algorithm:?}");
+            }
+        }
+        // A frame cut short is an error for it too.
+        let frame = [0x28, 0xB5, 0x2F, 0xFD, 0x60, 0x00, 0x0F, 0x03, 0x80];
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &frame).unwrap();
+        let mut out = [0u8; PAGE_SIZE];
+        assert!(matches!(
+            decoder.decompress_into(&packed, &mut out),
+            Err(Error::Zstd(_))
+        ));
     }
 
     #[test]
