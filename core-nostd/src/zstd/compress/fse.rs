@@ -64,12 +64,36 @@ impl EncodingTable {
         }
         let step = (size >> 1) + (size >> 3) + 3;
         let mut pos = 0usize;
-        for (s, &n) in norm.iter().enumerate().take(symbols) {
-            for _ in 0..n.max(0) {
-                symbol_at[pos] = u8::try_from(s).unwrap_or(0);
+        if high == size - 1 {
+            // No low-probability cell: the step visits every cell once, so the symbols can be laid
+            // out in order first (eight copies per store) and then scattered without a branch on
+            // each symbol's count.
+            let mut in_order = [0u8; MAX_TABLE_SIZE + 8];
+            let mut at = 0usize;
+            for (s, &n) in norm.iter().enumerate().take(symbols) {
+                let copies = u64::from(u8::try_from(s).unwrap_or(0)) * 0x0101_0101_0101_0101;
+                let n = n.max(0) as usize;
+                let mut i = 0;
+                while i < n {
+                    if let Some(chunk) = in_order.get_mut(at + i..at + i + 8) {
+                        chunk.copy_from_slice(&copies.to_le_bytes());
+                    }
+                    i += 8;
+                }
+                at += n;
+            }
+            for &s in &in_order[..size] {
+                symbol_at[pos] = s;
                 pos = (pos + step) & mask;
-                while pos > high {
+            }
+        } else {
+            for (s, &n) in norm.iter().enumerate().take(symbols) {
+                for _ in 0..n.max(0) {
+                    symbol_at[pos] = u8::try_from(s).unwrap_or(0);
                     pos = (pos + step) & mask;
+                    while pos > high {
+                        pos = (pos + step) & mask;
+                    }
                 }
             }
         }

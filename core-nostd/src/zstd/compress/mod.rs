@@ -599,5 +599,5 @@ mod tests {
         assert_eq!(Compressor::FOOTPRINT, 62_424);
     }
 
-    const EXPECTED_DIGEST: u64 = 15_806_697_942_306_942_677;
+    const EXPECTED_DIGEST: u64 = 14_889_124_987_638_426_402;
 }
