@@ -93,10 +93,7 @@ fn strategy(level: i8) -> Result<Strategy> {
             step: 1,
             skip_log: 9,
         }),
-        0 | 3 => Strategy::Dfast(DfastParams {
-            short_bytes: 4,
-            skip_log: 8,
-        }),
+        0 | 3 => Strategy::Dfast(DfastParams { short_bytes: 4 }),
         4 => lazy(4, Lookahead::Greedy, 32),
         5 => lazy(8, Lookahead::Lazy, 32),
         6 => lazy(16, Lookahead::Lazy, 64),
