@@ -110,32 +110,24 @@ impl EncodingTable {
         }
         let mut total = 0i32;
         for (slot, &n) in self.transform.iter_mut().zip(norm) {
+            // Computed the same way for every count, selected without a branch (counts vary from
+            // one symbol to the next): "less than one" (-1) takes one cell like 1, and a 1-cell
+            // symbol always emits `table_log` bits, which `(cells - 1) | 1` gives.
             let n = i32::from(n);
-            *slot = match n {
-                0 => SymbolTransform {
-                    delta_find_state: 0,
-                    // Never used for a symbol that occurs; set so that it would emit the most bits.
-                    delta_nb_bits: ((table_log + 1) << 16) - (1 << table_log),
-                },
-                -1 | 1 => {
-                    let t = SymbolTransform {
-                        delta_find_state: total - 1,
-                        delta_nb_bits: (table_log << 16).wrapping_sub(1 << table_log),
-                    };
-                    total += 1;
-                    t
-                }
-                _ => {
-                    let max_bits_out = table_log - (31 - (n as u32 - 1).leading_zeros());
-                    let min_state_plus = (n as u32) << max_bits_out;
-                    let t = SymbolTransform {
-                        delta_find_state: total - n,
-                        delta_nb_bits: (max_bits_out << 16).wrapping_sub(min_state_plus),
-                    };
-                    total += n;
-                    t
-                }
+            let cells = if n == -1 { 1 } else { n.max(0) };
+            let c = cells.max(1) as u32;
+            let max_bits_out = table_log - (31 - ((c - 1) | 1).leading_zeros());
+            let used = SymbolTransform {
+                delta_find_state: total - cells.max(1),
+                delta_nb_bits: (max_bits_out << 16).wrapping_sub(c << max_bits_out),
             };
+            // Never used for a symbol that occurs; set so that it would emit the most bits.
+            let absent = SymbolTransform {
+                delta_find_state: 0,
+                delta_nb_bits: ((table_log + 1) << 16) - (1 << table_log),
+            };
+            *slot = if n == 0 { absent } else { used };
+            total += cells;
         }
         self.table_log = table_log;
     }
