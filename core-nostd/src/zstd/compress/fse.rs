@@ -68,12 +68,18 @@ impl EncodingTable {
             // No low-probability cell: the step visits every cell once, so the symbols can be laid
             // out in order first (eight copies per store) and then scattered without a branch on
             // each symbol's count.
-            let mut in_order = [0u8; MAX_TABLE_SIZE + 8];
+            let mut in_order = [0u8; MAX_TABLE_SIZE + 16];
             let mut at = 0usize;
             for (s, &n) in norm.iter().enumerate().take(symbols) {
                 let copies = u64::from(u8::try_from(s).unwrap_or(0)) * 0x0101_0101_0101_0101;
                 let n = n.max(0) as usize;
-                let mut i = 0;
+                // Sixteen copies whatever the count (most counts are below 16, and a loop exit
+                // that depends on each would mispredict), more only for the largest.
+                if let Some(chunk) = in_order.get_mut(at..at + 16) {
+                    chunk[..8].copy_from_slice(&copies.to_le_bytes());
+                    chunk[8..].copy_from_slice(&copies.to_le_bytes());
+                }
+                let mut i = 16;
                 while i < n {
                     if let Some(chunk) = in_order.get_mut(at + i..at + i + 8) {
                         chunk.copy_from_slice(&copies.to_le_bytes());
@@ -126,7 +132,12 @@ impl EncodingTable {
                 delta_find_state: 0,
                 delta_nb_bits: ((table_log + 1) << 16) - (1 << table_log),
             };
-            *slot = if n == 0 { absent } else { used };
+            // Selected with a mask: the compiler would otherwise branch.
+            let keep = 0u32.wrapping_sub(u32::from(n != 0));
+            *slot = SymbolTransform {
+                delta_find_state: used.delta_find_state & keep as i32,
+                delta_nb_bits: (used.delta_nb_bits & keep) | (absent.delta_nb_bits & !keep),
+            };
             total += cells;
         }
         self.table_log = table_log;
@@ -223,11 +234,9 @@ pub fn normalize(counts: &[u32], total: u32, table_log: u32, norm: &mut [i16]) -
     let mut largest_norm = 0u32;
     let step = (u64::from(scale) << 32) / u64::from(total.max(1));
     for (s, (&c, n)) in counts.iter().zip(norm.iter_mut()).enumerate() {
-        if c == 0 {
-            *n = 0;
-            continue;
-        }
-        let v = ((u64::from(c) * step + (1 << 31)) >> 32).max(1) as u32;
+        // Zero for an absent symbol, at least one cell for a present one, without a branch on
+        // the count.
+        let v = ((u64::from(c) * step + (1 << 31)) >> 32).max(u64::from(c > 0)) as u32;
         #[allow(clippy::cast_possible_truncation)] // v <= scale <= 512
         {
             *n = v as i16;
