@@ -291,15 +291,20 @@ pub fn write_description(norm: &[i16], table_log: u32, out: &mut [u8]) -> Option
     let mut previous_zero = false;
     let mut symbol = 0usize;
     let symbols = norm.len();
+    // Moves every whole byte out (eight bytes stored, as many kept), leaving fewer than 8 bits:
+    // no branch on how many bits are pending. Fewer than 34 bits are added between two flushes.
     macro_rules! flush16 {
         () => {
-            if acc_bits > 16 {
-                let b = out.get_mut(pos..pos + 2)?;
-                b.copy_from_slice(&acc.to_le_bytes()[..2]);
-                pos += 2;
-                acc >>= 16;
-                acc_bits -= 16;
+            let bytes = (acc_bits / 8) as usize;
+            if let Some(chunk) = out.get_mut(pos..pos + 8) {
+                chunk.copy_from_slice(&acc.to_le_bytes());
+            } else {
+                out.get_mut(pos..pos + bytes)?
+                    .copy_from_slice(&acc.to_le_bytes()[..bytes]);
             }
+            pos += bytes;
+            acc >>= acc_bits & 56;
+            acc_bits &= 7;
         };
     }
     while symbol < symbols && remaining > 1 {
@@ -342,10 +347,11 @@ pub fn write_description(norm: &[i16], table_log: u32, out: &mut [u8]) -> Option
             acc_bits -= 1;
         }
         previous_zero = value == 1;
-        while remaining < threshold {
-            nb_bits -= 1;
-            threshold >>= 1;
-        }
+        // The threshold is the largest power of two not above what remains (the loop of the
+        // format's description, computed at once).
+        let bits = 31 - (remaining.max(1) as u32).leading_zeros();
+        threshold = 1 << bits;
+        nb_bits = bits + 1;
         flush16!();
     }
     if remaining != 1 {
