@@ -1,28 +1,28 @@
-//! Per-page codec choice for [`Algorithm::Adaptive`](crate::Algorithm::Adaptive): look at a page's
-//! [`Estimate`] (sampled entropy, zero bytes, repeated words) and decide, before any codec runs,
-//! whether to store it raw, give it to LZ4, or spend Zstandard's entropy coding on it.
+//! Per-page codec choice for [`Algorithm::Adaptive`](crate::Algorithm::Adaptive): store a page
+//! whose sample looks random without running a codec; give every other page to LZ4; and when LZ4's
+//! block is large, entropy-code LZ4's own parse of the page as a Zstandard frame
+//! ([`Lz4Recoder`](crate::zstd::compress::Lz4Recoder)) instead of running a second match finder.
 //!
 //! Why these signals: Zstandard's gain over LZ4 on memory pages comes mostly from entropy-coding the
-//! literals and sequences. Pages dominated by zero runs are already cheap for LZ4 (its tokens cover
-//! the runs), so the bytes Zstandard can save are on pages with many non-zero literals whose
-//! distribution is skewed (moderate entropy). Pages whose sample looks random save nothing with any
-//! codec and are stored without running one. Every decision is made on integers and fixed
-//! thresholds, so the same page always gets the same encoding on every target.
+//! literals and sequences, and it is largest on pages that LZ4 leaves large (many literals with a
+//! skewed distribution, many short matches): LZ4's block size measures that directly, for the price
+//! of LZ4, which every page pays anyway. Pages that LZ4 already shrinks well (zero runs, long
+//! repeats) gain little from the entropy stage and keep their LZ4 block. Pages whose quick sample
+//! looks random save nothing with any codec and are stored before LZ4 runs. Every decision is made
+//! on integers and fixed thresholds, so the same page always gets the same encoding on every target.
 
 use crate::Page;
 use crate::entropy::{Estimate, StagedEstimate};
-use crate::simd::SimdBackend;
 
-/// Where a page goes.
+/// What happens to a page before any codec runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Choice {
-    /// Keep the raw bytes: the estimate says no codec would pay.
+    /// Keep the raw bytes: the sample says no codec would pay.
     Stored,
-    /// LZ4: fastest, for pages Zstandard would not shrink much further.
+    /// Run LZ4; a block of at least [`AdaptivePolicy::recode_min_lz4_len`] bytes then becomes a
+    /// Zstandard frame when that is smaller ([`AdaptivePolicy::recodes`]).
     Lz4,
-    /// Zstandard at this level.
-    Zstd(i8),
 }
 
 /// The thresholds of the adaptive choice, all public so that a caller can tune them. The defaults
@@ -32,24 +32,18 @@ pub enum Choice {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AdaptivePolicy {
     /// Entropy of the quick sample (128 bytes), in 1/65536 bit per byte, at or above which a page is
-    /// stored at once, before the rest of the estimate is computed. 128 random bytes measure about
-    /// 6.55 bits (never below 6.3 in 300 trials); of the 16,384 pages of memdump.bin, 6 reach 6.25,
-    /// and storing them costs 0.02% of the corpus ratio. A random page that slips under it is still
-    /// stored by `store_entropy_q16`, one stage later.
+    /// stored without running a codec. 128 random bytes measure about 6.55 bits (never below 6.3 in
+    /// 300 trials); of the 16,384 pages of memdump.bin, 6 reach 6.25, and storing them costs 0.02%
+    /// of the corpus ratio. A random page that slips under it costs one LZ4 run, whose block does
+    /// not fit a page, and is stored then.
     pub quick_store_entropy_q16: u32,
-    /// Sample entropy, in 1/65536 bit per byte, at or above which a page is stored without running a
-    /// codec. A 1 KiB sample of random bytes measures about 7.8 bits; compressible pages rarely
-    /// exceed 6.5.
-    pub store_entropy_q16: u32,
-    /// Smallest sample entropy (1/65536 bit per byte) for which Zstandard is chosen: below it the page
-    /// is nearly one symbol and LZ4 already does well.
-    pub zstd_min_entropy_q16: u32,
-    /// Sample entropy (1/65536 bit per byte) from which Zstandard is no longer chosen.
-    pub zstd_max_entropy_q16: u32,
-    /// Most zero bytes a page may have for Zstandard to be chosen (zero runs are cheap for LZ4).
-    pub zstd_max_zero_bytes: u32,
-    /// The Zstandard level for chosen pages.
-    pub zstd_level: i8,
+    /// Length of an LZ4 block (bytes, for a 4096-byte page) from which LZ4's parse is entropy-coded
+    /// as a Zstandard frame, kept when it is smaller than the block. Lower values recode more pages:
+    /// a better ratio for more time. On memdump.bin, with LZ4 alone at 3.12, 1300 recodes 47% of
+    /// the pages for a ratio of 3.91, 1500 34% for 3.73, 1700 (the default) 26% for 3.61, 2000 16%
+    /// for 3.43; 4096 or more recodes nothing (LZ4 alone). Entropy-coding a page costs about twice
+    /// what LZ4 costs on it.
+    pub recode_min_lz4_len: u32,
 }
 
 impl Default for AdaptivePolicy {
@@ -58,53 +52,42 @@ impl Default for AdaptivePolicy {
     }
 }
 
-const fn bits_q16(tenths: u32) -> u32 {
-    tenths * 65536 / 10
-}
-
 impl AdaptivePolicy {
     /// The default thresholds.
     pub const DEFAULT: Self = Self {
         quick_store_entropy_q16: 25 << 14, // 6.25 bits
-        store_entropy_q16: bits_q16(72),
-        zstd_min_entropy_q16: bits_q16(5),
-        zstd_max_entropy_q16: bits_q16(60),
-        zstd_max_zero_bytes: 1536,
-        zstd_level: 1,
+        recode_min_lz4_len: 1700,
     };
 
-    /// The choice for `page`, computing only as much of its estimate as the choice needs: a page
-    /// whose quick sample looks random is stored without the rest. The same as
-    /// [`Self::choose`] of the page's full [`Estimate`].
-    pub fn choose_page(&self, backend: SimdBackend, page: &Page) -> Choice {
-        let mut estimate = StagedEstimate::new(page);
-        let quick = estimate.quick_entropy_q16();
-        if quick >= self.quick_store_entropy_q16 {
-            return Choice::Stored;
-        }
-        self.choose(&estimate.finish(backend, quick))
+    /// The choice for `page`, from its quick sample only (128 bytes, one histogram of a sample):
+    /// the same as [`Self::choose`] of the page's [`Estimate`].
+    pub fn choose_page(&self, page: &Page) -> Choice {
+        self.choose_quick(StagedEstimate::new(page).quick_entropy_q16())
     }
 
     /// The choice for a page with this estimate.
     pub fn choose(&self, estimate: &Estimate) -> Choice {
-        let entropy = estimate.sample_entropy_q16;
-        if estimate.quick_entropy_q16 >= self.quick_store_entropy_q16
-            || entropy >= self.store_entropy_q16
-        {
+        self.choose_quick(estimate.quick_entropy_q16)
+    }
+
+    fn choose_quick(&self, quick_entropy_q16: u32) -> Choice {
+        if quick_entropy_q16 >= self.quick_store_entropy_q16 {
             Choice::Stored
-        } else if (self.zstd_min_entropy_q16..self.zstd_max_entropy_q16).contains(&entropy)
-            && estimate.zero_bytes <= self.zstd_max_zero_bytes
-        {
-            Choice::Zstd(self.zstd_level)
         } else {
             Choice::Lz4
         }
+    }
+
+    /// Whether a page whose LZ4 block is `lz4_len` bytes long is worth re-encoding as Zstandard.
+    pub fn recodes(&self, lz4_len: usize) -> bool {
+        u32::try_from(lz4_len).is_ok_and(|len| len >= self.recode_min_lz4_len)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simd::SimdBackend;
     use crate::{PAGE_SIZE, entropy};
 
     fn xorshift_page(seed: u64) -> crate::Page {
@@ -122,44 +105,31 @@ mod tests {
     #[test]
     fn random_pages_are_stored_without_a_codec() {
         for seed in 1..20 {
-            let e = entropy::estimate(&xorshift_page(seed));
+            let page = xorshift_page(seed);
+            let e = entropy::estimate(&page);
             assert_eq!(AdaptivePolicy::DEFAULT.choose(&e), Choice::Stored, "{e:?}");
+            assert_eq!(AdaptivePolicy::DEFAULT.choose_page(&page), Choice::Stored);
         }
     }
 
     #[test]
-    fn text_goes_to_zstd_and_zero_heavy_pages_to_lz4() {
+    fn compressible_pages_go_to_lz4() {
         let text = b"The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ";
         let mut page = [0u8; PAGE_SIZE];
         for (i, b) in page.iter_mut().enumerate() {
             *b = text[(i * 7 + i / 91) % text.len()];
         }
-        let policy = AdaptivePolicy::DEFAULT;
-        assert_eq!(
-            policy.choose(&entropy::estimate(&page)),
-            Choice::Zstd(policy.zstd_level)
-        );
-        // Mostly zeros with a few pointers: LZ4's tokens already cover the runs.
         let mut sparse = [0u8; PAGE_SIZE];
         for i in (0..PAGE_SIZE).step_by(64) {
             sparse[i..i + 6].copy_from_slice(&(0x7f00_dead_0000u64 + i as u64).to_le_bytes()[..6]);
         }
-        assert_eq!(policy.choose(&entropy::estimate(&sparse)), Choice::Lz4);
-    }
-
-    #[test]
-    fn the_staged_choice_equals_the_full_one() {
         let policy = AdaptivePolicy::DEFAULT;
-        let mut text = [0u8; PAGE_SIZE];
-        for (i, b) in text.iter_mut().enumerate() {
-            *b = b"staged choice "[i % 14].wrapping_add((i / 512) as u8);
-        }
-        for page in [xorshift_page(5), text, [0u8; PAGE_SIZE]] {
+        for p in [page, sparse, [0u8; PAGE_SIZE]] {
+            assert_eq!(policy.choose_page(&p), Choice::Lz4);
             for backend in SimdBackend::available() {
                 assert_eq!(
-                    policy.choose_page(backend, &page),
-                    policy.choose(&entropy::estimate_with(backend, &page)),
-                    "{backend}"
+                    policy.choose(&entropy::estimate_with(backend, &p)),
+                    Choice::Lz4
                 );
             }
         }
@@ -168,19 +138,19 @@ mod tests {
     #[test]
     fn thresholds_are_honoured() {
         let estimate = Estimate {
-            quick_entropy_q16: bits_q16(35),
-            sample_entropy_q16: bits_q16(30),
+            quick_entropy_q16: (35 << 16) / 10,
+            sample_entropy_q16: 3 << 16,
             zero_bytes: 100,
             repeated_words: 0,
         };
         let mut policy = AdaptivePolicy::DEFAULT;
-        assert_eq!(policy.choose(&estimate), Choice::Zstd(1));
-        policy.zstd_max_zero_bytes = 50;
         assert_eq!(policy.choose(&estimate), Choice::Lz4);
-        policy.store_entropy_q16 = bits_q16(30);
+        policy.quick_store_entropy_q16 = (35 << 16) / 10;
         assert_eq!(policy.choose(&estimate), Choice::Stored);
-        policy.store_entropy_q16 = bits_q16(80);
-        policy.quick_store_entropy_q16 = bits_q16(35);
-        assert_eq!(policy.choose(&estimate), Choice::Stored);
+        policy.recode_min_lz4_len = 1000;
+        assert!(!policy.recodes(999));
+        assert!(policy.recodes(1000));
+        policy.recode_min_lz4_len = u32::MAX;
+        assert!(!policy.recodes(4095));
     }
 }

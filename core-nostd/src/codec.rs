@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::lz4;
 use crate::page::{CompressedPage, Encoding};
 use crate::simd::SimdBackend;
+use crate::zstd::compress::Lz4Recoder;
 use crate::{PAGE_SIZE, Page, samefill};
 
 /// What a compressor does with pages that are not same-fill.
@@ -28,9 +29,10 @@ pub enum Algorithm {
         /// Compression level: negative is faster, higher is smaller.
         level: i8,
     },
-    /// Per page: same-fill, stored when the entropy estimate says no codec would pay, otherwise LZ4
-    /// or Zstandard as the [`AdaptivePolicy`] (set with [`CompressorBuilder::adaptive_policy`])
-    /// decides from the estimate. Decoding needs no knowledge of the policy.
+    /// Per page: same-fill, stored when a quick entropy sample says no codec would pay, otherwise
+    /// LZ4, whose block becomes a Zstandard frame (LZ4's parse, entropy-coded) when it is large, as
+    /// the [`AdaptivePolicy`] (set with [`CompressorBuilder::adaptive_policy`]) decides. Decoding
+    /// needs no knowledge of the policy.
     Adaptive,
 }
 
@@ -100,27 +102,26 @@ impl CompressorBuilder {
             Some(b) => b.resolve(),
             None => SimdBackend::detect(),
         };
-        let zstd = match self.algorithm {
+        let entropy_stage = match self.algorithm {
             Algorithm::Zstd { level } => {
-                Some(crate::zstd::Compressor::new(level)?.with_backend(backend))
+                EntropyStage::Zstd(crate::zstd::Compressor::new(level)?.with_backend(backend))
             }
-            Algorithm::Adaptive => {
-                Some(crate::zstd::Compressor::new(self.policy.zstd_level)?.with_backend(backend))
-            }
-            Algorithm::Lz4 | Algorithm::SameFillOnly => None,
+            Algorithm::Adaptive => EntropyStage::Recoder(Lz4Recoder::new().with_backend(backend)),
+            Algorithm::Lz4 | Algorithm::SameFillOnly => EntropyStage::None,
         };
         Ok(StandardCompressor {
             algorithm: self.algorithm,
             backend,
             policy: self.policy,
             lz4: lz4::Compressor::with_backend(backend),
-            zstd,
+            entropy_stage,
+            decoder: PageDecompressor::new(backend),
         })
     }
 }
 
 /// The compressor that [`CompressorBuilder`] builds: one algorithm, one backend, and the state of the
-/// codecs it uses.
+/// codecs it uses, a [`PageDecompressor`] included (any compressor may meet a Zstandard page).
 #[derive(Debug, Clone)]
 pub struct StandardCompressor {
     algorithm: Algorithm,
@@ -128,8 +129,56 @@ pub struct StandardCompressor {
     policy: AdaptivePolicy,
     /// The LZ4 hash table, kept between pages.
     lz4: lz4::Compressor,
-    /// The Zstandard encoder's tables, kept between pages (`Zstd` and `Adaptive` only).
-    zstd: Option<crate::zstd::Compressor>,
+    /// The Zstandard side's tables, kept between pages.
+    entropy_stage: EntropyStage,
+    /// The Zstandard decoder's workspace.
+    decoder: PageDecompressor,
+}
+
+/// What a compressor needs besides LZ4: one of them, so that it takes the room of the largest only.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum EntropyStage {
+    /// `Lz4` and `SameFillOnly`.
+    None,
+    /// `Zstd`: the whole encoder.
+    Zstd(crate::zstd::Compressor),
+    /// `Adaptive`: the entropy stage that recodes LZ4 blocks.
+    Recoder(Lz4Recoder),
+}
+
+/// Decompresses pages of any encoding: the part of a [`StandardCompressor`] that decoding needs, for
+/// a user that only decodes (a GPU thread, a reader). It holds the Zstandard decoder's workspace
+/// ([`crate::zstd::Decompressor::SIZE`] bytes), scratch space for one page at a time, so that
+/// decoding a page neither initialises nor puts on the stack 21 KiB of tables.
+#[derive(Debug)]
+pub struct PageDecompressor {
+    backend: SimdBackend,
+    zstd: crate::zstd::Decompressor<'static>,
+}
+
+impl PageDecompressor {
+    /// A decompressor whose kernels run on `backend` (one the CPU lacks falls back to the best it
+    /// has, as [`SimdBackend::resolve`] says). The output is the same on every backend.
+    pub fn new(backend: SimdBackend) -> Self {
+        let backend = backend.resolve();
+        Self {
+            backend,
+            zstd: crate::zstd::Decompressor::new().prefer_backend(backend),
+        }
+    }
+
+    /// Decompresses `packed` into `out`, which receives exactly one page.
+    pub fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()> {
+        decode_page(self.backend, &mut self.zstd, packed, out)
+    }
+}
+
+impl Clone for PageDecompressor {
+    /// The workspace holds nothing between pages: a clone gets a fresh one.
+    fn clone(&self) -> Self {
+        Self::new(self.backend)
+    }
 }
 
 impl StandardCompressor {
@@ -148,6 +197,8 @@ impl StandardCompressor {
         &self.policy
     }
 
+    /// Out of line, so that its page-sized buffer is not on the stack of every other path.
+    #[inline(never)]
     fn lz4_page(&mut self, page: &Page) -> Result<CompressedPage> {
         // One byte short of a page: a block that does not fit is stored instead.
         let mut block = [0u8; PAGE_SIZE - 1];
@@ -160,11 +211,40 @@ impl StandardCompressor {
         }
     }
 
+    /// Out of line, as [`Self::lz4_page`].
+    #[inline(never)]
     fn zstd_page(&mut self, page: &Page) -> Result<CompressedPage> {
-        match &mut self.zstd {
-            Some(z) => zstd_page(z, page),
-            None => Err(Error::InvalidConfig("zstd compressor missing")),
+        match &mut self.entropy_stage {
+            EntropyStage::Zstd(z) => zstd_page(z, page),
+            _ => Err(Error::InvalidConfig("zstd compressor missing")),
         }
+    }
+
+    /// LZ4, then, for a large block, LZ4's parse entropy-coded as a Zstandard frame when that is
+    /// smaller than the block. Out of line, with one page-sized buffer (the frame is written over
+    /// the block), so that neither this path nor the others carry a second one on the stack.
+    #[inline(never)]
+    fn adaptive_page(&mut self, page: &Page) -> Result<CompressedPage> {
+        let mut buf = [0u8; PAGE_SIZE - 1];
+        let len = match self.lz4.compress_page(page, &mut buf) {
+            Ok(len) => len,
+            Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
+                return Ok(CompressedPage::stored(page));
+            }
+            Err(e) => return Err(e),
+        };
+        if self.policy.recodes(len)
+            && let EntropyStage::Recoder(recoder) = &mut self.entropy_stage
+        {
+            match recoder.recode_in_place(&mut buf, len) {
+                Ok(n) => return CompressedPage::from_parts(Encoding::Zstd, &buf[..n]),
+                // Not smaller than the block, which the attempt overwrote: LZ4 writes it again
+                // (the same bytes; this is rare on pages large enough to recode).
+                Err(Error::OutputTooSmall { .. }) => return self.lz4_page(page),
+                Err(e) => return Err(e),
+            }
+        }
+        CompressedPage::from_parts(Encoding::Lz4, &buf[..len])
     }
 }
 
@@ -177,16 +257,15 @@ impl PageCompressor for StandardCompressor {
             Algorithm::SameFillOnly => Ok(CompressedPage::stored(page)),
             Algorithm::Lz4 => self.lz4_page(page),
             Algorithm::Zstd { .. } => self.zstd_page(page),
-            Algorithm::Adaptive => match self.policy.choose_page(self.backend, page) {
+            Algorithm::Adaptive => match self.policy.choose_page(page) {
                 Choice::Stored => Ok(CompressedPage::stored(page)),
-                Choice::Lz4 => self.lz4_page(page),
-                Choice::Zstd(_) => self.zstd_page(page),
+                Choice::Lz4 => self.adaptive_page(page),
             },
         }
     }
 
     fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()> {
-        decode_page(self.backend, packed, out)
+        self.decoder.decompress_into(packed, out)
     }
 }
 
@@ -200,9 +279,13 @@ fn zstd_page(z: &mut crate::zstd::Compressor, page: &Page) -> Result<CompressedP
     }
 }
 
-/// Decodes any compressed page into `out`. Stateless codecs only; the stateful ones go through their
-/// compressor.
-fn decode_page(backend: SimdBackend, packed: &CompressedPage, out: &mut Page) -> Result<()> {
+/// Decodes any compressed page into `out`, Zstandard frames with `zstd`'s tables.
+fn decode_page(
+    backend: SimdBackend,
+    zstd: &mut crate::zstd::Decompressor<'_>,
+    packed: &CompressedPage,
+    out: &mut Page,
+) -> Result<()> {
     let payload = packed.payload();
     match packed.encoding() {
         Encoding::Stored => {
@@ -225,7 +308,7 @@ fn decode_page(backend: SimdBackend, packed: &CompressedPage, out: &mut Page) ->
         Encoding::Lz4 => lz4::decompress_page(backend, payload, out),
         Encoding::Zstd => {
             // One frame that must fill the page exactly; a frame of more fails as output too small.
-            let len = crate::zstd::decompress_into(payload, out)?;
+            let len = zstd.decompress_into(payload, out)?;
             if len != PAGE_SIZE {
                 return Err(Error::WrongDecodedLength { len });
             }
@@ -322,6 +405,44 @@ mod tests {
         // A corrupt frame is an error, not a panic.
         let packed = CompressedPage::from_parts(Encoding::Zstd, &frame[..9]).unwrap();
         assert!(matches!(c.decompress(&packed), Err(Error::Zstd(_))));
+    }
+
+    #[test]
+    fn a_page_decompressor_decodes_what_every_algorithm_writes() {
+        let mut text = [0u8; PAGE_SIZE];
+        for (i, b) in text.iter_mut().enumerate() {
+            *b = b"pages of text, pages of text, compressed "[i % 41] ^ (i / 512) as u8;
+        }
+        let mut decoder = PageDecompressor::new(SimdBackend::Scalar);
+        for algorithm in [
+            Algorithm::Lz4,
+            Algorithm::Zstd { level: 1 },
+            Algorithm::Adaptive,
+            Algorithm::SameFillOnly,
+        ] {
+            let mut c = CompressorBuilder::new()
+                .algorithm(algorithm)
+                .build()
+                .unwrap();
+            for page in [text, [7u8; PAGE_SIZE]] {
+                let packed = c.compress(&page).unwrap();
+                let mut out = [0u8; PAGE_SIZE];
+                decoder.decompress_into(&packed, &mut out).unwrap();
+                assert_eq!(out, page, "{algorithm:?}");
+                // Its clone, and the compressor's own decoder, agree.
+                decoder.clone().decompress_into(&packed, &mut out).unwrap();
+                assert_eq!(out, page, "{algorithm:?}");
+                assert_eq!(c.decompress(&packed).unwrap(), page, "{algorithm:?}");
+            }
+        }
+        // A frame cut short is an error for it too.
+        let frame = [0x28, 0xB5, 0x2F, 0xFD, 0x60, 0x00, 0x0F, 0x03, 0x80];
+        let packed = CompressedPage::from_parts(Encoding::Zstd, &frame).unwrap();
+        let mut out = [0u8; PAGE_SIZE];
+        assert!(matches!(
+            decoder.decompress_into(&packed, &mut out),
+            Err(Error::Zstd(_))
+        ));
     }
 
     #[test]

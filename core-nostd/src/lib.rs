@@ -25,7 +25,9 @@ pub mod samefill;
 pub mod simd;
 pub mod zstd;
 
-pub use codec::{Algorithm, CompressorBuilder, PageCompressor, StandardCompressor};
+pub use codec::{
+    Algorithm, CompressorBuilder, PageCompressor, PageDecompressor, StandardCompressor,
+};
 pub use error::{Error, Result};
 pub use page::{CompressedPage, Encoding};
 pub use simd::SimdBackend;

@@ -1,6 +1,7 @@
 //! Adaptive selection against the single codecs, single thread, each page on its own, in one run:
-//! liblz4 (`LZ4_compress_default`), our LZ4, our Zstandard at the policy's level and at -1, and
-//! `Algorithm::Adaptive`. Prints each one's compression MB/s, ratio and throughput relative to liblz4,
+//! liblz4 (`LZ4_compress_default`), our LZ4, our Zstandard at levels 1 and -1, and
+//! `Algorithm::Adaptive` with the default policy and with other recode thresholds (the trade-off
+//! curve between LZ4's speed and Zstandard's ratio). Prints each one's compression MB/s, ratio and throughput relative to liblz4,
 //! where Adaptive's (throughput, ratio) point lies against the straight line between our LZ4 and our
 //! Zstandard points (what choosing pages at random would give), and, on pages of random bytes, how
 //! much faster Adaptive is than running LZ4 and storing the result.
@@ -16,8 +17,8 @@ use harness::{Contender, Report};
 use trueno_zram::{
     Algorithm, CompressorBuilder, Encoding, PAGE_SIZE, Page, PageCompressor, StandardCompressor,
 };
-use trueno_zram_core::adaptive::{AdaptivePolicy, Choice};
-use trueno_zram_core::{entropy, lz4};
+use trueno_zram_core::adaptive::AdaptivePolicy;
+use trueno_zram_core::lz4;
 
 const BOUND: usize = lz4::compress_bound(PAGE_SIZE);
 
@@ -35,11 +36,19 @@ fn liblz4_compress(page: &Page, dst: &mut [u8; BOUND]) -> usize {
 }
 
 fn compressor(algorithm: Algorithm) -> StandardCompressor {
+    adaptive_with(algorithm, AdaptivePolicy::DEFAULT)
+}
+
+fn adaptive_with(algorithm: Algorithm, policy: AdaptivePolicy) -> StandardCompressor {
     CompressorBuilder::new()
         .algorithm(algorithm)
+        .adaptive_policy(policy)
         .build()
         .unwrap_or_else(|e| panic!("{algorithm:?}: {e}"))
 }
+
+/// Recode thresholds measured beside the default one.
+const OTHER_THRESHOLDS: [u32; 3] = [1300, 1500, 2000];
 
 /// Bytes that a page API compressor stores for all pages (payload lengths).
 fn stored_bytes(c: &mut StandardCompressor, pages: &[Page]) -> usize {
@@ -52,7 +61,7 @@ fn stored_bytes(c: &mut StandardCompressor, pages: &[Page]) -> usize {
 fn main() {
     let args = harness::args();
     let policy = AdaptivePolicy::DEFAULT;
-    let zstd_level = policy.zstd_level;
+    let zstd_level = 1;
     let mut report = Report::new("adaptive", &["comp MB/s", "ratio", "x liblz4"]);
     for corpus in harness::corpora(&args) {
         let pages = &corpus.pages;
@@ -67,6 +76,18 @@ fn main() {
         ];
         let mut compressors: Vec<StandardCompressor> =
             algorithms.iter().map(|(_, a)| compressor(*a)).collect();
+        let mut algorithms = algorithms.to_vec();
+        for threshold in OTHER_THRESHOLDS {
+            let other = AdaptivePolicy {
+                recode_min_lz4_len: threshold,
+                ..policy
+            };
+            algorithms.push((
+                format!("trueno adaptive, recode from {threshold} B"),
+                Algorithm::Adaptive,
+            ));
+            compressors.push(adaptive_with(Algorithm::Adaptive, other));
+        }
         let ratios: Vec<f64> = compressors
             .iter_mut()
             .map(|c| corpus.bytes() as f64 / stored_bytes(c, pages) as f64)
@@ -103,41 +124,40 @@ fn main() {
         for ((name, _), (speed, ratio)) in algorithms.iter().zip(speeds[1..].iter().zip(&ratios)) {
             report.row(label(name), vec![*speed, *ratio, speed / speeds[0]]);
         }
-        // The straight line between our LZ4 point and our Zstandard point, at Adaptive's throughput.
+        // The straight line between our LZ4 point and our Zstandard point, at each Adaptive
+        // policy's throughput.
         let (lz_t, lz_r) = (speeds[1], ratios[0]);
         let (z_t, z_r) = (speeds[2], ratios[1]);
-        let (ad_t, ad_r) = (speeds[4], ratios[3]);
-        let line = if (lz_t - z_t).abs() > f64::EPSILON {
-            lz_r + (z_r - lz_r) * (lz_t - ad_t) / (lz_t - z_t)
-        } else {
-            lz_r.max(z_r)
-        };
-        report.note(format!(
-            "{}: adaptive ratio {ad_r:.3} at {:.2}x liblz4; the LZ4-Zstd {zstd_level} line gives {line:.3} at that throughput ({})",
-            corpus.name,
-            ad_t / speeds[0],
-            if ad_r > line { "above the line" } else { "NOT above the line" }
-        ));
-        let mut counts = [0usize; 4];
-        for p in pages {
-            let i = if trueno_zram::samefill::detect(p).is_some() {
-                0
+        for (i, (name, _)) in algorithms.iter().enumerate().skip(3) {
+            let (ad_t, ad_r) = (speeds[i + 1], ratios[i]);
+            let line = if (lz_t - z_t).abs() > f64::EPSILON {
+                lz_r + (z_r - lz_r) * (lz_t - ad_t) / (lz_t - z_t)
             } else {
-                match policy.choose(&entropy::estimate(p)) {
-                    Choice::Stored => 1,
-                    Choice::Lz4 => 2,
-                    Choice::Zstd(_) => 3,
-                }
+                lz_r.max(z_r)
             };
-            counts[i] += 1;
+            report.note(format!(
+                "{}: {name}: ratio {ad_r:.3} at {:.2}x liblz4; the LZ4-Zstd {zstd_level} line gives {line:.3} at that throughput ({})",
+                corpus.name,
+                ad_t / speeds[0],
+                if ad_r > line { "above the line" } else { "NOT above the line" }
+            ));
+        }
+        let mut counts = [0usize; 4];
+        let mut adaptive = compressor(Algorithm::Adaptive);
+        for p in pages {
+            let encoding = adaptive
+                .compress(p)
+                .map_or(Encoding::Stored, |c| c.encoding());
+            counts[usize::from(encoding.tag())] += 1;
         }
         report.note(format!(
-            "{}: adaptive choices: same-fill {}, stored {}, lz4 {}, zstd {} of {} pages",
+            "{}: adaptive (recode from {} B) pages: same-fill {}, stored {}, lz4 {}, zstd (recoded lz4) {} of {}",
             corpus.name,
-            counts[0],
-            counts[1],
-            counts[2],
-            counts[3],
+            policy.recode_min_lz4_len,
+            counts[usize::from(Encoding::SameFill.tag())],
+            counts[usize::from(Encoding::Stored.tag())],
+            counts[usize::from(Encoding::Lz4.tag())],
+            counts[usize::from(Encoding::Zstd.tag())],
             pages.len()
         ));
     }

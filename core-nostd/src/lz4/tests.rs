@@ -537,6 +537,137 @@ fn overlapping_matches_of_every_small_offset_decode() {
     }
 }
 
+#[test]
+fn exact_copies_at_the_output_end_match_a_byte_loop() {
+    // A match that ends the output exactly is copied wide but for its last bytes, which the exact
+    // path copies (word by word once a period of 8 or more bytes is written): every offset and
+    // length, against a byte-by-byte expansion.
+    let (offsets, lens) = if cfg!(miri) {
+        (1..=9usize, 4..=30usize)
+    } else {
+        (1..=24, 4..=90)
+    };
+    for offset in offsets {
+        for match_len in lens.clone() {
+            let mut block = [0u8; 64];
+            let mut n = 0;
+            block[n] = ((offset.min(15) as u8) << 4) | ((match_len - 4).min(15) as u8);
+            n += 1;
+            if offset >= 15 {
+                block[n] = (offset - 15) as u8;
+                n += 1;
+            }
+            let mut expected = [0u8; 128];
+            for (i, e) in expected[..offset].iter_mut().enumerate() {
+                block[n] = (i * 37 + 11) as u8;
+                *e = block[n];
+                n += 1;
+            }
+            block[n..n + 2].copy_from_slice(&(offset as u16).to_le_bytes());
+            n += 2;
+            if match_len - 4 >= 15 {
+                push_length(&mut block, &mut n, match_len - 4 - 15);
+            }
+            block[n] = 0x50;
+            block[n + 1..n + 6].copy_from_slice(b"tail!");
+            n += 6;
+            for i in offset..offset + match_len {
+                expected[i] = expected[i - offset];
+            }
+            let total = offset + match_len + 5;
+            expected[total - 5..total].copy_from_slice(b"tail!");
+            for backend in SimdBackend::available() {
+                let mut out = [0u8; 128];
+                let r = decompress_into_with(backend, &block[..n], &mut out[..total]);
+                assert_eq!(r, Ok(total), "{backend} o {offset} ml {match_len}");
+                assert_eq!(
+                    &out[..total],
+                    &expected[..total],
+                    "{backend} o {offset} ml {match_len}"
+                );
+            }
+        }
+    }
+}
+
+/// Appends an LZ4 length continuation (`rest` = length - 15) to `block` at `n`.
+fn push_length(block: &mut [u8], n: &mut usize, mut rest: usize) {
+    while rest >= 255 {
+        block[*n] = 255;
+        *n += 1;
+        rest -= 255;
+    }
+    block[*n] = rest as u8;
+    *n += 1;
+}
+
+#[test]
+fn long_literals_between_matches_decode() {
+    // Sequences with 15 or more literals followed by more sequences, so that the wide paths (not
+    // only the checked one near the end) decode them, compared with a byte-by-byte decode.
+    let literal_lens: &[usize] = if cfg!(miri) {
+        &[15, 40]
+    } else {
+        &[14, 15, 16, 31, 32, 33, 40, 100, 269, 270, 300]
+    };
+    let match_lens: &[usize] = if cfg!(miri) {
+        &[4, 40]
+    } else {
+        &[4, 18, 19, 40, 300]
+    };
+    for &literals in literal_lens {
+        for &match_len in match_lens {
+            let mut block = [0u8; 2048];
+            let mut expected = [0u8; 2048];
+            let (mut n, mut e) = (0, 0);
+            for round in 0..3usize {
+                let token_at = n;
+                n += 1;
+                let mut token = (literals.min(15) << 4) | (match_len - 4).min(15);
+                if literals >= 15 {
+                    push_length(&mut block, &mut n, literals - 15);
+                }
+                for i in 0..literals {
+                    let b = (i * 7 + round * 13) as u8;
+                    block[n] = b;
+                    expected[e] = b;
+                    n += 1;
+                    e += 1;
+                }
+                let offset = 1 + (round * 5) % e;
+                block[n..n + 2].copy_from_slice(&(offset as u16).to_le_bytes());
+                n += 2;
+                if match_len - 4 >= 15 {
+                    push_length(&mut block, &mut n, match_len - 4 - 15);
+                }
+                for _ in 0..match_len {
+                    expected[e] = expected[e - offset];
+                    e += 1;
+                }
+                token &= 0xff;
+                block[token_at] = token as u8;
+            }
+            block[n] = 0x50;
+            block[n + 1..n + 6].copy_from_slice(b"tail!");
+            expected[e..e + 5].copy_from_slice(b"tail!");
+            n += 6;
+            e += 5;
+            for cap in [e, 2048] {
+                for backend in SimdBackend::available() {
+                    let mut out = [0u8; 2048];
+                    let r = decompress_into_with(backend, &block[..n], &mut out[..cap]);
+                    assert_eq!(r, Ok(e), "{backend} ll {literals} ml {match_len} cap {cap}");
+                    assert_eq!(
+                        &out[..e],
+                        &expected[..e],
+                        "{backend} ll {literals} ml {match_len}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Runs one copy_match_wild on a buffer and returns it.
 fn match_copy<K: Kernels>(seed: &[u8; 600], start: usize, offset: usize, len: usize) -> [u8; 600] {
     let mut buf = *seed;

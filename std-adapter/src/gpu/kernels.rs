@@ -9,7 +9,7 @@
 //! registers on sm_80 and 71 on sm_90 and a 28 664-byte local-memory stack (the 16 KiB LZ4 hash
 //! table, the 4 KiB block, the `CompressedPage` being built); the same-fill kernel 32 registers and
 //! 8 KB; the decompression kernel, which decodes every encoding the core does (its Zstandard decoder
-//! included), 255 registers and about 54 KB, so only two 128-thread blocks fit on a multiprocessor;
+//! included), 255 registers and about 51 KB, so only two 128-thread blocks fit on a multiprocessor;
 //! the gather kernel 28 to 32 registers and no stack; no shared memory, no barriers. The driver
 //! reserves local memory for every thread a device can hold at once (29 KB x 2048 threads x 132 SMs,
 //! about 7.7 GB on an H100), so the compression kernel needs a data-centre GPU's memory; where the

@@ -19,7 +19,8 @@ pub struct Codec {
     pub name: &'static str,
     /// The page-API algorithm.
     pub algorithm: Algorithm,
-    /// The stack bounds through the page API, state excluded (it is in `static` storage).
+    /// The stack bounds through the page API, state excluded (it is in `static` storage). Decompression
+    /// puts nothing around the codec: the `StandardCompressor` holds the Zstandard decoder's workspace.
     pub bounds: StackBounds,
 }
 
@@ -28,14 +29,6 @@ pub struct Codec {
 /// buffer of a page before copying the block into it (the buffer is in the frame whatever the
 /// algorithm, since one function serves them all).
 pub const PAGE_API_STACK: usize = core::mem::size_of::<CompressedPage>() + PAGE_SIZE;
-
-/// What the page API's `decompress_into` puts on the stack around any codec: it decodes Zstandard
-/// pages with `zstd::decompress_into`, which builds a `Decompressor` (the decoder's workspace,
-/// `Decompressor::SIZE` bytes) on the stack, and the frame that dispatches on the encoding holds it
-/// whatever the page's encoding is. Measured on both boards, the workspace is there twice (built,
-/// then moved), hence 2 x SIZE: a firmware that keeps a `zstd::Decompressor` in a static and calls
-/// it (the codec-API rows) needs neither.
-pub const PAGE_API_DECOMPRESS_STACK: usize = 2 * trueno_zram_core::zstd::Decompressor::SIZE;
 
 /// Slack for the call chain itself (saved registers, small locals) in every bound.
 pub const CALL_SLACK: usize = 512;
@@ -57,7 +50,7 @@ pub const CODECS: &[Codec] = &[
         algorithm: Algorithm::SameFillOnly,
         bounds: StackBounds {
             compress: PAGE_API_STACK + CALL_SLACK,
-            decompress: PAGE_API_DECOMPRESS_STACK + CALL_SLACK,
+            decompress: CALL_SLACK,
         },
     },
     Codec {
@@ -65,7 +58,7 @@ pub const CODECS: &[Codec] = &[
         algorithm: Algorithm::Lz4,
         bounds: StackBounds {
             compress: PAGE_API_STACK + LZ4_STACK,
-            decompress: PAGE_API_DECOMPRESS_STACK + LZ4_STACK,
+            decompress: LZ4_STACK,
         },
     },
     Codec {
@@ -73,7 +66,7 @@ pub const CODECS: &[Codec] = &[
         algorithm: Algorithm::Zstd { level: 1 },
         bounds: StackBounds {
             compress: PAGE_API_STACK + ZSTD_COMPRESS_STACK,
-            decompress: PAGE_API_DECOMPRESS_STACK + ZSTD_DECOMPRESS_STACK,
+            decompress: ZSTD_DECOMPRESS_STACK,
         },
     },
     Codec {
@@ -81,7 +74,7 @@ pub const CODECS: &[Codec] = &[
         algorithm: Algorithm::Zstd { level: 3 },
         bounds: StackBounds {
             compress: PAGE_API_STACK + ZSTD_COMPRESS_STACK,
-            decompress: PAGE_API_DECOMPRESS_STACK + ZSTD_DECOMPRESS_STACK,
+            decompress: ZSTD_DECOMPRESS_STACK,
         },
     },
     Codec {
@@ -89,7 +82,7 @@ pub const CODECS: &[Codec] = &[
         algorithm: Algorithm::Zstd { level: 7 },
         bounds: StackBounds {
             compress: PAGE_API_STACK + ZSTD_COMPRESS_STACK,
-            decompress: PAGE_API_DECOMPRESS_STACK + ZSTD_DECOMPRESS_STACK,
+            decompress: ZSTD_DECOMPRESS_STACK,
         },
     },
     Codec {
@@ -98,7 +91,7 @@ pub const CODECS: &[Codec] = &[
         bounds: StackBounds {
             // The estimate runs first and returns before the chosen codec runs.
             compress: PAGE_API_STACK + ZSTD_COMPRESS_STACK,
-            decompress: PAGE_API_DECOMPRESS_STACK + ZSTD_DECOMPRESS_STACK,
+            decompress: ZSTD_DECOMPRESS_STACK,
         },
     },
 ];

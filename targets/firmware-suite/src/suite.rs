@@ -223,10 +223,8 @@ pub struct Summary {
 pub struct AdaptiveSummary {
     /// Pages it would store without running a codec.
     pub stored: usize,
-    /// Pages it gives to LZ4.
+    /// Pages it gives to LZ4 (whose large blocks it then recodes as Zstandard frames).
     pub lz4: usize,
-    /// Pages it gives to Zstandard.
-    pub zstd: usize,
     /// Deepest stack of `entropy::estimate` and `AdaptivePolicy::choose`, where measured.
     pub stack: Option<usize>,
 }
@@ -352,22 +350,17 @@ fn adaptive_choices(
         ] {
             digest.write(&field.to_le_bytes());
         }
-        let (tag, level) = match choice {
+        let tag = match choice {
             Choice::Stored => {
                 summary.stored += 1;
-                (0, 0)
+                0
             }
             Choice::Lz4 => {
                 summary.lz4 += 1;
-                (1, 0)
-            }
-            Choice::Zstd(level) => {
-                summary.zstd += 1;
-                (2, level)
+                1
             }
         };
         digest.write(&[tag]);
-        digest.write(&level.to_le_bytes());
     }
     Ok(summary)
 }
@@ -590,8 +583,8 @@ impl fmt::Display for Summary {
         let a = &self.adaptive;
         writeln!(
             f,
-            "adaptive choice (default policy): stored {}, lz4 {}, zstd {}",
-            a.stored, a.lz4, a.zstd
+            "adaptive choice (default policy): stored {}, lz4 {}",
+            a.stored, a.lz4
         )?;
         writeln!(
             f,
@@ -668,8 +661,8 @@ mod tests {
         let lz4 = summary.codecs.iter().find(|c| c.name == "lz4").unwrap();
         assert_eq!(lz4.encodings, [2, 2, summary.pages - 4, 0]);
         assert!(lz4.payload_bytes < lz4.input_bytes / 2, "{lz4:?}");
-        // Adaptive: same-fill first, then LZ4 or Zstandard as the policy says (a page whose codec
-        // output would not fit is stored); it uses both codecs on these pages.
+        // Adaptive: same-fill first, then LZ4, whose large blocks become Zstandard frames (a page
+        // whose LZ4 block would not fit is stored); it uses both encodings on these pages.
         let adaptive = summary
             .codecs
             .iter()
@@ -681,7 +674,7 @@ mod tests {
             "{adaptive:?}"
         );
         assert!(
-            adaptive.encodings[3] <= summary.adaptive.zstd,
+            adaptive.encodings[2] + adaptive.encodings[3] <= summary.adaptive.lz4,
             "{adaptive:?}"
         );
         // Zstandard's entropy coding also takes the counters; only the random page is stored.
@@ -696,7 +689,7 @@ mod tests {
         // The random page is stored; the zero and pattern pages never reach the policy in the page
         // API, but the estimate sees them like any other page.
         let a = summary.adaptive;
-        assert_eq!(a.stored + a.lz4 + a.zstd, summary.pages);
+        assert_eq!(a.stored + a.lz4, summary.pages);
         assert!(a.stored >= 1, "{a:?}");
         // Same-fill detection applies to the zero and pattern pages only.
         assert_eq!(summary.raw[0].encodings, [summary.pages - 2, 2, 0, 0]);

@@ -5,13 +5,14 @@
 //!
 //! Pages are compressed by the core's own same-fill detector and LZ4 compressor on the scalar
 //! backend, the oracle that every CPU backend is tested against, under `StandardCompressor`'s page
-//! policy ([`compress_page`]); they are decoded by `StandardCompressor` itself. The host tests compare
+//! policy ([`compress_page`]); they are decoded by the core's `PageDecompressor`, as
+//! `StandardCompressor` decodes them. The host tests compare
 //! every page with `StandardCompressor`'s, byte for byte.
 
 use trueno_zram_core::lz4::{self, Lz4Error};
 use trueno_zram_core::{
-    Algorithm, CompressedPage, CompressorBuilder, Encoding, Error, PAGE_SIZE, Page, PageCompressor,
-    SimdBackend, samefill,
+    Algorithm, CompressedPage, Encoding, Error, PAGE_SIZE, Page, PageDecompressor, SimdBackend,
+    samefill,
 };
 
 /// The length a compression kernel reports for a page it could not compress (a page's wire form is
@@ -21,13 +22,6 @@ pub const FAILED_LEN: u32 = 0;
 pub const STATUS_OK: u32 = 0;
 /// Decompression status of a page whose input was refused (the host asks the CPU why).
 pub const STATUS_FAILED: u32 = 1;
-
-/// The builder of the decompressor every GPU thread uses: the scalar backend.
-fn builder(algorithm: Algorithm) -> CompressorBuilder {
-    CompressorBuilder::new()
-        .algorithm(algorithm)
-        .prefer_backend(SimdBackend::Scalar)
-}
 
 /// `StandardCompressor::compress` for the two algorithms the kernels have: a same-fill page first,
 /// then LZ4 into one byte short of a page, stored when the block does not fit (`SameFillOnly`:
@@ -121,13 +115,13 @@ pub unsafe fn decompress_pages(
     status: *mut u32,
 ) {
     let count = count as usize;
-    // Decoding needs only the page's encoding; the compressor's LZ4 table goes unused here.
-    let mut codec = builder(Algorithm::Lz4).build();
+    // Decoding needs only the page's encoding and the Zstandard decoder's workspace.
+    let mut codec = PageDecompressor::new(SimdBackend::Scalar);
     for i in (first..count).step_by(step.max(1)) {
         // SAFETY: i < count, so offsets[i] and offsets[i + 1] exist.
         let (start, end) = unsafe { (*offsets.add(i) as usize, *offsets.add(i + 1) as usize) };
-        let ok = match (codec.as_mut(), end.checked_sub(start)) {
-            (Ok(codec), Some(len)) => {
+        let ok = match end.checked_sub(start) {
+            Some(len) => {
                 // SAFETY: start <= end <= the length of `packed`; page i of `out` is this caller's.
                 let (wire, page) = unsafe {
                     (
@@ -139,7 +133,7 @@ pub unsafe fn decompress_pages(
                     .and_then(|p| codec.decompress_into(&p, page))
                     .is_ok()
             }
-            _ => false,
+            None => false,
         };
         let value = if ok { STATUS_OK } else { STATUS_FAILED };
         // SAFETY: i < count.

@@ -48,7 +48,7 @@ pub fn write_block(
 
 /// Writes literals and sequences after the header's room; returns the body length.
 #[inline(always)]
-fn compressed_body(
+pub(super) fn compressed_body(
     store: &SeqStore,
     literals: &mut LiteralsEncoder,
     tables: &mut SequenceTables,

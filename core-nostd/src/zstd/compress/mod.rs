@@ -29,6 +29,7 @@ mod bits;
 mod block;
 mod dfast;
 mod fast;
+mod from_lz4;
 mod fse;
 mod huffman;
 mod lazy;
@@ -45,6 +46,8 @@ use lazy::{Lazy, LazyParams, Lookahead};
 use literals::LiteralsEncoder;
 use matching::WINDOW_MAX;
 use sequences::{BLOCK_MAX, SeqStore, SequenceTables};
+
+pub use from_lz4::Lz4Recoder;
 
 /// Smallest level: the fastest.
 pub const MIN_LEVEL: i8 = -7;
