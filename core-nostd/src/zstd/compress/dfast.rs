@@ -1,7 +1,9 @@
 //! The double-fast match finder (levels 2 and 3): a table of 8-byte hashes for long matches and one
 //! of short hashes for the rest; a short hit is checked against a long one at the next position.
 
-use super::matching::{Epoch, count, count_back, get32, get64, hash, low32, read32, read64};
+use super::matching::{
+    Epoch, HASH_PRIME, count, count_back, get32, get64, hash, low32, read32, read64,
+};
 use super::sequences::SeqStore;
 
 /// log2 of the long table: 8192 slots of 16 bits, 16 KiB.
@@ -9,13 +11,30 @@ pub const LONG_LOG: u32 = 13;
 /// log2 of the short table: 8192 slots of 16 bits, 16 KiB.
 pub const SHORT_LOG: u32 = 13;
 
+/// The step from one position to the next grows by one every `1 << SKIP_LOG` literals: a
+/// constant, so that the hot loop shifts by an immediate.
+const SKIP_LOG: u32 = 8;
+
+/// The long and the short hash of `v`: `hash(v, 8, LONG_LOG)` and `hash(v, short_bytes,
+/// SHORT_LOG)` from one multiplication (shifting the key left before multiplying is shifting the
+/// product left after).
+#[inline(always)]
+fn hashes(v: u64, short_bytes: u32) -> (usize, usize) {
+    let product = v.wrapping_mul(HASH_PRIME);
+    #[allow(clippy::cast_possible_truncation)] // each result has at most 13 bits
+    {
+        (
+            (product >> (64 - LONG_LOG)) as usize,
+            ((product << (64 - 8 * short_bytes)) >> (64 - SHORT_LOG)) as usize,
+        )
+    }
+}
+
 /// How the double-fast finder searches at one level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DfastParams {
     /// Bytes hashed into the short table (4 or 5).
     pub short_bytes: u32,
-    /// The step grows by one every `1 << skip_log` literals.
-    pub skip_log: u32,
 }
 
 /// State of the double-fast finder.
@@ -48,8 +67,9 @@ impl Dfast {
     fn insert(&mut self, window: &[u8], pos: usize, sb: u32) {
         let v = get64(window, pos);
         let e = self.epoch.encode(pos);
-        self.long[hash(v, 8, LONG_LOG)] = e;
-        self.short[hash(v, sb, SHORT_LOG)] = e;
+        let (hl, hs) = hashes(v, sb);
+        self.long[hl] = e;
+        self.short[hs] = e;
     }
 
     /// Inserts the positions of `window[..end]` (a dictionary's content) as history.
@@ -70,19 +90,13 @@ impl Dfast {
     ) {
         // One loop per short hash width, so that the width is a constant in the hot path.
         match p.short_bytes {
-            4 => self.run::<4>(window, start, p.skip_log, store),
-            _ => self.run::<5>(window, start, p.skip_log, store),
+            4 => self.run::<4>(window, start, store),
+            _ => self.run::<5>(window, start, store),
         }
     }
 
     #[inline(always)]
-    fn run<const SB: u32>(
-        &mut self,
-        window: &[u8],
-        start: usize,
-        skip_log: u32,
-        store: &mut SeqStore,
-    ) {
+    fn run<const SB: u32>(&mut self, window: &[u8], start: usize, store: &mut SeqStore) {
         let end = window.len();
         let mut anchor = start;
         let mut ip = start;
@@ -92,9 +106,10 @@ impl Dfast {
             let ilimit = end - 9;
             // SAFETY: ip = start < ilimit = end - 9.
             let mut v = unsafe { read64(window, ip) };
-            let (mut hl, mut hs) = (hash(v, 8, LONG_LOG), hash(v, sb, SHORT_LOG));
+            let (mut hl, mut hs) = hashes(v, sb);
             let (mut long_cand, mut short_cand) =
                 (e.decode(self.long[hl]), e.decode(self.short[hs]));
+            let mut rep = store.reps[0] as usize;
             loop {
                 let here = e.encode(ip);
                 self.long[hl] = here;
@@ -102,34 +117,32 @@ impl Dfast {
                 // The next position's candidates are loaded before this one's are compared (and
                 // after this insertion, which they must see), so that a mispredicted comparison
                 // does not also wait on those loads.
-                let next = ip + 1 + ((ip - anchor) >> skip_log);
+                let next = ip + 1 + ((ip - anchor) >> SKIP_LOG);
                 // SAFETY: the read is clamped below ilimit = end - 9.
                 let v_next = unsafe { read64(window, next.min(ilimit - 1)) };
-                let (hl_next, hs_next) = (hash(v_next, 8, LONG_LOG), hash(v_next, sb, SHORT_LOG));
+                let (hl_next, hs_next) = hashes(v_next, sb);
                 let (long_next, short_next) =
                     (e.decode(self.long[hl_next]), e.decode(self.short[hs_next]));
-                // The repeat offset one byte ahead, as its literals are then never empty. Invalid
-                // candidates read the current position with a bit flipped, so that they cannot
-                // compare equal: one branch per test.
-                let rep = store.reps[0] as usize;
-                let rep_valid = ip + 1 >= rep;
-                let r = if rep_valid { ip + 1 - rep } else { ip + 1 };
+                // Invalid candidates read the current position with a bit flipped, so that they
+                // cannot compare equal: one branch per test.
                 let long_valid = long_cand < ip;
                 let lc = if long_valid { long_cand } else { ip };
                 let short_valid = short_cand < ip;
                 let sc = if short_valid { short_cand } else { ip };
-                // SAFETY: every position read is at most ip + 1, and ip + 1 + 8 <= end.
-                let (at_rep, at_long, at_short) = unsafe {
+                // SAFETY: every position read is at most ip, and ip + 8 <= end.
+                let (at_long, at_short) = unsafe {
                     (
-                        read32(window, r) ^ u32::from(!rep_valid),
                         read64(window, lc) ^ u64::from(!long_valid),
                         read32(window, sc) ^ u32::from(!short_valid),
                     )
                 };
                 let (mut mpos, mut offset, mut len);
-                if at_rep == low32(v >> 8) {
+                // The repeat offset one byte ahead, as its literals are then never empty. It is
+                // valid from a few bytes into the window on: a predictable branch.
+                // SAFETY: ip + 1 - rep <= ip + 1, and ip + 1 + 4 <= end.
+                if ip + 1 >= rep && unsafe { read32(window, ip + 1 - rep) } == low32(v >> 8) {
                     ip += 1;
-                    mpos = r;
+                    mpos = ip - rep;
                     offset = rep;
                     len = 4 + count(window, ip + 4, mpos + 4, end);
                 } else if at_long == v {
@@ -210,9 +223,10 @@ impl Dfast {
                 if ip >= ilimit {
                     break;
                 }
+                rep = store.reps[0] as usize;
                 // SAFETY: ip < ilimit = end - 9.
                 v = unsafe { read64(window, ip) };
-                (hl, hs) = (hash(v, 8, LONG_LOG), hash(v, sb, SHORT_LOG));
+                (hl, hs) = hashes(v, sb);
                 (long_cand, short_cand) = (e.decode(self.long[hl]), e.decode(self.short[hs]));
             }
         }

@@ -81,69 +81,70 @@ impl Fast {
         let end = window.len();
         let mut anchor = start;
         let e = self.epoch;
-        if end < 9 || start + 8 >= end {
+        if end < 10 || start + 9 >= end {
             store.push_literals(&window[anchor..]);
             return;
         }
+        // Every read below starts before `ilimit`, so 8 bytes from it stay inside the window; the
+        // second position of a pair (`ip0 + 1`) too, as pairs start before `ilimit - 1`.
         let ilimit = end - 8;
-        let mut ip = start;
-        // SAFETY: ip = start < ilimit = end - 8.
-        let mut v = unsafe { read64(window, ip) };
-        let mut h = hash(v, HB, HASH_LOG);
-        let mut cand = e.decode(self.table[h]);
-        let mut second = false;
-        loop {
-            // One position per turn; the next position's candidate is loaded before this one's
-            // are compared, so that a mispredicted comparison does not also wait on that load.
-            self.table[h] = e.encode(ip);
-            // Positions go in pairs: one, the next byte, then a step that grows with the
-            // distance from the last match.
-            let next = if second {
-                ip + step + ((ip - anchor) >> skip_log)
-            } else {
-                ip + 1
-            };
-            second = !second;
-            // SAFETY: the read is clamped below ilimit = end - 8.
-            let v_next = unsafe { read64(window, next.min(ilimit - 1)) };
-            let h_next = hash(v_next, HB, HASH_LOG);
-            // Loaded after this position's insertion, which it must see when the slots are one.
-            let cand_next = e.decode(self.table[h_next]);
-            // The repeat offset is tried one byte on, where the literals before it are never
-            // empty; candidates are read clamped into the window and validated beside the test.
-            // An invalid candidate reads the current position itself with its low bit flipped, so
-            // that it cannot compare equal: one branch per test, no separate validity branch.
+        let mut ip0 = start;
+        // SAFETY: ip0 = start < ilimit.
+        let mut v0 = unsafe { read64(window, ip0) };
+        let mut h0 = hash(v0, HB, HASH_LOG);
+        'search: loop {
+            // Positions go in pairs, `ip0` and the next byte, then a step that grows with the
+            // distance from the last match. The repeat offset is tried once per pair, at the
+            // second byte (its literals are then never empty); a repeat match that starts at the
+            // first is found there too, and extended back by `count_back`.
+            let (mpos, offset, mut ip, mut len);
             let rep = store.reps[0] as usize;
-            let rep_valid = ip + 1 >= rep;
-            let r = if rep_valid { ip + 1 - rep } else { ip + 1 };
-            let cand_valid = cand < ip;
-            let c = if cand_valid { cand } else { ip };
-            // SAFETY: r <= ip + 1 and c <= ip, and ip + 1 + 4 <= ilimit + 4 < end.
-            let (at_r, at_c) = unsafe {
-                (
-                    read32(window, r) ^ u32::from(!rep_valid),
-                    read32(window, c) ^ u32::from(!cand_valid),
-                )
-            };
-            let (mpos, offset, mut len);
-            if at_r == low32(v >> 8) {
-                ip += 1;
-                mpos = r;
-                offset = rep;
-                len = 4 + count(window, ip + 4, mpos + 4, end);
-            } else if at_c == low32(v) {
-                mpos = cand;
-                offset = ip - cand;
-                len = 4 + count(window, ip + 4, mpos + 4, end);
-            } else {
-                if next >= ilimit {
+            loop {
+                let cand0 = e.decode(self.table[h0]);
+                self.table[h0] = e.encode(ip0);
+                let ip1 = ip0 + 1;
+                // SAFETY: ip0 < ilimit - 1, so ip1 + 8 <= end.
+                let v1 = unsafe { read64(window, ip1) };
+                let h1 = hash(v1, HB, HASH_LOG);
+                // Loaded after the first position's insertion, which it must see when the slots
+                // are one.
+                let cand1 = e.decode(self.table[h1]);
+                self.table[h1] = e.encode(ip1);
+                // An invalid candidate reads the current position with its low bit flipped, so
+                // that it cannot compare equal: one branch per test. The repeat offset is valid
+                // from a few bytes into the window on: a predictable branch.
+                let c0_valid = cand0 < ip0;
+                let c0 = if c0_valid { cand0 } else { ip0 };
+                // SAFETY: c0 <= ip0 < ilimit.
+                let at_c0 = unsafe { read32(window, c0) ^ u32::from(!c0_valid) };
+                // SAFETY: ip1 - rep < ip1 < ilimit.
+                if ip1 >= rep && unsafe { read32(window, ip1 - rep) } == low32(v1) {
+                    (ip, mpos, offset) = (ip1, ip1 - rep, rep);
+                    len = 4 + count(window, ip + 4, mpos + 4, end);
                     break;
                 }
-                ip = next;
-                v = v_next;
-                h = h_next;
-                cand = cand_next;
-                continue;
+                if at_c0 == low32(v0) {
+                    (ip, mpos, offset) = (ip0, cand0, ip0 - cand0);
+                    len = 4 + count(window, ip + 4, mpos + 4, end);
+                    break;
+                }
+                let next = ip1 + step + ((ip1 - anchor) >> skip_log);
+                let c1_valid = cand1 < ip1;
+                let c1 = if c1_valid { cand1 } else { ip1 };
+                // SAFETY: c1 <= ip1 < ilimit.
+                let at_c1 = unsafe { read32(window, c1) ^ u32::from(!c1_valid) };
+                if at_c1 == low32(v1) {
+                    (ip, mpos, offset) = (ip1, cand1, ip1 - cand1);
+                    len = 4 + count(window, ip + 4, mpos + 4, end);
+                    break;
+                }
+                if next >= ilimit - 1 {
+                    break 'search;
+                }
+                ip0 = next;
+                // SAFETY: ip0 < ilimit - 1.
+                v0 = unsafe { read64(window, ip0) };
+                h0 = hash(v0, HB, HASH_LOG);
             }
             let back = count_back(window, anchor, ip, mpos);
             ip -= back;
@@ -153,7 +154,7 @@ impl Fast {
             let match_start = ip;
             ip += len;
             anchor = ip;
-            if ip >= ilimit {
+            if ip >= ilimit - 1 {
                 break;
             }
             // Positions inside the match feed later searches.
@@ -173,18 +174,14 @@ impl Fast {
                 store.push(&[], r as u32, len);
                 ip += len;
                 anchor = ip;
-                if ip >= ilimit {
-                    break;
+                if ip >= ilimit - 1 {
+                    break 'search;
                 }
             }
-            if ip >= ilimit {
-                break;
-            }
-            // SAFETY: ip < ilimit = end - 8.
-            v = unsafe { read64(window, ip) };
-            h = hash(v, HB, HASH_LOG);
-            cand = e.decode(self.table[h]);
-            second = false;
+            ip0 = ip;
+            // SAFETY: ip0 < ilimit - 1.
+            v0 = unsafe { read64(window, ip0) };
+            h0 = hash(v0, HB, HASH_LOG);
         }
         store.push_literals(&window[anchor..end]);
     }

@@ -64,12 +64,42 @@ impl EncodingTable {
         }
         let step = (size >> 1) + (size >> 3) + 3;
         let mut pos = 0usize;
-        for (s, &n) in norm.iter().enumerate().take(symbols) {
-            for _ in 0..n.max(0) {
-                symbol_at[pos] = u8::try_from(s).unwrap_or(0);
+        if high == size - 1 {
+            // No low-probability cell: the step visits every cell once, so the symbols can be laid
+            // out in order first (eight copies per store) and then scattered without a branch on
+            // each symbol's count.
+            let mut in_order = [0u8; MAX_TABLE_SIZE + 16];
+            let mut at = 0usize;
+            for (s, &n) in norm.iter().enumerate().take(symbols) {
+                let copies = u64::from(u8::try_from(s).unwrap_or(0)) * 0x0101_0101_0101_0101;
+                let n = n.max(0) as usize;
+                // Sixteen copies whatever the count (most counts are below 16, and a loop exit
+                // that depends on each would mispredict), more only for the largest.
+                if let Some(chunk) = in_order.get_mut(at..at + 16) {
+                    chunk[..8].copy_from_slice(&copies.to_le_bytes());
+                    chunk[8..].copy_from_slice(&copies.to_le_bytes());
+                }
+                let mut i = 16;
+                while i < n {
+                    if let Some(chunk) = in_order.get_mut(at + i..at + i + 8) {
+                        chunk.copy_from_slice(&copies.to_le_bytes());
+                    }
+                    i += 8;
+                }
+                at += n;
+            }
+            for &s in &in_order[..size] {
+                symbol_at[pos] = s;
                 pos = (pos + step) & mask;
-                while pos > high {
+            }
+        } else {
+            for (s, &n) in norm.iter().enumerate().take(symbols) {
+                for _ in 0..n.max(0) {
+                    symbol_at[pos] = u8::try_from(s).unwrap_or(0);
                     pos = (pos + step) & mask;
+                    while pos > high {
+                        pos = (pos + step) & mask;
+                    }
                 }
             }
         }
@@ -86,32 +116,29 @@ impl EncodingTable {
         }
         let mut total = 0i32;
         for (slot, &n) in self.transform.iter_mut().zip(norm) {
+            // Computed the same way for every count, selected without a branch (counts vary from
+            // one symbol to the next): "less than one" (-1) takes one cell like 1, and a 1-cell
+            // symbol always emits `table_log` bits, which `(cells - 1) | 1` gives.
             let n = i32::from(n);
-            *slot = match n {
-                0 => SymbolTransform {
-                    delta_find_state: 0,
-                    // Never used for a symbol that occurs; set so that it would emit the most bits.
-                    delta_nb_bits: ((table_log + 1) << 16) - (1 << table_log),
-                },
-                -1 | 1 => {
-                    let t = SymbolTransform {
-                        delta_find_state: total - 1,
-                        delta_nb_bits: (table_log << 16).wrapping_sub(1 << table_log),
-                    };
-                    total += 1;
-                    t
-                }
-                _ => {
-                    let max_bits_out = table_log - (31 - (n as u32 - 1).leading_zeros());
-                    let min_state_plus = (n as u32) << max_bits_out;
-                    let t = SymbolTransform {
-                        delta_find_state: total - n,
-                        delta_nb_bits: (max_bits_out << 16).wrapping_sub(min_state_plus),
-                    };
-                    total += n;
-                    t
-                }
+            let cells = if n == -1 { 1 } else { n.max(0) };
+            let c = cells.max(1) as u32;
+            let max_bits_out = table_log - (31 - ((c - 1) | 1).leading_zeros());
+            let used = SymbolTransform {
+                delta_find_state: total - cells.max(1),
+                delta_nb_bits: (max_bits_out << 16).wrapping_sub(c << max_bits_out),
             };
+            // Never used for a symbol that occurs; set so that it would emit the most bits.
+            let absent = SymbolTransform {
+                delta_find_state: 0,
+                delta_nb_bits: ((table_log + 1) << 16) - (1 << table_log),
+            };
+            // Selected with a mask: the compiler would otherwise branch.
+            let keep = 0u32.wrapping_sub(u32::from(n != 0));
+            *slot = SymbolTransform {
+                delta_find_state: used.delta_find_state & keep as i32,
+                delta_nb_bits: (used.delta_nb_bits & keep) | (absent.delta_nb_bits & !keep),
+            };
+            total += cells;
         }
         self.table_log = table_log;
     }
@@ -207,11 +234,9 @@ pub fn normalize(counts: &[u32], total: u32, table_log: u32, norm: &mut [i16]) -
     let mut largest_norm = 0u32;
     let step = (u64::from(scale) << 32) / u64::from(total.max(1));
     for (s, (&c, n)) in counts.iter().zip(norm.iter_mut()).enumerate() {
-        if c == 0 {
-            *n = 0;
-            continue;
-        }
-        let v = ((u64::from(c) * step + (1 << 31)) >> 32).max(1) as u32;
+        // Zero for an absent symbol, at least one cell for a present one, without a branch on
+        // the count.
+        let v = ((u64::from(c) * step + (1 << 31)) >> 32).max(u64::from(c > 0)) as u32;
         #[allow(clippy::cast_possible_truncation)] // v <= scale <= 512
         {
             *n = v as i16;
@@ -266,15 +291,20 @@ pub fn write_description(norm: &[i16], table_log: u32, out: &mut [u8]) -> Option
     let mut previous_zero = false;
     let mut symbol = 0usize;
     let symbols = norm.len();
+    // Moves every whole byte out (eight bytes stored, as many kept), leaving fewer than 8 bits:
+    // no branch on how many bits are pending. Fewer than 34 bits are added between two flushes.
     macro_rules! flush16 {
         () => {
-            if acc_bits > 16 {
-                let b = out.get_mut(pos..pos + 2)?;
-                b.copy_from_slice(&acc.to_le_bytes()[..2]);
-                pos += 2;
-                acc >>= 16;
-                acc_bits -= 16;
+            let bytes = (acc_bits / 8) as usize;
+            if let Some(chunk) = out.get_mut(pos..pos + 8) {
+                chunk.copy_from_slice(&acc.to_le_bytes());
+            } else {
+                out.get_mut(pos..pos + bytes)?
+                    .copy_from_slice(&acc.to_le_bytes()[..bytes]);
             }
+            pos += bytes;
+            acc >>= acc_bits & 56;
+            acc_bits &= 7;
         };
     }
     while symbol < symbols && remaining > 1 {
@@ -317,10 +347,11 @@ pub fn write_description(norm: &[i16], table_log: u32, out: &mut [u8]) -> Option
             acc_bits -= 1;
         }
         previous_zero = value == 1;
-        while remaining < threshold {
-            nb_bits -= 1;
-            threshold >>= 1;
-        }
+        // The threshold is the largest power of two not above what remains (the loop of the
+        // format's description, computed at once).
+        let bits = 31 - (remaining.max(1) as u32).leading_zeros();
+        threshold = 1 << bits;
+        nb_bits = bits + 1;
         flush16!();
     }
     if remaining != 1 {

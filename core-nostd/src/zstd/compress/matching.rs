@@ -97,14 +97,16 @@ pub fn count_back(b: &[u8], anchor: usize, mut a: usize, mut m: usize) -> usize 
     start - a
 }
 
+/// The multiplier of [`hash`].
+pub const HASH_PRIME: u64 = 0xcf1b_bcdc_b7a5_6463;
+
 /// Hash of the low `bytes` bytes of `v` (4 to 8) into `log` bits.
 #[inline(always)]
 pub fn hash(v: u64, bytes: u32, log: u32) -> usize {
-    const PRIME: u64 = 0xcf1b_bcdc_b7a5_6463;
     let key = v << (64 - 8 * bytes);
     #[allow(clippy::cast_possible_truncation)] // the result has `log` <= 16 bits
     {
-        (key.wrapping_mul(PRIME) >> (64 - log)) as usize
+        (key.wrapping_mul(HASH_PRIME) >> (64 - log)) as usize
     }
 }
 
@@ -184,6 +186,18 @@ mod tests {
             assert_eq!(e.decode(table[0]), 4095);
         }
         assert!(e.begin(4096), "the base wraps after 15 pages");
+    }
+
+    #[test]
+    fn hashes_of_a_shifted_key_come_from_the_shifted_product() {
+        let mut v = 0x0123_4567_89ab_cdefu64;
+        for _ in 0..1000 {
+            v = v.rotate_left(7).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            for bytes in 4..=8 {
+                let product = v.wrapping_mul(HASH_PRIME) << (64 - 8 * bytes);
+                assert_eq!(hash(v, bytes, 13), (product >> 51) as usize);
+            }
+        }
     }
 
     #[test]

@@ -475,12 +475,12 @@ fn choose(
     let mut max_symbol = 0usize;
     let mut distinct = 0usize;
     let mut predefined_cost = 0u64;
+    // Without a branch on each count (zero and nonzero alternate unpredictably): an absent
+    // symbol adds nothing to the cost and keeps the largest symbol as it is.
     for ((s, &c), &cost) in hist.iter().enumerate().zip(predefined_costs) {
-        if c == 0 {
-            continue;
-        }
-        max_symbol = s;
-        distinct += 1;
+        let present = c > 0;
+        max_symbol = if present { s } else { max_symbol };
+        distinct += usize::from(present);
         predefined_cost += u64::from(c) * u64::from(cost);
     }
     if distinct == 1 {
@@ -500,9 +500,8 @@ fn choose(
     let log_total = fse::log2_q8(total);
     let mut entropy = 8 * 256u64;
     for &c in &hist[..=max_symbol] {
-        if c > 0 {
-            entropy += u64::from(c) * u64::from(log_total.saturating_sub(fse::log2_q8(c)));
-        }
+        // Zero for an absent symbol.
+        entropy += u64::from(c) * u64::from(log_total.saturating_sub(fse::log2_q8(c)));
     }
     if predefined_cost <= entropy {
         return Some(Mode::Predefined);
@@ -519,9 +518,8 @@ fn choose(
         desc_len = len;
         new_cost = (len as u64) * 8 * 256;
         for (&c, &n) in hist[..=max_symbol].iter().zip(&norm[..=max_symbol]) {
-            if c > 0 {
-                new_cost += u64::from(c) * u64::from(EncodingTable::cost_q8(n, log));
-            }
+            // Zero for an absent symbol.
+            new_cost += u64::from(c) * u64::from(EncodingTable::cost_q8(n, log));
         }
     }
     if predefined_cost <= new_cost {
