@@ -8,9 +8,6 @@
 //! requests arrive in one read and their replies leave in one write, which is what the client's
 //! side waits on. A large read (`DIRECT_READ` bytes or more) is read into a data buffer of its own,
 //! reused and never zeroed again, and leaves at once with the replies before it in one `writev`.
-//! Between large requests the thread sleeps in `read` at once rather than polling first: polling
-//! pays at queue depth 1, but a client streaming 128 KiB requests is bound by copying, and on a busy
-//! machine the polling takes CPU time from the client.
 //!
 //! Requests of many pages (`LARGE_REQUEST` bytes or more) go to helper threads when the connection
 //! has any: they compress or decompress their pages while this thread serves the next requests, and
@@ -143,15 +140,11 @@ impl Connection {
     fn serve_requests(&self, helpers: usize) {
         let mut input = Input::new();
         let mut out = Replies::new();
-        // Whether the last request served was large: then the next read does not poll (see
-        // `Input::fill`), nor does one that waits for the rest of a large write.
-        let mut streaming = false;
         loop {
             // Serve every complete request already here.
             let needed = loop {
                 match parse(input.pending()) {
                     Ok(Parsed::Request(header, used)) => {
-                        streaming = header.len >= LARGE_REQUEST;
                         let payload = input.pending().get(REQUEST_LEN..used).unwrap_or_default();
                         if helpers > 0
                             && header.len >= LARGE_REQUEST
@@ -182,8 +175,7 @@ impl Connection {
             if !self.send(&mut out) {
                 return;
             }
-            let spin = !streaming && needed < LARGE_REQUEST as usize;
-            match input.fill(&self.stream, needed, spin) {
+            match input.fill(&self.stream, needed) {
                 Ok(0) => {
                     if !input.pending().is_empty() {
                         log::debug!("client left in the middle of a request");
@@ -500,7 +492,7 @@ impl Input {
 
     /// Reads once, waiting if nothing has arrived, with room for at least `needed` pending bytes;
     /// returns the bytes read (0 at the end of the stream).
-    fn fill(&mut self, mut stream: &Stream, needed: usize, spin: bool) -> io::Result<usize> {
+    fn fill(&mut self, mut stream: &Stream, needed: usize) -> io::Result<usize> {
         if self.start + needed > self.buf.len() {
             // Move the partial request to the front, and grow for a request bigger than the buffer.
             self.buf.copy_within(self.start..self.end, 0);
@@ -513,14 +505,7 @@ impl Input {
         // Poll briefly before sleeping: a client at queue depth 1 sends its next request a few
         // microseconds after our reply, and waking a thread whose CPU went idle costs tens of
         // microseconds on a virtual machine, more than the request itself.
-        // Not after a large request: a client moving 128 KiB requests is bound by copying, not by
-        // wake-ups, and on a busy machine polling takes CPU time from the client itself.
-        let spin_until = Instant::now()
-            + if spin {
-                SPIN_BEFORE_SLEEP
-            } else {
-                Duration::ZERO
-            };
+        let spin_until = Instant::now() + SPIN_BEFORE_SLEEP;
         loop {
             match stream.read_now(&mut self.buf[self.end..]) {
                 Ok(n) => {
