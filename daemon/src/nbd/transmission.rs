@@ -436,8 +436,12 @@ impl Replies {
     }
 }
 
-/// Writes `head` then `tail` whole, with as few `writev` calls as the socket allows.
+/// Writes `head` then `tail` whole, with as few `writev` calls as the socket allows (a plain write
+/// when there is no `tail`).
 fn write_all_parts(mut stream: &Stream, head: &[u8], tail: &[u8]) -> io::Result<()> {
+    if tail.is_empty() {
+        return stream.write_all(head);
+    }
     let mut parts = [io::IoSlice::new(head), io::IoSlice::new(tail)];
     let mut parts = &mut parts[..];
     while !parts.is_empty() {
