@@ -365,6 +365,56 @@ fn pipelined_requests_are_all_answered_by_cookie() {
 }
 
 #[test]
+fn large_reads_between_small_requests_keep_their_order_on_one_thread() {
+    // A large read's data is sent from a buffer of its own right after its header: replies
+    // gathered before it must go first, those of later requests after it, and a failed large
+    // read must leave only its error.
+    let mut server = Server::start("large-reads", None);
+    for structured in [false, true] {
+        let mut c = Client::connect(&server.path, structured);
+        let big: Vec<u8> = (0..128u32 << 10).map(|j| (j * 11 + 5) as u8).collect();
+        assert_eq!(c.write(1, 1 << 20, &big), 0);
+        assert_eq!(c.write(2, 0, &[7u8; 4096]), 0);
+        // Pipelined: small, large, small, large past the end, large, small.
+        let requests: [(u64, u64, u32); 6] = [
+            (10, 0, 4096),
+            (11, 1 << 20, 128 << 10),
+            (12, 0, 100),
+            (13, SIZE - (64 << 10), 128 << 10),
+            (14, (1 << 20) + 4096, 96 << 10),
+            (15, 2048, 4096),
+        ];
+        for (cookie, offset, len) in requests {
+            c.send(CMD_READ, 0, cookie, offset, len, &[]);
+        }
+        let lens: std::collections::HashMap<u64, usize> = requests
+            .iter()
+            .map(|&(cookie, _, len)| (cookie, if cookie == 13 { 0 } else { len as usize }))
+            .collect();
+        let mut expected: std::collections::HashMap<u64, Vec<u8>> = Default::default();
+        expected.insert(10, vec![7u8; 4096]);
+        expected.insert(11, big.clone());
+        expected.insert(12, vec![7u8; 100]);
+        expected.insert(14, big[4096..4096 + (96 << 10)].to_vec());
+        let mut small = vec![7u8; 2048];
+        small.extend_from_slice(&[0u8; 2048]);
+        expected.insert(15, small);
+        for _ in 0..requests.len() {
+            let r = c.recv(|cookie| lens[&cookie]);
+            if r.cookie == 13 {
+                assert_eq!(r.error, EINVAL, "read past the end");
+            } else {
+                assert_eq!(r.error, 0, "read {}", r.cookie);
+                assert_eq!(r.data, expected[&r.cookie], "read {}", r.cookie);
+            }
+        }
+        c.send(CMD_DISC, 0, 0, 0, 0, &[]);
+        assert!(c.is_closed());
+    }
+    server.stop();
+}
+
+#[test]
 fn large_requests_on_helper_threads_are_answered() {
     // With helpers, requests of 64 KiB and more are served beside the connection's thread and
     // answered as they finish; small ones in between stay on the connection's thread.

@@ -371,6 +371,36 @@ impl PagePool {
         Ok(compressor.decompress_into(&page, out)?)
     }
 
+    /// Replaces the object at `handle` with a compressed page given as its encoding and payload, in
+    /// the old object's slot, when the payload belongs to the same size class: nothing is allocated
+    /// or freed and the handle stays valid. Returns `Ok(false)` and changes nothing when the payload
+    /// belongs to another class (insert it and remove the old object instead). Rewriting in place
+    /// also keeps a device's layout: pages written in order stay in order in their spans however
+    /// often they are rewritten, which sequential reads feel.
+    pub fn overwrite_encoded(
+        &self,
+        handle: Handle,
+        encoding: Encoding,
+        payload: &[u8],
+    ) -> Result<bool> {
+        encoding.check_payload_len(payload.len())?;
+        if class_of(payload.len()) != Some(handle.class()) {
+            return Ok(false);
+        }
+        let invalid = Error::InvalidHandle {
+            raw: handle.to_raw(),
+        };
+        let (store, spec, _) = self.class(handle.class()).ok_or(invalid)?;
+        if store
+            .lock()
+            .overwrite(spec, handle.index(), encoding.tag(), payload)
+        {
+            Ok(true)
+        } else {
+            Err(invalid)
+        }
+    }
+
     /// Removes an object; its handle becomes invalid.
     pub fn remove(&self, handle: Handle) -> Result<()> {
         let invalid = Error::InvalidHandle {

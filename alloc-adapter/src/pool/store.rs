@@ -407,6 +407,32 @@ impl ClassStore {
         Some(loc)
     }
 
+    /// Replaces the live object at `index` with `bytes` (length checked by the caller to fit `spec`)
+    /// in its own slot; returns false when no live object is there.
+    pub fn overwrite(&mut self, spec: &ClassSpec, index: usize, kind: u8, bytes: &[u8]) -> bool {
+        let Some(old) = self.locate(index) else {
+            return false;
+        };
+        let Some(span) = self.spans.get_mut(old.span).and_then(Option::as_mut) else {
+            return false;
+        };
+        let Some(dst) = span.bytes_mut(spec, old.slot, bytes.len()) else {
+            return false;
+        };
+        dst.copy_from_slice(bytes);
+        let new = Location {
+            kind,
+            len: bytes.len(),
+            ..old
+        };
+        if let Some(entry) = self.table.get_mut(index) {
+            *entry = new.encode();
+        }
+        self.stats.count(old.kind, old.len, -1);
+        self.stats.count(kind, bytes.len(), 1);
+        true
+    }
+
     /// Moves objects so that the class uses as few spans and pages as its objects need, gives the rest
     /// back, and trims the object table's free tail. Handles stay valid. Returns the pages given back.
     ///

@@ -173,6 +173,78 @@ fn pages_count_in_mm_stat_terms() {
 }
 
 #[test]
+fn overwrite_in_place_keeps_the_handle_and_the_memory() {
+    let pool = Box::new(PagePool::new());
+    let first = object(1, PAGE_SIZE);
+    let h = pool.insert_encoded(Encoding::Stored, &first).unwrap();
+    let neighbour = pool
+        .insert_encoded(Encoding::Stored, &object(2, PAGE_SIZE))
+        .unwrap();
+    let lz4 = pool
+        .insert_encoded(Encoding::Lz4, &object(3, 1000))
+        .unwrap();
+    let before = pool.stats();
+
+    // Same class: rewritten where it lies, nothing allocated or freed.
+    let second = object(4, PAGE_SIZE);
+    assert!(
+        pool.overwrite_encoded(h, Encoding::Stored, &second)
+            .unwrap()
+    );
+    assert_eq!(&*pool.get(h).unwrap(), &second[..]);
+    assert_eq!(&*pool.get(neighbour).unwrap(), &object(2, PAGE_SIZE)[..]);
+    assert_eq!(pool.stats(), before);
+
+    // A shorter payload of the same class, of another encoding: length, kind and figures follow.
+    let shorter = object(5, 995);
+    assert!(
+        pool.overwrite_encoded(lz4, Encoding::Zstd, &shorter)
+            .unwrap()
+    );
+    assert_eq!(
+        pool.get_page(lz4).unwrap(),
+        CompressedPage::from_parts(Encoding::Zstd, &shorter).unwrap()
+    );
+    let after = pool.stats();
+    assert_eq!(after.compr_data_size, before.compr_data_size - 5);
+    assert_eq!(after.mem_used_total, before.mem_used_total);
+    assert!(
+        pool.overwrite_encoded(h, Encoding::Lz4, &object(6, 4070))
+            .unwrap()
+    );
+    assert_eq!(
+        pool.stats().huge_pages,
+        1,
+        "the stored page became an LZ4 one"
+    );
+
+    // Another class: refused, nothing changed.
+    assert!(
+        !pool
+            .overwrite_encoded(h, Encoding::Lz4, &object(7, 500))
+            .unwrap()
+    );
+    assert_eq!(&*pool.get(h).unwrap(), &object(6, 4070)[..]);
+    // A payload its encoding does not allow, and a removed handle: errors.
+    assert!(
+        pool.overwrite_encoded(h, Encoding::Stored, &[1; 100])
+            .is_err()
+    );
+    pool.remove(neighbour).unwrap();
+    assert_eq!(
+        pool.overwrite_encoded(neighbour, Encoding::Stored, &second),
+        Err(Error::InvalidHandle {
+            raw: neighbour.to_raw()
+        })
+    );
+    // Compaction still finds every object where its handle says.
+    pool.compact();
+    assert_eq!(&*pool.get(h).unwrap(), &object(6, 4070)[..]);
+    assert_eq!(&*pool.get(lz4).unwrap(), &shorter[..]);
+    check_accounting(&pool);
+}
+
+#[test]
 fn random_operations_match_a_model() {
     let pool = Box::new(PagePool::new());
     let mut rng = Rng(0x1234_5678);

@@ -6,7 +6,8 @@
 //! and sends all their replies with one write before it waits for more. At queue depth 1 a request
 //! so costs one read and one write and never a hand-off between threads; at greater depths several
 //! requests arrive in one read and their replies leave in one write, which is what the client's
-//! side waits on.
+//! side waits on. A large read (`DIRECT_READ` bytes or more) is read into a data buffer of its own,
+//! reused and never zeroed again, and leaves at once with the replies before it in one `writev`.
 //!
 //! Requests of many pages (`LARGE_REQUEST` bytes or more) go to helper threads when the connection
 //! has any: they compress or decompress their pages while this thread serves the next requests, and
@@ -38,6 +39,8 @@ const FLUSH_AT: usize = 128 << 10;
 const SEND_BUFFER: usize = 2 << 20;
 /// Requests of at least this many bytes go to a helper thread, when there is one.
 const LARGE_REQUEST: u32 = 64 << 10;
+/// Reads of at least this many bytes are read into a buffer of their own (see [`Replies`]).
+const DIRECT_READ: usize = 64 << 10;
 /// Buffers bigger than this are not kept between requests (a rare 32 MiB write must not stay
 /// resident).
 const KEEP_BUFFER: usize = 1 << 20;
@@ -136,7 +139,7 @@ impl Connection {
     /// The connection thread's loop: read, serve what is complete, answer, repeat.
     fn serve_requests(&self, helpers: usize) {
         let mut input = Input::new();
-        let mut out: Vec<u8> = Vec::with_capacity(FLUSH_AT + SIMPLE_REPLY_LEN);
+        let mut out = Replies::new();
         loop {
             // Serve every complete request already here.
             let needed = loop {
@@ -152,7 +155,7 @@ impl Connection {
                             self.serve_one(header, payload, &mut out);
                         }
                         input.consume(used);
-                        if out.len() >= FLUSH_AT && !self.send(&mut out) {
+                        if out.is_due() && !self.send(&mut out) {
                             return;
                         }
                     }
@@ -214,7 +217,7 @@ impl Connection {
 
     /// A helper's loop: take a job, serve it, send its reply.
     fn helper(&self) {
-        let mut out = Vec::new();
+        let mut out = Replies::new();
         loop {
             let job = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -245,15 +248,12 @@ impl Connection {
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(job.payload);
             }
-            if out.capacity() > KEEP_BUFFER {
-                out = Vec::new();
-            }
         }
     }
 
     /// Sends and empties `out`; false when the client has gone away.
-    fn send(&self, out: &mut Vec<u8>) -> bool {
-        if out.is_empty() {
+    fn send(&self, out: &mut Replies) -> bool {
+        if out.bytes.is_empty() {
             return true;
         }
         let sent = {
@@ -261,12 +261,9 @@ impl Connection {
                 .write_lock
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            (&self.stream).write_all(out)
+            write_all_parts(&self.stream, &out.bytes, out.read_data())
         };
         out.clear();
-        if out.capacity() > KEEP_BUFFER {
-            out.shrink_to(FLUSH_AT);
-        }
         match sent {
             Ok(()) => true,
             Err(e) => {
@@ -279,25 +276,31 @@ impl Connection {
     }
 
     /// Serves one request and appends its reply to `out`.
-    fn serve_one(&self, r: Header, payload: &[u8], out: &mut Vec<u8>) {
+    fn serve_one(&self, r: Header, payload: &[u8], replies: &mut Replies) {
         let allowed = match r.kind {
             CMD_READ => CMD_FLAG_FUA | CMD_FLAG_DF,
             CMD_WRITE | CMD_TRIM | CMD_FLUSH => CMD_FLAG_FUA,
             CMD_WRITE_ZEROES => CMD_FLAG_FUA | CMD_FLAG_NO_HOLE | CMD_FLAG_FAST_ZERO,
-            other => return self.error(r, EINVAL, &format!("unknown command {other}"), out),
+            other => {
+                let message = format!("unknown command {other}");
+                return self.error(r, EINVAL, &message, &mut replies.bytes);
+            }
         };
         if r.flags & !allowed != 0 {
             return self.error(
                 r,
                 EINVAL,
                 &format!("flags {:#x} are not valid for command {}", r.flags, r.kind),
-                out,
+                &mut replies.bytes,
             );
         }
+        if r.kind == CMD_READ {
+            return self.read(r, replies);
+        }
+        let out = &mut replies.bytes;
         let len = u64::from(r.len);
         // FUA needs nothing more: a reply goes out only once the store holds the data.
         let result = match r.kind {
-            CMD_READ => return self.read(r, out),
             CMD_WRITE => self.store.write(r.offset, payload),
             CMD_TRIM => self.store.discard(r.offset, len),
             CMD_WRITE_ZEROES => self.store.write_zeroes(r.offset, len),
@@ -316,7 +319,8 @@ impl Connection {
         }
     }
 
-    fn read(&self, r: Header, out: &mut Vec<u8>) {
+    fn read(&self, r: Header, replies: &mut Replies) {
+        let out = &mut replies.bytes;
         if r.len > MAX_PAYLOAD {
             return self.error(
                 r,
@@ -339,9 +343,15 @@ impl Connection {
         } else {
             simple_reply(out, r.cookie, 0);
         }
-        let data = out.len();
-        out.resize(data + len, 0);
-        if let Err(e) = self.store.read(r.offset, &mut out[data..]) {
+        let result = if len >= DIRECT_READ && replies.data_len == 0 {
+            replies.read_into_data(len, |data| self.store.read(r.offset, data))
+        } else {
+            let data = out.len();
+            out.resize(data + len, 0);
+            self.store.read(r.offset, &mut out[data..])
+        };
+        if let Err(e) = result {
+            let out = &mut replies.bytes;
             out.truncate(start);
             self.error(r, errno_of(&e), &e.to_string(), out);
         }
@@ -368,6 +378,86 @@ impl Connection {
         out.put_u16(message.len() as u16);
         out.extend_from_slice(message);
     }
+}
+
+/// Replies gathered for one send: their bytes, then the data of a large read, which is read into a
+/// buffer of its own so that it is neither zeroed before each read nor copied after (the header
+/// and the data leave in one `writev`). A large read's data ends a batch: it is sent before the
+/// next request is served.
+struct Replies {
+    bytes: Vec<u8>,
+    /// Reused between reads; only ever grown, so never zeroed again.
+    data: Vec<u8>,
+    /// Bytes of `data` that follow `bytes` on the wire (0: none).
+    data_len: usize,
+}
+
+impl Replies {
+    fn new() -> Self {
+        Self {
+            bytes: Vec::with_capacity(FLUSH_AT + SIMPLE_REPLY_LEN),
+            data: Vec::new(),
+            data_len: 0,
+        }
+    }
+
+    /// Whether the batch should be sent now rather than after the next request.
+    fn is_due(&self) -> bool {
+        self.data_len > 0 || self.bytes.len() >= FLUSH_AT
+    }
+
+    fn read_data(&self) -> &[u8] {
+        self.data.get(..self.data_len).unwrap_or_default()
+    }
+
+    /// Fills `len` bytes of data, to follow the bytes gathered so far, with `fill`.
+    fn read_into_data<E>(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.data.len() < len {
+            self.data.resize(len, 0);
+        }
+        fill(&mut self.data[..len])?;
+        self.data_len = len;
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.data_len = 0;
+        if self.bytes.capacity() > KEEP_BUFFER {
+            self.bytes.shrink_to(FLUSH_AT);
+        }
+        if self.data.len() > KEEP_BUFFER {
+            self.data = Vec::new();
+        }
+    }
+}
+
+/// Writes `head` then `tail` whole, with as few `writev` calls as the socket allows (a plain write
+/// when there is no `tail`).
+fn write_all_parts(mut stream: &Stream, head: &[u8], tail: &[u8]) -> io::Result<()> {
+    if tail.is_empty() {
+        return stream.write_all(head);
+    }
+    let mut parts = [io::IoSlice::new(head), io::IoSlice::new(tail)];
+    let mut parts = &mut parts[..];
+    while !parts.is_empty() {
+        match stream.write_vectored(parts) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the socket took no bytes of a reply",
+                ));
+            }
+            Ok(n) => io::IoSlice::advance_slices(&mut parts, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The connection thread's input: bytes read from the socket, of which `start..end` are not yet

@@ -410,10 +410,8 @@ impl BlockStore {
                     // Compress outside the lock: the common case of whole-page writes never waits
                     // on another page's codec.
                     if self.skips_codec(page) {
-                        let handle = self.store_raw(page)?;
                         let (mut shard, local) = self.shard(span.page);
-                        self.put(&mut shard, local, Slot::Packed(handle));
-                        return Ok(());
+                        return self.store_payload(&mut shard, local, Encoding::Stored, page);
                     }
                     let packed = with_codec(self.algorithm, |c| c.compress(page))?;
                     let (mut shard, local) = self.shard(span.page);
@@ -492,9 +490,7 @@ impl BlockStore {
         }
         change(&mut page);
         if self.skips_codec(&page) {
-            let handle = self.store_raw(&page)?;
-            self.put(&mut shard, local, Slot::Packed(handle));
-            return Ok(());
+            return self.store_payload(&mut shard, local, Encoding::Stored, &page);
         }
         let packed = with_codec(self.algorithm, |c| c.compress(&page))?;
         self.install(&mut shard, local, &packed)
@@ -507,14 +503,37 @@ impl BlockStore {
         self.algorithm == Algorithm::Lz4 && probe::looks_incompressible(page)
     }
 
-    /// Puts a page into the pool as it is (a stored page, zram's "huge" page).
-    fn store_raw(&self, page: &Page) -> Result<Handle, StoreError> {
-        let handle = self
-            .pool
-            .insert_encoded(Encoding::Stored, page)
-            .map_err(|e| self.pool_error(e))?;
-        Counters::bump(&self.counters.huge_pages_since);
-        Ok(handle)
+    /// Stores a page given as its encoding and payload at `local` (a stored page is zram's "huge"
+    /// page), freeing what was there. A payload in the size class of the page it replaces is
+    /// rewritten in that page's slot: nothing is allocated or freed, and pages written in order
+    /// stay in order in the pool however often they are rewritten, which sequential reads of them
+    /// feel (128 KiB reads over fio-written pages: 0.90 of nbdkit's rate against 0.76 with a fresh
+    /// slot for every write, in one interleaved run).
+    fn store_payload(
+        &self,
+        shard: &mut Shard,
+        local: u64,
+        encoding: Encoding,
+        payload: &[u8],
+    ) -> Result<(), StoreError> {
+        let rewritten = match shard.slot(local) {
+            Some(&Slot::Packed(old)) => self
+                .pool
+                .overwrite_encoded(old, encoding, payload)
+                .map_err(|e| self.pool_error(e))?,
+            _ => false,
+        };
+        if !rewritten {
+            let handle = self
+                .pool
+                .insert_encoded(encoding, payload)
+                .map_err(|e| self.pool_error(e))?;
+            self.put(shard, local, Slot::Packed(handle));
+        }
+        if encoding == Encoding::Stored {
+            Counters::bump(&self.counters.huge_pages_since);
+        }
+        Ok(())
     }
 
     fn pool_error(&self, e: AllocError) -> StoreError {
@@ -546,16 +565,7 @@ impl BlockStore {
                 Counters::bump(&self.counters.same_pages);
                 Slot::Same(word)
             }
-            (encoding, _) => {
-                let handle = self
-                    .pool
-                    .insert_page(packed)
-                    .map_err(|e| self.pool_error(e))?;
-                if encoding == Encoding::Stored {
-                    Counters::bump(&self.counters.huge_pages_since);
-                }
-                Slot::Packed(handle)
-            }
+            (encoding, _) => return self.store_payload(shard, local, encoding, packed.payload()),
         };
         self.put(shard, local, new);
         Ok(())
