@@ -47,6 +47,18 @@ pub struct CreateArgs {
 
 const UBLK_CONTROL: &str = "/dev/ublk-control";
 
+/// Lets SIGPIPE end this process quietly, as it ends `cat` or `ls`: Rust ignores SIGPIPE, so a
+/// command whose output goes to a reader that closes early (`trueno-ublk list | head`) would
+/// otherwise panic on its next write. Only for commands that serve nothing: a daemon must see a
+/// closed client socket as an error, not die of it.
+pub fn die_quietly_on_closed_stdout() {
+    // SAFETY: signal(2) with a valid signal number and SIG_DFL, before any thread is started; it
+    // changes only this process's disposition, which nothing else in it relies on.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// `create`: checks everything, then serves in the foreground or starts a background daemon and
 /// waits until it answers.
 pub fn create(args: &CreateArgs) -> Result<(), String> {

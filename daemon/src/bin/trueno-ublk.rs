@@ -112,7 +112,17 @@ fn main() -> ExitCode {
         env_logger::Env::default().default_filter_or("info,libublk=warn"),
     )
     .init();
-    let result = match Cli::parse().command {
+    let command = Cli::parse().command;
+    if !matches!(
+        command,
+        Command::Create {
+            foreground: true,
+            ..
+        }
+    ) {
+        cli::die_quietly_on_closed_stdout();
+    }
+    let result = match command {
         Command::Create {
             size,
             algorithm,

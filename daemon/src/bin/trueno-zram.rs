@@ -8,6 +8,7 @@ use trueno_ublk::zram_cli::{self, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    trueno_ublk::cli::die_quietly_on_closed_stdout();
     match zram_cli::run(cli) {
         Ok(()) => ExitCode::from(zram_cli::exit::OK),
         Err(e) => {
