@@ -2,7 +2,7 @@
 //! of short hashes for the rest; a short hit is checked against a long one at the next position.
 
 use super::matching::{
-    Epoch, HASH_PRIME, count, count_back, get32, get64, hash, low32, read32, read64,
+    Epoch, HASH_PRIME, count, get32, get64, hash, low32, read32, read64, record_match,
 };
 use super::sequences::SeqStore;
 
@@ -191,13 +191,8 @@ impl Dfast {
                     (long_cand, short_cand) = (long_next, short_next);
                     continue;
                 }
-                let back = count_back(window, anchor, ip, mpos);
-                ip -= back;
-                len += back;
-                #[allow(clippy::cast_possible_truncation)] // offsets are below the 32 KiB window
-                store.push_from(window, anchor, ip, offset as u32, len);
-                let match_start = ip;
-                ip += len;
+                let match_start;
+                (match_start, ip) = record_match(store, window, anchor, (ip, mpos, offset), len);
                 anchor = ip;
                 if ip >= ilimit {
                     break;

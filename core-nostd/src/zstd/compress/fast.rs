@@ -2,7 +2,7 @@
 //! check before each lookup, and a step that grows with the distance from the last match, faster
 //! still at negative levels.
 
-use super::matching::{Epoch, count, count_back, get32, get64, hash, low32, read32, read64};
+use super::matching::{Epoch, count, get32, get64, hash, low32, read32, read64, record_match};
 use super::sequences::SeqStore;
 
 /// log2 of the table size: 8192 slots of 16 bits, 16 KiB.
@@ -97,7 +97,7 @@ impl Fast {
             // distance from the last match. The repeat offset is tried once per pair, at the
             // second byte (its literals are then never empty); a repeat match that starts at the
             // first is found there too, and extended back by `count_back`.
-            let (mpos, offset, mut ip, mut len);
+            let (mpos, offset, mut ip, len);
             let rep = store.reps[0] as usize;
             loop {
                 let cand0 = e.decode(self.table[h0]);
@@ -146,13 +146,8 @@ impl Fast {
                 v0 = unsafe { read64(window, ip0) };
                 h0 = hash(v0, HB, HASH_LOG);
             }
-            let back = count_back(window, anchor, ip, mpos);
-            ip -= back;
-            len += back;
-            #[allow(clippy::cast_possible_truncation)] // offsets are below the 32 KiB window
-            store.push_from(window, anchor, ip, offset as u32, len);
-            let match_start = ip;
-            ip += len;
+            let match_start;
+            (match_start, ip) = record_match(store, window, anchor, (ip, mpos, offset), len);
             anchor = ip;
             if ip >= ilimit - 1 {
                 break;

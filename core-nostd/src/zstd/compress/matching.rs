@@ -7,6 +7,8 @@
 //! empty one: the output never depends on earlier pages. Only when `base` would overflow 16 bits
 //! is the table cleared (every 15 pages).
 
+use super::sequences::SeqStore;
+
 /// The longest window a finder accepts: positions and `base` share 16 bits.
 pub const WINDOW_MAX: usize = 1 << 15;
 
@@ -83,6 +85,25 @@ pub fn count(b: &[u8], mut a: usize, mut m: usize, end: usize) -> usize {
         m += 1;
     }
     a - start
+}
+
+/// Records the match found at `ip` (source `mpos`, `offset` back, `len` bytes) after extending it
+/// backwards over the literals since `anchor`; returns where the match starts and where it ends
+/// (the next anchor).
+#[inline(always)]
+pub fn record_match(
+    store: &mut SeqStore,
+    window: &[u8],
+    anchor: usize,
+    (ip, mpos, offset): (usize, usize, usize),
+    len: usize,
+) -> (usize, usize) {
+    let back = count_back(window, anchor, ip, mpos);
+    let start = ip - back;
+    let len = len + back;
+    #[allow(clippy::cast_possible_truncation)] // offsets are below the 32 KiB window
+    store.push_from(window, anchor, start, offset as u32, len);
+    (start, start + len)
 }
 
 /// How far a match at `a` (source at `m`, `m < a`) extends backwards: the bytes before both that
