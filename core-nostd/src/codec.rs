@@ -150,7 +150,7 @@ enum EntropyStage {
 /// Decompresses pages of any encoding: the part of a [`StandardCompressor`] that decoding needs, for
 /// a user that only decodes (a GPU thread, a reader). It holds the Zstandard decoder's workspace
 /// ([`crate::zstd::Decompressor::SIZE`] bytes), scratch space for one page at a time, so that
-/// decoding a page neither initialises nor puts on the stack 21 KiB of tables.
+/// decoding a page neither initialises nor puts on the stack 20 KiB of tables.
 #[derive(Debug)]
 pub struct PageDecompressor {
     backend: SimdBackend,
@@ -200,13 +200,20 @@ impl StandardCompressor {
     /// Out of line, so that its page-sized buffer is not on the stack of every other path.
     #[inline(never)]
     fn lz4_page(&mut self, page: &Page) -> Result<CompressedPage> {
-        // One byte short of a page: a block that does not fit is stored instead.
         let mut block = [0u8; PAGE_SIZE - 1];
-        match self.lz4.compress_page(page, &mut block) {
-            Ok(len) => CompressedPage::from_parts(Encoding::Lz4, &block[..len]),
-            Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
-                Ok(CompressedPage::stored(page))
-            }
+        match self.lz4_block(page, &mut block)? {
+            Some(len) => CompressedPage::from_parts(Encoding::Lz4, &block[..len]),
+            None => Ok(CompressedPage::stored(page)),
+        }
+    }
+
+    /// LZ4's block of `page` into `block`, one byte short of a page: its length, or `None` when it
+    /// does not fit (the page is then stored).
+    #[inline(always)]
+    fn lz4_block(&mut self, page: &Page, block: &mut [u8; PAGE_SIZE - 1]) -> Result<Option<usize>> {
+        match self.lz4.compress_page(page, block) {
+            Ok(len) => Ok(Some(len)),
+            Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -226,12 +233,8 @@ impl StandardCompressor {
     #[inline(never)]
     fn adaptive_page(&mut self, page: &Page) -> Result<CompressedPage> {
         let mut buf = [0u8; PAGE_SIZE - 1];
-        let len = match self.lz4.compress_page(page, &mut buf) {
-            Ok(len) => len,
-            Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
-                return Ok(CompressedPage::stored(page));
-            }
-            Err(e) => return Err(e),
+        let Some(len) = self.lz4_block(page, &mut buf)? else {
+            return Ok(CompressedPage::stored(page));
         };
         if self.policy.recodes(len)
             && let EntropyStage::Recoder(recoder) = &mut self.entropy_stage
