@@ -60,8 +60,9 @@ pub(crate) struct BlockState {
 }
 
 /// Decodes a compressed block's content `src` into `o` (output from `o.out`). With `bmi2`, the same
-/// code compiled for BMI1/BMI2 (shifts by any register, bit extraction) runs: the bit readers'
-/// variable shifts are most of the work. Both give the same bytes (tested).
+/// code compiled for BMI1/BMI2 and AVX2 runs: shifts by any register and bit extraction (the bit
+/// readers' variable shifts are most of the work), and 32-byte moves for the wide copies and table
+/// fills. Both give the same bytes (tested).
 pub(crate) fn decode_compressed(
     src: &[u8],
     state: &mut BlockState,
@@ -71,8 +72,9 @@ pub(crate) fn decode_compressed(
 ) -> Result<()> {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     if bmi2 {
-        // SAFETY: `bmi2` is true only when CPUID reported BMI1 and BMI2 on this CPU
-        // (`Decompressor` takes it from the AVX2 backend's detection, which requires both).
+        // SAFETY: `bmi2` is true only when CPUID reported AVX2, BMI1 and BMI2 on this CPU and
+        // the OS saves the YMM state (`Decompressor` takes it from the AVX2 backend's detection,
+        // which requires all of them).
         return unsafe { decode_compressed_bmi2(src, state, o, block_max) };
     }
     let _ = bmi2;
@@ -89,9 +91,9 @@ fn decode_compressed_portable(
 }
 
 /// # Safety
-/// The CPU must support BMI1 and BMI2.
+/// The CPU must support BMI1, BMI2 and AVX2 (with the OS saving the YMM state).
 #[cfg(all(target_arch = "x86_64", not(miri)))]
-#[target_feature(enable = "bmi1,bmi2")]
+#[target_feature(enable = "bmi1,bmi2,avx2")]
 unsafe fn decode_compressed_bmi2(
     src: &[u8],
     state: &mut BlockState,

@@ -30,7 +30,8 @@ type Result<T> = core::result::Result<T, ZstdError>;
 pub struct Decompressor<'d> {
     state: BlockState,
     dictionary: Option<Dictionary<'d>>,
-    /// `Some(SimdBackend::Scalar)` forces the portable code; otherwise BMI2 code runs where present.
+    /// `Some(SimdBackend::Scalar)` forces the portable code; otherwise BMI2/AVX2 code runs where
+    /// present.
     backend: Option<SimdBackend>,
 }
 
@@ -72,14 +73,14 @@ impl<'d> Decompressor<'d> {
     }
 
     /// Chooses the code path: [`SimdBackend::Scalar`] runs the portable code only; any other
-    /// backend lets x86-64 CPUs with BMI2 run the same decoder compiled for it. The output is the
-    /// same either way.
+    /// backend lets x86-64 CPUs with AVX2 and BMI2 run the same decoder compiled for them. The
+    /// output is the same either way.
     pub fn prefer_backend(mut self, backend: SimdBackend) -> Self {
         self.backend = Some(backend);
         self
     }
 
-    /// Whether this decoder runs its BMI2 code path.
+    /// Whether this decoder runs its BMI2/AVX2 code path.
     fn use_bmi2(&self) -> bool {
         self.backend != Some(SimdBackend::Scalar) && SimdBackend::Avx2.is_available()
     }
