@@ -1,7 +1,7 @@
 //! Adaptive selection against the single codecs, single thread, each page on its own, in one run:
 //! liblz4 (`LZ4_compress_default`), our LZ4, our Zstandard at levels 1 and -1, and
 //! `Algorithm::Adaptive` with the default policy and with other policies (the trade-off curve
-//! between LZ4's speed and Zstandard's ratio, and the former rule). Prints each one's compression MB/s, ratio and throughput relative to liblz4,
+//! between LZ4's speed and Zstandard's ratio). Prints each one's compression MB/s, ratio and throughput relative to liblz4,
 //! where Adaptive's (throughput, ratio) point lies against the straight line between our LZ4 and our
 //! Zstandard points (what choosing pages at random would give), and, on pages of random bytes, how
 //! much faster Adaptive is than running LZ4 and storing the result.
@@ -47,47 +47,36 @@ fn adaptive_with(algorithm: Algorithm, policy: AdaptivePolicy) -> StandardCompre
         .unwrap_or_else(|e| panic!("{algorithm:?}: {e}"))
 }
 
-/// Other policies measured beside the default one: the gate on predicted saving (a byte saved per
-/// 10 ns spent, from 800-byte blocks, raw literals) and a looser one, lower and higher block
-/// thresholds, and the default with raw literals (no Huffman stage).
-fn other_policies(default: AdaptivePolicy) -> [(String, AdaptivePolicy); 5] {
-    let gate = AdaptivePolicy {
-        recode_min_lz4_len: 800,
-        recode_min_saving: 148,
-        recode_saving_per_sequence_q8: 230,
-        huffman_min_literals: u32::MAX,
-        ..default
-    };
+/// Other policies measured beside the default one: lower and higher block thresholds (the
+/// trade-off curve between LZ4's speed and Zstandard's ratio), and raw literals (no Huffman stage).
+fn other_policies(default: AdaptivePolicy) -> [(String, AdaptivePolicy); 4] {
+    let with = |name: &str, policy| (name.to_string(), policy);
     [
-        (
-            "gate 148 B + 0.9 B/match from 800 B, raw literals".to_string(),
-            gate,
-        ),
-        (
-            "gate 118 B + 0.7 B/match from 800 B, raw literals".to_string(),
+        with(
+            "recode from 1300 B",
             AdaptivePolicy {
-                recode_min_saving: 118,
-                recode_saving_per_sequence_q8: 184,
-                ..gate
-            },
-        ),
-        (
-            "recode from 1500 B".to_string(),
-            AdaptivePolicy {
-                recode_min_lz4_len: 1500,
+                recode_min_lz4_len: 1300,
                 ..default
             },
         ),
-        (
-            "recode from 2000 B".to_string(),
+        with(
+            "recode from 2000 B",
             AdaptivePolicy {
                 recode_min_lz4_len: 2000,
                 ..default
             },
         ),
-        (
-            "raw literals".to_string(),
+        with(
+            "raw literals",
             AdaptivePolicy {
+                huffman_min_literals: u32::MAX,
+                ..default
+            },
+        ),
+        with(
+            "recode from 1300 B, raw literals",
+            AdaptivePolicy {
+                recode_min_lz4_len: 1300,
                 huffman_min_literals: u32::MAX,
                 ..default
             },

@@ -127,16 +127,13 @@ fn recoded_corpus_pages_decode_with_libzstd() {
 #[test]
 fn adaptive_zstd_pages_decode_with_libzstd() {
     let pages = pages();
-    // The default policy (Huffman-coded literals), and a gate on predicted saving with raw
-    // literals from smaller blocks.
-    let gated = AdaptivePolicy {
+    // The default policy (Huffman-coded literals), and raw literals from smaller blocks.
+    let raw = AdaptivePolicy {
         recode_min_lz4_len: 800,
-        recode_min_saving: 148,
-        recode_saving_per_sequence_q8: 230,
         huffman_min_literals: u32::MAX,
         ..AdaptivePolicy::DEFAULT
     };
-    for policy in [AdaptivePolicy::DEFAULT, gated] {
+    for policy in [AdaptivePolicy::DEFAULT, raw] {
         adaptive_pages_decode(&pages, policy);
     }
 }

@@ -57,7 +57,7 @@ fuzz_target!(|block: &[u8]| {
             assert_eq!(kept, block);
             let parsed = seen.expect("a decodable block is parsed");
             assert_eq!((parsed.lz4_len, parsed.decoded), (block.len(), len));
-            assert!(parsed.literals <= len && parsed.repeat_matches <= parsed.sequences);
+            assert!(parsed.literals <= len && 4 * parsed.sequences <= len);
             let mut raw = block.to_vec();
             match recoder.recode_in_place_with(&mut raw, block.len(), |_| Recode::RawLiterals) {
                 Ok(Some(m)) => {

@@ -105,8 +105,7 @@ impl Lz4Recoder {
 
     /// [`Self::recode_in_place`], with `decide` choosing from the parsed block whether and how the
     /// frame is written: `Ok(None)` when it chose [`Recode::Keep`] (`buf` is then untouched). The
-    /// parse costs a fraction of the entropy stage, so a caller can skip blocks that would save
-    /// little for the time the rest takes.
+    /// parse costs a fraction of the entropy stage, so a caller can choose after it.
     pub fn recode_in_place_with(
         &mut self,
         buf: &mut [u8],
@@ -185,8 +184,8 @@ impl Lz4Recoder {
     }
 }
 
-/// What an LZ4 block holds, from the recoder's parse of it: what a caller needs to judge whether
-/// the frame is worth writing ([`Lz4Recoder::recode_in_place_with`]).
+/// What an LZ4 block holds, from the recoder's parse of it: what a caller needs to choose how (or
+/// whether) the frame is written ([`Lz4Recoder::recode_in_place_with`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ParsedBlock {
@@ -198,11 +197,6 @@ pub struct ParsedBlock {
     pub literals: usize,
     /// Matches.
     pub sequences: usize,
-    /// Matches whose offset is one of the three recent ones (a repeat code in the frame).
-    pub repeat_matches: usize,
-    /// Bits of the `Offset_Value`s of the other matches (offset plus 3): about what their offsets
-    /// take in the frame.
-    pub new_offset_bits: u32,
 }
 
 /// How a parsed LZ4 block is written ([`Lz4Recoder::recode_in_place_with`]).
@@ -309,8 +303,6 @@ fn parse(block: &[u8], store: &mut SeqStore) -> core::result::Result<ParsedBlock
     let mut decoded = 0usize;
     let mut lit_count = 0usize;
     let mut count = 0usize;
-    let mut repeat_matches = 0usize;
-    let mut new_offset_bits = 0u32;
     loop {
         let Some(&token) = block.get(ip) else {
             return Err(Lz4Error::Truncated {
@@ -368,8 +360,6 @@ fn parse(block: &[u8], store: &mut SeqStore) -> core::result::Result<ParsedBlock
                 decoded,
                 literals: lit_count,
                 sequences: count,
-                repeat_matches,
-                new_offset_bits,
             });
         }
         let Some(offset_bytes) = block.get(ip..ip + 2) else {
@@ -404,13 +394,6 @@ fn parse(block: &[u8], store: &mut SeqStore) -> core::result::Result<ParsedBlock
         decoded += match_len;
         let (off_base, next_reps) = offset_value(reps, lit_len > 0, offset);
         reps = next_reps;
-        let is_new = off_base > 3;
-        repeat_matches += usize::from(!is_new);
-        new_offset_bits += if is_new {
-            32 - off_base.leading_zeros()
-        } else {
-            0
-        };
         // Every match is at least 4 bytes, so a block holds fewer sequences than the store.
         if let Some(seq) = store.seqs.get_mut(count) {
             #[allow(clippy::cast_possible_truncation)] // both lengths are at most BLOCK_MAX
@@ -604,8 +587,7 @@ mod tests {
         assert_eq!(block, original, "a kept block is untouched");
         let parsed = seen.unwrap();
         assert_eq!((parsed.lz4_len, parsed.decoded), (n, PAGE_SIZE));
-        assert!(parsed.literals > 0 && parsed.sequences > parsed.repeat_matches);
-        assert!(parsed.new_offset_bits > 0);
+        assert!(parsed.literals > 0 && parsed.sequences > 0);
         // Raw literals: a larger frame than with Huffman on this text, and it decodes.
         let (_, huffman_len) = recode(&block[..n]).unwrap();
         let raw_len = recoder
