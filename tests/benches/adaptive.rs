@@ -49,7 +49,7 @@ fn adaptive_with(algorithm: Algorithm, policy: AdaptivePolicy) -> StandardCompre
 
 /// Other policies measured beside the default one: lower and higher block thresholds (the
 /// trade-off curve between LZ4's speed and Zstandard's ratio), and raw literals (no Huffman stage).
-fn other_policies(default: AdaptivePolicy) -> [(String, AdaptivePolicy); 4] {
+fn other_policies(default: AdaptivePolicy) -> [(String, AdaptivePolicy); 5] {
     let with = |name: &str, policy| (name.to_string(), policy);
     [
         with(
@@ -77,6 +77,14 @@ fn other_policies(default: AdaptivePolicy) -> [(String, AdaptivePolicy); 4] {
             "recode from 1300 B, raw literals",
             AdaptivePolicy {
                 recode_min_lz4_len: 1300,
+                huffman_min_literals: u32::MAX,
+                ..default
+            },
+        ),
+        with(
+            "recode from 1400 B, raw literals",
+            AdaptivePolicy {
+                recode_min_lz4_len: 1400,
                 huffman_min_literals: u32::MAX,
                 ..default
             },
