@@ -239,8 +239,10 @@ impl StandardCompressor {
         if self.policy.recodes(len)
             && let EntropyStage::Recoder(recoder) = &mut self.entropy_stage
         {
-            match recoder.recode_in_place(&mut buf, len) {
-                Ok(n) => return CompressedPage::from_parts(Encoding::Zstd, &buf[..n]),
+            let policy = self.policy;
+            match recoder.recode_in_place_with(&mut buf, len, |parsed| policy.recode(parsed)) {
+                Ok(Some(n)) => return CompressedPage::from_parts(Encoding::Zstd, &buf[..n]),
+                Ok(None) => {}
                 // Not smaller than the block, which the attempt overwrote: LZ4 writes it again
                 // (the same bytes; this is rare on pages large enough to recode).
                 Err(Error::OutputTooSmall { .. }) => return self.lz4_page(page),

@@ -1,7 +1,7 @@
 //! Adaptive selection against the single codecs, single thread, each page on its own, in one run:
 //! liblz4 (`LZ4_compress_default`), our LZ4, our Zstandard at levels 1 and -1, and
-//! `Algorithm::Adaptive` with the default policy and with other recode thresholds (the trade-off
-//! curve between LZ4's speed and Zstandard's ratio). Prints each one's compression MB/s, ratio and throughput relative to liblz4,
+//! `Algorithm::Adaptive` with the default policy and with other policies (the trade-off curve
+//! between LZ4's speed and Zstandard's ratio). Prints each one's compression MB/s, ratio and throughput relative to liblz4,
 //! where Adaptive's (throughput, ratio) point lies against the straight line between our LZ4 and our
 //! Zstandard points (what choosing pages at random would give), and, on pages of random bytes, how
 //! much faster Adaptive is than running LZ4 and storing the result.
@@ -47,8 +47,50 @@ fn adaptive_with(algorithm: Algorithm, policy: AdaptivePolicy) -> StandardCompre
         .unwrap_or_else(|e| panic!("{algorithm:?}: {e}"))
 }
 
-/// Recode thresholds measured beside the default one.
-const OTHER_THRESHOLDS: [u32; 3] = [1300, 1500, 2000];
+/// Other policies measured beside the default one: lower and higher block thresholds (the
+/// trade-off curve between LZ4's speed and Zstandard's ratio), and raw literals (no Huffman stage).
+fn other_policies(default: AdaptivePolicy) -> [(String, AdaptivePolicy); 5] {
+    let with = |name: &str, policy| (name.to_string(), policy);
+    [
+        with(
+            "recode from 1300 B",
+            AdaptivePolicy {
+                recode_min_lz4_len: 1300,
+                ..default
+            },
+        ),
+        with(
+            "recode from 2000 B",
+            AdaptivePolicy {
+                recode_min_lz4_len: 2000,
+                ..default
+            },
+        ),
+        with(
+            "raw literals",
+            AdaptivePolicy {
+                huffman_min_literals: u32::MAX,
+                ..default
+            },
+        ),
+        with(
+            "recode from 1300 B, raw literals",
+            AdaptivePolicy {
+                recode_min_lz4_len: 1300,
+                huffman_min_literals: u32::MAX,
+                ..default
+            },
+        ),
+        with(
+            "recode from 1400 B, raw literals",
+            AdaptivePolicy {
+                recode_min_lz4_len: 1400,
+                huffman_min_literals: u32::MAX,
+                ..default
+            },
+        ),
+    ]
+}
 
 /// Bytes that a page API compressor stores for all pages (payload lengths).
 fn stored_bytes(c: &mut StandardCompressor, pages: &[Page]) -> usize {
@@ -77,15 +119,8 @@ fn main() {
         let mut compressors: Vec<StandardCompressor> =
             algorithms.iter().map(|(_, a)| compressor(*a)).collect();
         let mut algorithms = algorithms.to_vec();
-        for threshold in OTHER_THRESHOLDS {
-            let other = AdaptivePolicy {
-                recode_min_lz4_len: threshold,
-                ..policy
-            };
-            algorithms.push((
-                format!("trueno adaptive, recode from {threshold} B"),
-                Algorithm::Adaptive,
-            ));
+        for (name, other) in other_policies(policy) {
+            algorithms.push((format!("trueno adaptive, {name}"), Algorithm::Adaptive));
             compressors.push(adaptive_with(Algorithm::Adaptive, other));
         }
         let ratios: Vec<f64> = compressors
@@ -151,9 +186,8 @@ fn main() {
             counts[usize::from(encoding.tag())] += 1;
         }
         report.note(format!(
-            "{}: adaptive (recode from {} B) pages: same-fill {}, stored {}, lz4 {}, zstd (recoded lz4) {} of {}",
+            "{}: adaptive (default policy) pages: same-fill {}, stored {}, lz4 {}, zstd (recoded lz4) {} of {}",
             corpus.name,
-            policy.recode_min_lz4_len,
             counts[usize::from(Encoding::SameFill.tag())],
             counts[usize::from(Encoding::Stored.tag())],
             counts[usize::from(Encoding::Lz4.tag())],

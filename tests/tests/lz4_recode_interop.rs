@@ -9,6 +9,7 @@ use trueno_zram::zstd::compress::Lz4Recoder;
 use trueno_zram::{
     Algorithm, CompressorBuilder, Encoding, PAGE_SIZE, Page, PageCompressor, SimdBackend,
 };
+use trueno_zram_core::adaptive::AdaptivePolicy;
 use trueno_zram_core::lz4;
 
 fn c_len(n: usize) -> std::ffi::c_int {
@@ -126,8 +127,21 @@ fn recoded_corpus_pages_decode_with_libzstd() {
 #[test]
 fn adaptive_zstd_pages_decode_with_libzstd() {
     let pages = pages();
+    // The default policy (Huffman-coded literals), and raw literals from smaller blocks.
+    let raw = AdaptivePolicy {
+        recode_min_lz4_len: 800,
+        huffman_min_literals: u32::MAX,
+        ..AdaptivePolicy::DEFAULT
+    };
+    for policy in [AdaptivePolicy::DEFAULT, raw] {
+        adaptive_pages_decode(&pages, policy);
+    }
+}
+
+fn adaptive_pages_decode(pages: &[Page], policy: AdaptivePolicy) {
     let mut adaptive = CompressorBuilder::new()
         .algorithm(Algorithm::Adaptive)
+        .adaptive_policy(policy)
         .build()
         .unwrap();
     let mut zstd_pages = 0;
@@ -135,7 +149,7 @@ fn adaptive_zstd_pages_decode_with_libzstd() {
         let packed = adaptive.compress(page).unwrap();
         if packed.encoding() == Encoding::Zstd {
             zstd_pages += 1;
-            assert_decodes(packed.payload(), page, &format!("adaptive page {i}"));
+            assert_decodes(packed.payload(), page, &format!("{policy:?}: page {i}"));
             // The frame is only kept when it beats the LZ4 block.
             assert!(
                 packed.payload().len() < ours_compress(page).len(),

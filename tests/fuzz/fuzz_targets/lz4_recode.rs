@@ -2,13 +2,15 @@
 //! large LZ4 blocks): it must return (never panic, never touch memory outside its buffers: the
 //! sanitizer watches), write the same frame on every backend and in place as into a second buffer,
 //! refuse exactly the blocks our LZ4 decoder refuses (or that decode to more than 4096 bytes), and
-//! write frames that our Zstandard decoder decodes to what the LZ4 decoder gives.
+//! write frames that our Zstandard decoder decodes to what the LZ4 decoder gives; with the policy's
+//! entry point (`recode_in_place_with`), report what the block holds, leave a kept block untouched
+//! and write raw-literal frames that decode as well.
 //!
 //! Input: the block.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use trueno_zram_core::zstd::compress::Lz4Recoder;
+use trueno_zram_core::zstd::compress::{Lz4Recoder, Recode};
 use trueno_zram_core::{Error, SimdBackend, lz4, zstd};
 
 const MAX: usize = Lz4Recoder::MAX_CONTENT;
@@ -43,6 +45,29 @@ fuzz_target!(|block: &[u8]| {
                     assert!(matches!(e, Error::OutputTooSmall { .. }), "{e}");
                     assert!(n >= block.len());
                 }
+            }
+            let mut recoder = Lz4Recoder::new();
+            let mut kept = block.to_vec();
+            let mut seen = None;
+            let keep = recoder.recode_in_place_with(&mut kept, block.len(), |p| {
+                seen = Some(*p);
+                Recode::Keep
+            });
+            assert_eq!(keep, Ok(None));
+            assert_eq!(kept, block);
+            let parsed = seen.expect("a decodable block is parsed");
+            assert_eq!((parsed.lz4_len, parsed.decoded), (block.len(), len));
+            assert!(parsed.literals <= len && 4 * parsed.sequences <= len);
+            let mut raw = block.to_vec();
+            match recoder.recode_in_place_with(&mut raw, block.len(), |_| Recode::RawLiterals) {
+                Ok(Some(m)) => {
+                    assert!(m < block.len());
+                    let mut out = vec![0u8; len];
+                    assert_eq!(zstd::decompress_into(&raw[..m], &mut out), Ok(len));
+                    assert_eq!(out, content[..len]);
+                }
+                Ok(None) => panic!("a raw-literal recode was not attempted"),
+                Err(e) => assert!(matches!(e, Error::OutputTooSmall { .. }), "{e}"),
             }
         }
         (Ok(_), Err(e)) => assert!(matches!(e, Error::OutputTooSmall { .. }), "{e}"),

@@ -14,7 +14,7 @@
 
 use super::block;
 use super::literals::LiteralsEncoder;
-use super::sequences::{BLOCK_MAX, SeqStore, SequenceTables};
+use super::sequences::{BLOCK_MAX, SeqStore, Sequence, SequenceTables};
 use crate::error::{Error, Result};
 use crate::lz4::{Field, Lz4Error};
 use crate::simd::SimdBackend;
@@ -81,7 +81,8 @@ impl Lz4Recoder {
     /// shrink the content (the frame would not be smaller than a raw block): give `dst` only as
     /// much room as the frame may take to be worth it.
     pub fn recode_into(&mut self, lz4_block: &[u8], dst: &mut [u8]) -> Result<usize> {
-        let content = parse(lz4_block, &mut self.store)?;
+        let content = parse(lz4_block, &mut self.store)?.decoded;
+        self.literals.set_huffman(true);
         self.write_frame(content, dst)
     }
 
@@ -96,9 +97,36 @@ impl Lz4Recoder {
             needed: block_len,
             available,
         })?;
-        let content = parse(block, &mut self.store)?;
+        let content = parse(block, &mut self.store)?.decoded;
+        self.literals.set_huffman(true);
         let room = block_len.saturating_sub(1);
         self.write_frame(content, buf.get_mut(..room).unwrap_or_default())
+    }
+
+    /// [`Self::recode_in_place`], with `decide` choosing from the parsed block whether and how the
+    /// frame is written: `Ok(None)` when it chose [`Recode::Keep`] (`buf` is then untouched). The
+    /// parse costs a fraction of the entropy stage, so a caller can choose after it.
+    pub fn recode_in_place_with(
+        &mut self,
+        buf: &mut [u8],
+        block_len: usize,
+        decide: impl FnOnce(&ParsedBlock) -> Recode,
+    ) -> Result<Option<usize>> {
+        let available = buf.len();
+        let block = buf.get(..block_len).ok_or(Error::Truncated {
+            offset: 0,
+            needed: block_len,
+            available,
+        })?;
+        let parsed = parse(block, &mut self.store)?;
+        match decide(&parsed) {
+            Recode::Keep => return Ok(None),
+            Recode::RawLiterals => self.literals.set_huffman(false),
+            Recode::HuffmanLiterals => self.literals.set_huffman(true),
+        }
+        let room = block_len.saturating_sub(1);
+        self.write_frame(parsed.decoded, buf.get_mut(..room).unwrap_or_default())
+            .map(Some)
     }
 
     /// Writes the frame of the parsed block (`content` bytes) into `dst`.
@@ -156,6 +184,33 @@ impl Lz4Recoder {
     }
 }
 
+/// What an LZ4 block holds, from the recoder's parse of it: what a caller needs to choose how (or
+/// whether) the frame is written ([`Lz4Recoder::recode_in_place_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ParsedBlock {
+    /// Length of the LZ4 block in bytes.
+    pub lz4_len: usize,
+    /// Bytes it decodes to.
+    pub decoded: usize,
+    /// Literal bytes, the trailing ones included.
+    pub literals: usize,
+    /// Matches.
+    pub sequences: usize,
+}
+
+/// How a parsed LZ4 block is written ([`Lz4Recoder::recode_in_place_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Recode {
+    /// Write no frame: the caller keeps the LZ4 block.
+    Keep,
+    /// A frame with the literals sent raw: only the sequences are entropy-coded.
+    RawLiterals,
+    /// A frame with Huffman-coded literals when that is smaller than raw.
+    HuffmanLiterals,
+}
+
 /// A length below [`BLOCK_MAX`] plus a header, as the `u32` the block header packs it in.
 fn u32_of(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
@@ -203,25 +258,59 @@ fn length_extension(block: &[u8], mut ip: usize) -> core::result::Result<(usize,
     }
 }
 
-/// Fills `store` with the sequences of `block`, checking every field; returns the decoded length.
+/// The `Offset_Value` of a match `offset` bytes back, after literals or not, and the repeat
+/// offsets after it, as RFC 8878 "Repeat Offsets" says. Without branches: which case applies is
+/// data-dependent and unpredictable on memory pages, and a mispredicted branch costs more than
+/// computing every case.
 #[inline(always)]
-fn parse(block: &[u8], store: &mut SeqStore) -> core::result::Result<usize, Lz4Error> {
-    store.clear();
-    store.reps = INITIAL_REPEAT_OFFSETS;
+fn offset_value(reps: [u32; 3], has_literals: bool, offset: u32) -> (u32, [u32; 3]) {
+    let [r0, r1, r2] = reps;
+    let is0 = has_literals & (offset == r0);
+    let is1 = offset == r1;
+    let is2 = offset == r2;
+    // With literals, codes 1..=3 mean r0, r1, r2; without, r1, r2 and r0 - 1.
+    let code = if has_literals {
+        let c = if is2 { 3 } else { offset + 3 };
+        let c = if is1 { 2 } else { c };
+        if is0 { 1 } else { c }
+    } else {
+        let c = if offset == r0.wrapping_sub(1) {
+            3
+        } else {
+            offset + 3
+        };
+        let c = if is2 { 2 } else { c };
+        if is1 { 1 } else { c }
+    };
+    // The newest offset is always this one; the others shift down past the one it repeats.
+    let new1 = if is0 { r1 } else { r0 };
+    let new2 = if is0 | is1 { r2 } else { r1 };
+    (code, [offset, new1, new2])
+}
+
+/// Fills `store` with the sequences of `block`, checking every field; returns what the block
+/// holds. One pass that writes the store's arrays directly, with the repeat offsets in registers.
+#[inline(always)]
+fn parse(block: &[u8], store: &mut SeqStore) -> core::result::Result<ParsedBlock, Lz4Error> {
     let overrun = |position: usize, needed: usize| Lz4Error::OutputOverrun {
         position,
         needed,
         capacity: BLOCK_MAX,
     };
+    let mut reps = INITIAL_REPEAT_OFFSETS;
     let mut ip = 0usize;
-    // Bytes the sequences so far decode to.
+    // Bytes the sequences so far decode to; literal bytes and sequences stored.
     let mut decoded = 0usize;
+    let mut lit_count = 0usize;
+    let mut count = 0usize;
     loop {
-        let token = *block.get(ip).ok_or(Lz4Error::Truncated {
-            offset: ip,
-            needed: 1,
-            field: Field::Token,
-        })?;
+        let Some(&token) = block.get(ip) else {
+            return Err(Lz4Error::Truncated {
+                offset: ip,
+                needed: 1,
+                field: Field::Token,
+            });
+        };
         ip += 1;
         let mut lit_len = usize::from(token >> 4);
         if lit_len == 15 {
@@ -241,26 +330,53 @@ fn parse(block: &[u8], store: &mut SeqStore) -> core::result::Result<usize, Lz4E
         if decoded + lit_len > BLOCK_MAX {
             return Err(overrun(decoded, lit_len));
         }
+        // lit_count <= decoded, so the store (16 bytes of room past BLOCK_MAX) takes the run, and a
+        // short run as 16 bytes when the block has them (the bytes past the run are overwritten
+        // by the next literals or ignored).
+        match (
+            block.get(lit_start..lit_start + 16),
+            store.lits.get_mut(lit_count..lit_count + 16),
+        ) {
+            (Some(src), Some(dst)) if lit_len <= 16 => dst.copy_from_slice(src),
+            _ => {
+                if let (Some(src), Some(dst)) = (
+                    block.get(lit_start..lit_end),
+                    store.lits.get_mut(lit_count..lit_count + lit_len),
+                ) {
+                    dst.copy_from_slice(src);
+                }
+            }
+        }
+        lit_count += lit_len;
         decoded += lit_len;
         ip = lit_end;
         if ip == block.len() {
             // The last sequence: literals only, the block's trailing literals.
-            store.push_window_literals(block, lit_start, lit_end);
-            return Ok(decoded);
+            store.count = count;
+            store.lit_count = lit_count;
+            store.reps = reps;
+            return Ok(ParsedBlock {
+                lz4_len: block.len(),
+                decoded,
+                literals: lit_count,
+                sequences: count,
+            });
         }
-        let offset_bytes = block.get(ip..ip + 2).ok_or_else(|| Lz4Error::Truncated {
-            offset: ip,
-            needed: ip + 2 - block.len(),
-            field: Field::Offset,
-        })?;
-        let offset = usize::from(u16::from_le_bytes([offset_bytes[0], offset_bytes[1]]));
+        let Some(offset_bytes) = block.get(ip..ip + 2) else {
+            return Err(Lz4Error::Truncated {
+                offset: ip,
+                needed: ip + 2 - block.len(),
+                field: Field::Offset,
+            });
+        };
+        let offset = u32::from(u16::from_le_bytes([offset_bytes[0], offset_bytes[1]]));
         if offset == 0 {
             return Err(Lz4Error::ZeroOffset { offset: ip });
         }
-        if offset > decoded {
+        if offset as usize > decoded {
             return Err(Lz4Error::OffsetBeforeStart {
                 offset: ip,
-                distance: offset,
+                distance: offset as usize,
                 position: decoded,
             });
         }
@@ -276,8 +392,20 @@ fn parse(block: &[u8], store: &mut SeqStore) -> core::result::Result<usize, Lz4E
             return Err(overrun(decoded, match_len));
         }
         decoded += match_len;
-        // offset <= decoded <= BLOCK_MAX: it fits u32.
-        store.push_from(block, lit_start, lit_end, u32_of(offset), match_len);
+        let (off_base, next_reps) = offset_value(reps, lit_len > 0, offset);
+        reps = next_reps;
+        // Every match is at least 4 bytes, so a block holds fewer sequences than the store.
+        if let Some(seq) = store.seqs.get_mut(count) {
+            #[allow(clippy::cast_possible_truncation)] // both lengths are at most BLOCK_MAX
+            {
+                *seq = Sequence {
+                    lit_len: lit_len as u16,
+                    match_len: match_len as u16,
+                    off_base,
+                };
+            }
+            count += 1;
+        }
     }
 }
 
@@ -339,6 +467,27 @@ mod tests {
                 let d = crate::zstd::decompress_into(&frame[..len], &mut out).unwrap();
                 assert_eq!(&out[..d], src);
             }
+        }
+    }
+
+    #[test]
+    fn offset_values_follow_the_sequence_store() {
+        // Offsets drawn from a few values, so that every repeat case (and duplicates among the
+        // repeat offsets) occurs, against SeqStore's own bookkeeping.
+        let mut store = SeqStore::new();
+        let mut reps = INITIAL_REPEAT_OFFSETS;
+        let mut x = 0x1234_5678u32;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let offset = [1, 2, 3, 4, 7, 8, 9, 16, 300][(x % 9) as usize];
+            let has_literals = (x >> 8) & 1 == 1;
+            store.clear();
+            store.push(if has_literals { b"x" } else { b"" }, offset, 4);
+            let (code, next) = offset_value(reps, has_literals, offset);
+            assert_eq!((code, next), (store.seqs[0].off_base, store.reps));
+            reps = next;
         }
     }
 
@@ -420,6 +569,43 @@ mod tests {
             recoder.recode_in_place(&mut short, m),
             Err(Error::OutputTooSmall { .. })
         ));
+    }
+
+    #[test]
+    fn a_caller_decides_from_the_parse() {
+        let page = page_of_text();
+        let mut block = [0u8; PAGE_SIZE + 64];
+        let n = crate::lz4::compress_into(&page, &mut block).unwrap();
+        let original = block;
+        let mut recoder = Lz4Recoder::new();
+        let mut seen = None;
+        let kept = recoder.recode_in_place_with(&mut block, n, |p| {
+            seen = Some(*p);
+            Recode::Keep
+        });
+        assert_eq!(kept, Ok(None));
+        assert_eq!(block, original, "a kept block is untouched");
+        let parsed = seen.unwrap();
+        assert_eq!((parsed.lz4_len, parsed.decoded), (n, PAGE_SIZE));
+        assert!(parsed.literals > 0 && parsed.sequences > 0);
+        // Raw literals: a larger frame than with Huffman on this text, and it decodes.
+        let (_, huffman_len) = recode(&block[..n]).unwrap();
+        let raw_len = recoder
+            .recode_in_place_with(&mut block, n, |_| Recode::RawLiterals)
+            .unwrap()
+            .unwrap();
+        assert!(
+            huffman_len < raw_len && raw_len < n,
+            "{huffman_len} {raw_len} {n}"
+        );
+        let mut out = [0u8; PAGE_SIZE];
+        crate::zstd::decompress_into(&block[..raw_len], &mut out).unwrap();
+        assert_eq!(out, page);
+        let mut again = original;
+        let len = recoder
+            .recode_in_place_with(&mut again, n, |_| Recode::HuffmanLiterals)
+            .unwrap();
+        assert_eq!(len, Some(huffman_len));
     }
 
     #[test]

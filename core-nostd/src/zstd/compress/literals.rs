@@ -28,6 +28,12 @@ impl LiteralsEncoder {
         }
     }
 
+    /// Whether Huffman coding is tried (the literals are otherwise sent raw).
+    #[inline]
+    pub fn set_huffman(&mut self, huffman: bool) {
+        self.huffman = huffman;
+    }
+
     /// Writes the literals section for `lits` into `out`; returns its length or `None` when it does
     /// not fit.
     #[inline(always)]

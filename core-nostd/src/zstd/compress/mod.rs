@@ -47,7 +47,7 @@ use literals::LiteralsEncoder;
 use matching::WINDOW_MAX;
 use sequences::{BLOCK_MAX, SeqStore, SequenceTables};
 
-pub use from_lz4::Lz4Recoder;
+pub use from_lz4::{Lz4Recoder, ParsedBlock, Recode};
 
 /// Smallest level: the fastest.
 pub const MIN_LEVEL: i8 = -7;
