@@ -98,9 +98,13 @@ impl Kernels for Avx512 {
         unsafe {
             let src = op.sub(offset);
             if offset >= 32 {
+                // The first 64 bytes without a branch on the length (most long matches are
+                // shorter): the second block, when the match does not need it, is read at the
+                // first one's source, so that its load cannot straddle recent stores.
                 copy32(op, src);
-                if len > 32 {
-                    let mut i = 32;
+                copy32(op.add(32), src.add(32 * usize::from(len > 32)));
+                if len > 64 {
+                    let mut i = 64;
                     if offset >= 64 {
                         while i < len {
                             let v = _mm512_loadu_si512(src.add(i).cast());
