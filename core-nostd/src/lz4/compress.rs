@@ -404,17 +404,14 @@ fn encode<K: Kernels, const LIMITED: bool>(
                     break 'sequences;
                 }
                 // Index the position two bytes back, then try a match right here.
-                // Both 4-byte sequences come from one 8-byte read at ip - 2.
-                // SAFETY: ip >= 4 after a match, and ip - 2 + 8 < search_limit + 6 <= len.
-                let around = u64::from_le(unsafe { s.add(ip - 2).cast::<u64>().read_unaligned() });
-                #[allow(clippy::cast_possible_truncation)]
-                let (before, here) = (around as u32, (around >> 16) as u32);
-                table[hash(before)] = entry(ip - 2);
-                let h = hash(here);
+                // SAFETY: ip < search_limit here, and ip >= 4 after a match.
+                table[unsafe { hash_at(src, ip - 2) }] = entry(ip - 2);
+                // SAFETY: ip < search_limit.
+                let h = unsafe { hash_at(src, ip) };
                 candidate = usize::from(table[h]);
                 table[h] = entry(ip);
                 // SAFETY: candidate < ip < search_limit.
-                if unsafe { read32(src, candidate) } != here {
+                if unsafe { read32(src, candidate) != read32(src, ip) } {
                     break;
                 }
                 if LIMITED && 3 > oend - op {
