@@ -80,8 +80,12 @@ impl Kernels for Avx2 {
         unsafe {
             let src = op.sub(offset);
             if offset >= 32 {
+                // The first 64 bytes without a branch on the length (most long matches are
+                // shorter): the second block, when the match does not need it, is read at the
+                // first one's source, so that its load cannot straddle recent stores.
                 copy32(op, src);
-                let mut i = 32;
+                copy32(op.add(32), src.add(32 * usize::from(len > 32)));
+                let mut i = 64;
                 while i < len {
                     copy32(op.add(i), src.add(i));
                     i += 32;

@@ -10,8 +10,8 @@ use super::compress::{Table, compress_block};
 use super::decompress::decompress_block;
 use super::error::Lz4Error;
 use super::kernels::{
-    Kernels, PATTERN_INDEX, PATTERN_STEP_64, WILD_STEP, copy8, copy16, count_equal_scalar,
-    read_u64_le,
+    Kernels, PATTERN_INDEX, PATTERN_STEP_64, WILD_STEP, copy_short_words, copy16,
+    count_equal_scalar, read_u64_le,
 };
 use crate::Page;
 
@@ -74,16 +74,13 @@ impl Kernels for Avx512 {
     }
 
     #[inline(always)]
-    unsafe fn copy_match_short(op: *mut u8, offset: usize) {
+    unsafe fn copy_match_short(op: *mut u8, offset: usize, len: usize) {
         // SAFETY: the caller guarantees op - offset .. op + SHORT_MATCH_REACH is one writable
         // allocation. The words read op - offset .. op - offset + 24 and write op .. op + 24; the
         // pattern (offset < 8) is one 32-byte store at op, from a 16-byte load at op - offset.
         unsafe {
             if offset >= 8 {
-                let src = op.sub(offset);
-                copy8(op, src);
-                copy8(op.add(8), src.add(8));
-                copy8(op.add(16), src.add(16));
+                copy_short_words(op, offset, len);
             } else {
                 // Every index of the first 32 is below offset, so both lanes may hold the seed.
                 let seed = _mm256_broadcastsi128_si256(_mm_loadu_si128(op.sub(offset).cast()));
@@ -101,9 +98,13 @@ impl Kernels for Avx512 {
         unsafe {
             let src = op.sub(offset);
             if offset >= 32 {
+                // The first 64 bytes without a branch on the length (most long matches are
+                // shorter): the second block, when the match does not need it, is read at the
+                // first one's source, so that its load cannot straddle recent stores.
                 copy32(op, src);
-                if len > 32 {
-                    let mut i = 32;
+                copy32(op.add(32), src.add(32 * usize::from(len > 32)));
+                if len > 64 {
+                    let mut i = 64;
                     if offset >= 64 {
                         while i < len {
                             let v = _mm512_loadu_si512(src.add(i).cast());

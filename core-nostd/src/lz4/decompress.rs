@@ -306,7 +306,7 @@ fn fast_loop<K: Kernels>(
         let nibble = usize::from(token & 15);
         if nibble < 15 {
             // SAFETY: 1 <= offset <= match_at, and match_at + SHORT_MATCH_REACH (34) <= oend (above).
-            unsafe { K::copy_match_short(d.add(match_at), offset) };
+            unsafe { K::copy_match_short(d.add(match_at), offset, nibble + 4) };
             ip = offset_at + 2;
             op = match_at + nibble + 4;
         } else {

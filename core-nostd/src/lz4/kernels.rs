@@ -40,32 +40,52 @@ pub(crate) trait Kernels {
     /// `1 <= offset`, `op - offset .. op + len + MATCH_SLACK` lies inside one writable allocation.
     unsafe fn copy_match_wild(op: *mut u8, offset: usize, len: usize);
 
-    /// Copies a match of at most 18 bytes (a token without length bytes) from `op - offset` to
+    /// Copies a match of `len` <= 18 bytes (a token without length bytes) from `op - offset` to
     /// `op`, writing at most [`SHORT_MATCH_REACH`] bytes from `op`. At offsets of 8 or more it
-    /// copies 8-byte words in order (each word's source is already written): small loads are more
-    /// often wholly inside one earlier store, so the CPU forwards them instead of stalling, which
-    /// wider loads of just-written bytes cannot. Smaller offsets expand a pattern with
-    /// [`Kernels::copy_match_wild`], whose stores for 18 bytes reach at most 33 bytes on the scalar,
-    /// AVX2 and NEON backends; a backend with wider stores overrides this.
+    /// copies three 8-byte words in order (each word's source is already written): small loads are
+    /// more often wholly inside one earlier store, so the CPU forwards them instead of stalling,
+    /// which wider loads of just-written bytes cannot. A word past the match's `len` bytes is not
+    /// needed, so it is read at the first word's source instead of its own (still written, so the
+    /// stores need no branch): an unneeded load then cannot straddle recent stores and stall.
+    /// Smaller offsets expand a pattern with [`Kernels::copy_match_wild`], whose stores for 18 bytes
+    /// reach at most 33 bytes on the scalar, AVX2 and NEON backends; a backend with wider stores
+    /// overrides this.
     ///
     /// # Safety
-    /// `1 <= offset`, and `op - offset .. op + SHORT_MATCH_REACH` lies inside one writable
-    /// allocation.
+    /// `1 <= offset`, `len <= 18`, and `op - offset .. op + SHORT_MATCH_REACH` lies inside one
+    /// writable allocation.
     #[inline(always)]
-    unsafe fn copy_match_short(op: *mut u8, offset: usize) {
+    unsafe fn copy_match_short(op: *mut u8, offset: usize, len: usize) {
         // SAFETY: the caller guarantees op - offset .. op + SHORT_MATCH_REACH is one writable
-        // allocation; the words read op - offset .. op - offset + 24 and write op .. op + 24, and
-        // the pattern stores of this default stay below op + 34 (see above).
+        // allocation; the words read inside op - offset .. op - offset + 24 and write op .. op + 24,
+        // and the pattern stores of this default stay below op + 34 (see above).
         unsafe {
             if offset >= 8 {
-                let src = op.sub(offset);
-                copy8(op, src);
-                copy8(op.add(8), src.add(8));
-                copy8(op.add(16), src.add(16));
+                copy_short_words(op, offset, len);
             } else {
                 Self::copy_match_wild(op, offset, 18);
             }
         }
+    }
+}
+
+/// The three word copies of [`Kernels::copy_match_short`] at an offset of 8 or more: word `k` from
+/// its own source when the match needs it (`len > 8 * k`), else from the first word's source.
+///
+/// # Safety
+/// `offset >= 8`; `op - offset .. op + 24` lies inside one writable allocation.
+#[inline(always)]
+pub(crate) unsafe fn copy_short_words(op: *mut u8, offset: usize, len: usize) {
+    let second = 8 * usize::from(len > 8);
+    let third = 16 * usize::from(len > 16);
+    // SAFETY: second <= 8 and third <= 16, so every read is inside op - offset .. op - offset + 24
+    // and every write inside op .. op + 24 (caller); a read at an offset of 8 or more comes before
+    // the write of the same word.
+    unsafe {
+        let src = op.sub(offset);
+        copy8(op, src);
+        copy8(op.add(8), src.add(second));
+        copy8(op.add(16), src.add(third));
     }
 }
 
