@@ -283,6 +283,8 @@ pub struct SequenceTables {
     ll_codes: [u8; MAX_SEQUENCES],
     ml_codes: [u8; MAX_SEQUENCES],
     of_codes: [u8; MAX_SEQUENCES],
+    /// Whether each stream's table is chosen by a quick rule (see `choose`) instead of by cost.
+    quick: bool,
 }
 
 impl SequenceTables {
@@ -298,6 +300,7 @@ impl SequenceTables {
             ll_codes: [0; MAX_SEQUENCES],
             ml_codes: [0; MAX_SEQUENCES],
             of_codes: [0; MAX_SEQUENCES],
+            quick: false,
         };
         t.ll_predefined
             .build(&LL_DEFAULT_DISTRIBUTION, LL_DEFAULT_ACCURACY_LOG);
@@ -306,6 +309,11 @@ impl SequenceTables {
         t.of_predefined
             .build(&OF_DEFAULT_DISTRIBUTION, OF_DEFAULT_ACCURACY_LOG);
         t
+    }
+
+    /// Chooses each stream's table by a quick rule instead of comparing costs (the fastest levels).
+    pub fn set_quick_choice(&mut self, quick: bool) {
+        self.quick = quick;
     }
 
     /// Writes the sequences section for `seqs` into `out`; returns its length, or `None` when it
@@ -361,6 +369,7 @@ impl SequenceTables {
             total,
             &LL_PREDEFINED_COST,
             LL_MAX_ACCURACY_LOG,
+            self.quick.then_some(LL_DEFAULT_ACCURACY_LOG),
             &mut self.ll,
             out,
             &mut pos,
@@ -370,6 +379,7 @@ impl SequenceTables {
             total,
             &OF_PREDEFINED_COST,
             OF_MAX_ACCURACY_LOG,
+            self.quick.then_some(OF_DEFAULT_ACCURACY_LOG),
             &mut self.of,
             out,
             &mut pos,
@@ -379,6 +389,7 @@ impl SequenceTables {
             total,
             &ML_PREDEFINED_COST,
             ML_MAX_ACCURACY_LOG,
+            self.quick.then_some(ML_DEFAULT_ACCURACY_LOG),
             &mut self.ml,
             out,
             &mut pos,
@@ -468,6 +479,7 @@ fn choose(
     total: u32,
     predefined_costs: &[u32; 64],
     max_log: u32,
+    quick_default_log: Option<u32>,
     table: &mut EncodingTable,
     out: &mut [u8],
     pos: &mut usize,
@@ -475,12 +487,14 @@ fn choose(
     let mut max_symbol = 0usize;
     let mut distinct = 0usize;
     let mut predefined_cost = 0u64;
+    let mut most = 0u32;
     // Without a branch on each count (zero and nonzero alternate unpredictably): an absent
     // symbol adds nothing to the cost and keeps the largest symbol as it is.
     for ((s, &c), &cost) in hist.iter().enumerate().zip(predefined_costs) {
         let present = c > 0;
         max_symbol = if present { s } else { max_symbol };
         distinct += usize::from(present);
+        most = most.max(c);
         predefined_cost += u64::from(c) * u64::from(cost);
     }
     if distinct == 1 {
@@ -494,6 +508,28 @@ fn choose(
             return Some(Mode::Rle);
         }
         return Some(Mode::Predefined);
+    }
+    if let Some(default_log) = quick_default_log {
+        // The quick rule: few sequences, or no symbol frequent enough to gain from a table of its
+        // own, keep the predefined table; otherwise a new one, without costing either. The
+        // thresholds are the reference encoder's for its fastest strategy.
+        let few = total < ((1u32 << default_log) * 9) >> 3;
+        if few || most < total >> (default_log - 1) {
+            return Some(Mode::Predefined);
+        }
+        let log = fse::choose_table_log(total, max_symbol, max_log);
+        let mut norm = [0i16; fse::MAX_SYMBOLS];
+        if !fse::normalize(&hist[..=max_symbol], total, log, &mut norm[..=max_symbol]) {
+            return Some(Mode::Predefined);
+        }
+        let Some(desc_len) =
+            fse::write_description(&norm[..=max_symbol], log, out.get_mut(*pos..)?)
+        else {
+            return Some(Mode::Predefined);
+        };
+        *pos += desc_len;
+        table.build(&norm[..=max_symbol], log);
+        return Some(Mode::Compressed);
     }
     // No table costs less than the histogram's entropy, nor is described in less than a byte:
     // when the predefined table is within that, it wins without building anything.
