@@ -342,11 +342,30 @@ impl BlockStore {
             &self.counters.bytes_read,
             i64::try_from(buf.len()).unwrap_or(0),
         );
-        let result = spans(offset, buf.len()).try_for_each(|span| self.read_span(span, buf));
+        let mut pages = spans(offset, buf.len()).peekable();
+        let mut result = Ok(());
+        while let Some(span) = pages.next() {
+            // The next page's bytes start on their way from memory while this one is copied.
+            if let Some(next) = pages.peek() {
+                self.prefetch(next.page);
+            }
+            result = self.read_span(span, buf);
+            if result.is_err() {
+                break;
+            }
+        }
         if result.is_err() {
             Counters::bump(&self.counters.failed_reads);
         }
         result
+    }
+
+    /// Starts loading a page's stored bytes into the caches.
+    fn prefetch(&self, page: u64) {
+        let (shard, local) = self.shard(page);
+        if let Some(Slot::Packed(handle)) = shard.slot(local) {
+            self.pool.prefetch(*handle);
+        }
     }
 
     fn read_span(&self, span: PageSpan, buf: &mut [u8]) -> Result<(), StoreError> {
