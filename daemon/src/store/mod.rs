@@ -422,7 +422,17 @@ impl BlockStore {
             &self.counters.bytes_written,
             i64::try_from(data.len()).unwrap_or(0),
         );
-        let result = spans(offset, data.len()).try_for_each(|span| {
+        let mut pages = spans(offset, data.len()).peekable();
+        let result = core::iter::from_fn(|| {
+            let span = pages.next()?;
+            // The next page's slot, which a rewrite of the same size class reuses, starts on its
+            // way to the caches while this page is probed and stored.
+            if let Some(next) = pages.peek() {
+                self.prefetch(next.page);
+            }
+            Some(span)
+        })
+        .try_for_each(|span| {
             let src = &data[span.in_buf()];
             match <&Page>::try_from(src) {
                 Ok(page) => {
