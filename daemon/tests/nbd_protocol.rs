@@ -416,8 +416,8 @@ fn large_reads_between_small_requests_keep_their_order_on_one_thread() {
 
 #[test]
 fn large_requests_on_helper_threads_are_answered() {
-    // With helpers, requests of 64 KiB and more are served beside the connection's thread and
-    // answered as they finish; small ones in between stay on the connection's thread.
+    // With several workers, requests of 64 KiB and more are served beside the reading worker and
+    // answered as they finish; small ones in between are served by the reading worker.
     let mut server = Server::start_with_workers("helpers", None, 3);
     let mut c = Client::connect(&server.path, true);
     let n = 24u64;
@@ -455,6 +455,41 @@ fn large_requests_on_helper_threads_are_answered() {
         assert_eq!(r.error, 0);
         assert_eq!(r.data, data(r.cookie - 100), "read {}", r.cookie);
     }
+    c.send(CMD_DISC, 0, 0, 0, 0, &[]);
+    assert!(c.is_closed());
+    server.stop();
+}
+
+#[test]
+fn large_writes_arriving_in_pieces_are_served_whole_by_workers() {
+    // With several workers, a large write whose payload has not all arrived is read straight into
+    // the buffer of the worker that takes it; a client leaving in the middle of one must not stop
+    // the others.
+    let mut server = Server::start_with_workers("pieces", None, 2);
+    let mut c = Client::connect(&server.path, false);
+    let data: Vec<u8> = (0..128u32 << 10).map(|j| (j * 29 + 3) as u8).collect();
+    let mut header = Vec::new();
+    header.extend_from_slice(&REQUEST_MAGIC.to_be_bytes());
+    header.extend_from_slice(&0u16.to_be_bytes());
+    header.extend_from_slice(&CMD_WRITE.to_be_bytes());
+    header.extend_from_slice(&7u64.to_be_bytes());
+    header.extend_from_slice(&(1u64 << 20).to_be_bytes());
+    header.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    c.s.write_all(&header).unwrap();
+    for piece in data.chunks(20000) {
+        std::thread::sleep(Duration::from_millis(5));
+        c.s.write_all(piece).unwrap();
+    }
+    let r = c.recv(|_| 0);
+    assert_eq!((r.cookie, r.error), (7, 0));
+    assert_eq!(c.read(8, 1 << 20, data.len() as u32).data, data);
+
+    let mut leaver = Client::connect(&server.path, false);
+    leaver.s.write_all(&header).unwrap();
+    leaver.s.write_all(&data[..5000]).unwrap();
+    drop(leaver);
+    assert_eq!(c.write(9, 4096, &data[..4096]), 0);
+    assert_eq!(c.read(10, 4096, 4096).data, data[..4096]);
     c.send(CMD_DISC, 0, 0, 0, 0, &[]);
     assert!(c.is_closed());
     server.stop();

@@ -402,3 +402,24 @@ fn pool_is_send_and_sync() {
     assert_send_sync::<PagePool>();
     assert_send_sync::<Handle>();
 }
+
+#[test]
+fn prefetch_takes_any_handle_and_changes_nothing() {
+    let pool = Box::new(PagePool::new());
+    let page = pool
+        .insert_encoded(Encoding::Stored, &object(1, PAGE_SIZE))
+        .unwrap();
+    let small = pool.insert(&object(2, 40)).unwrap();
+    let before = pool.stats();
+    pool.prefetch(page);
+    pool.prefetch(small);
+    pool.remove(small).unwrap();
+    // A removed handle, and numbers that name no object, are ignored.
+    pool.prefetch(small);
+    for raw in [1, 255, 256, u64::MAX] {
+        pool.prefetch(Handle::from_raw(raw).unwrap());
+    }
+    assert_eq!(&*pool.get(page).unwrap(), &object(1, PAGE_SIZE)[..]);
+    assert_eq!(pool.stats().objects, before.objects - 1);
+    check_accounting(&pool);
+}

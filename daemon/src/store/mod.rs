@@ -34,6 +34,11 @@ const SHARDS: usize = 64;
 /// Page slots per table chunk: 256 slots of 16 bytes, one 4 KiB page.
 const CHUNK_PAGES: usize = 256;
 const PAGE: u64 = PAGE_SIZE as u64;
+/// How many pages ahead a request of many pages prefetches the stored bytes of the page it will
+/// reach. Two measured best (medians of 4 interleaved rounds, 128 KiB fio at qd8): reads 29.6 us of
+/// our processor time per request (1.42x nbdkit) against 51 at one page ahead and 38.5 at four;
+/// writes 49 against 73 and 60.
+const PREFETCH_AHEAD: usize = 2;
 
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,11 +347,36 @@ impl BlockStore {
             &self.counters.bytes_read,
             i64::try_from(buf.len()).unwrap_or(0),
         );
-        let result = spans(offset, buf.len()).try_for_each(|span| self.read_span(span, buf));
+        // The next pages' bytes start on their way from memory while this one is copied.
+        let result = self
+            .prefetched_spans(offset, buf.len())
+            .try_for_each(|span| self.read_span(span, buf));
         if result.is_err() {
             Counters::bump(&self.counters.failed_reads);
         }
         result
+    }
+
+    /// The spans of `[offset, offset + len)`, each page's stored bytes prefetched `PREFETCH_AHEAD`
+    /// pages before it is reached.
+    fn prefetched_spans(&self, offset: u64, len: usize) -> impl Iterator<Item = PageSpan> + '_ {
+        let mut lead = spans(offset, len).skip(1);
+        let mut first = true;
+        spans(offset, len).inspect(move |_| {
+            let count = if first { PREFETCH_AHEAD } else { 1 };
+            first = false;
+            for next in lead.by_ref().take(count) {
+                self.prefetch(next.page);
+            }
+        })
+    }
+
+    /// Starts loading a page's stored bytes into the caches.
+    fn prefetch(&self, page: u64) {
+        let (shard, local) = self.shard(page);
+        if let Some(Slot::Packed(handle)) = shard.slot(local) {
+            self.pool.prefetch(*handle);
+        }
     }
 
     fn read_span(&self, span: PageSpan, buf: &mut [u8]) -> Result<(), StoreError> {
@@ -403,23 +433,27 @@ impl BlockStore {
             &self.counters.bytes_written,
             i64::try_from(data.len()).unwrap_or(0),
         );
-        let result = spans(offset, data.len()).try_for_each(|span| {
-            let src = &data[span.in_buf()];
-            match <&Page>::try_from(src) {
-                Ok(page) => {
-                    // Compress outside the lock: the common case of whole-page writes never waits
-                    // on another page's codec.
-                    if self.skips_codec(page) {
+        // The slots of the next pages, which rewrites of the same size class reuse, start on their
+        // way to the caches while this page is probed and stored.
+        let result = self
+            .prefetched_spans(offset, data.len())
+            .try_for_each(|span| {
+                let src = &data[span.in_buf()];
+                match <&Page>::try_from(src) {
+                    Ok(page) => {
+                        // Compress outside the lock: the common case of whole-page writes never waits
+                        // on another page's codec.
+                        if self.skips_codec(page) {
+                            let (mut shard, local) = self.shard(span.page);
+                            return self.store_payload(&mut shard, local, Encoding::Stored, page);
+                        }
+                        let packed = with_codec(self.algorithm, |c| c.compress(page))?;
                         let (mut shard, local) = self.shard(span.page);
-                        return self.store_payload(&mut shard, local, Encoding::Stored, page);
+                        self.install(&mut shard, local, &packed)
                     }
-                    let packed = with_codec(self.algorithm, |c| c.compress(page))?;
-                    let (mut shard, local) = self.shard(span.page);
-                    self.install(&mut shard, local, &packed)
+                    Err(_) => self.modify(span, |page| page[span.in_page()].copy_from_slice(src)),
                 }
-                Err(_) => self.modify(span, |page| page[span.in_page()].copy_from_slice(src)),
-            }
-        });
+            });
         if result.is_err() {
             Counters::bump(&self.counters.failed_writes);
         }
