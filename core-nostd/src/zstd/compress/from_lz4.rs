@@ -91,13 +91,7 @@ impl Lz4Recoder {
     /// shorter than the block, so that a caller needs no second page-sized buffer. On an error,
     /// `buf` holds unspecified bytes.
     pub fn recode_in_place(&mut self, buf: &mut [u8], block_len: usize) -> Result<usize> {
-        let available = buf.len();
-        let block = buf.get(..block_len).ok_or(Error::Truncated {
-            offset: 0,
-            needed: block_len,
-            available,
-        })?;
-        let content = parse(block, &mut self.store)?.decoded;
+        let content = self.parse_leading_block(buf, block_len)?.decoded;
         self.literals.set_huffman(true);
         let room = block_len.saturating_sub(1);
         self.write_frame(content, buf.get_mut(..room).unwrap_or_default())
@@ -112,13 +106,7 @@ impl Lz4Recoder {
         block_len: usize,
         decide: impl FnOnce(&ParsedBlock) -> Recode,
     ) -> Result<Option<usize>> {
-        let available = buf.len();
-        let block = buf.get(..block_len).ok_or(Error::Truncated {
-            offset: 0,
-            needed: block_len,
-            available,
-        })?;
-        let parsed = parse(block, &mut self.store)?;
+        let parsed = self.parse_leading_block(buf, block_len)?;
         match decide(&parsed) {
             Recode::Keep => return Ok(None),
             Recode::RawLiterals => self.literals.set_huffman(false),
@@ -127,6 +115,16 @@ impl Lz4Recoder {
         let room = block_len.saturating_sub(1);
         self.write_frame(parsed.decoded, buf.get_mut(..room).unwrap_or_default())
             .map(Some)
+    }
+
+    /// Parses the LZ4 block `buf[..block_len]` into the sequence store.
+    fn parse_leading_block(&mut self, buf: &[u8], block_len: usize) -> Result<ParsedBlock> {
+        let block = buf.get(..block_len).ok_or(Error::Truncated {
+            offset: 0,
+            needed: block_len,
+            available: buf.len(),
+        })?;
+        Ok(parse(block, &mut self.store)?)
     }
 
     /// Writes the frame of the parsed block (`content` bytes) into `dst`.
