@@ -88,6 +88,7 @@ type Mutex<T> = spin::mutex::Mutex<T, Relax>;
 
 /// Lines prefetched at the start of an object: the first ones cost the address translation and
 /// the memory latency; the processor's own prefetcher follows the rest of a sequential copy.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 const PREFETCH_LINES: usize = 4;
 
 /// Prefetches the first cache lines of `bytes` into all cache levels.
