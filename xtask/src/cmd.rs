@@ -22,10 +22,20 @@ fn cargo_on(toolchain: &str) -> Command {
     cmd
 }
 
+/// The checkout `cargo xtask` was run in: the nearest directory above the current one that holds
+/// `xtask/Cargo.toml`. Found at run time because one xtask binary, built into a shared
+/// `CARGO_TARGET_DIR`, may be run from several checkouts; the compile-time path is the fallback.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    let from_cwd = std::env::current_dir().ok().and_then(|cwd| {
+        cwd.ancestors()
+            .find(|dir| dir.join("xtask").join("Cargo.toml").is_file())
+            .map(Path::to_path_buf)
+    });
+    from_cwd.unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    })
 }
 
 /// Everything CI checks, in order, stopping at the first failure.
