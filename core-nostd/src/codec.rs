@@ -241,8 +241,7 @@ impl StandardCompressor {
         {
             let policy = self.policy;
             match recoder.recode_in_place_with(&mut buf, len, |parsed| policy.recode(parsed)) {
-                Ok(Some(n)) => return CompressedPage::from_parts(Encoding::Zstd, &buf[..n]),
-                Ok(None) => {}
+                Ok(n) => return CompressedPage::from_parts(Encoding::Zstd, &buf[..n]),
                 // Not smaller than the block, which the attempt overwrote: LZ4 writes it again
                 // (the same bytes; this is rare on pages large enough to recode).
                 Err(Error::OutputTooSmall { .. }) => return self.lz4_page(page),

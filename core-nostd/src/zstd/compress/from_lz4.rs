@@ -97,24 +97,22 @@ impl Lz4Recoder {
         self.write_frame(content, buf.get_mut(..room).unwrap_or_default())
     }
 
-    /// [`Self::recode_in_place`], with `decide` choosing from the parsed block whether and how the
-    /// frame is written: `Ok(None)` when it chose [`Recode::Keep`] (`buf` is then untouched). The
-    /// parse costs a fraction of the entropy stage, so a caller can choose after it.
+    /// [`Self::recode_in_place`], with `decide` choosing from the parsed block how the frame is
+    /// written. The parse costs a fraction of the entropy stage, so a caller can choose after it.
     pub fn recode_in_place_with(
         &mut self,
         buf: &mut [u8],
         block_len: usize,
         decide: impl FnOnce(&ParsedBlock) -> Recode,
-    ) -> Result<Option<usize>> {
+    ) -> Result<usize> {
         let parsed = self.parse_leading_block(buf, block_len)?;
-        match decide(&parsed) {
-            Recode::Keep => return Ok(None),
-            Recode::RawLiterals => self.literals.set_huffman(false),
-            Recode::HuffmanLiterals => self.literals.set_huffman(true),
-        }
+        let huffman = match decide(&parsed) {
+            Recode::RawLiterals => false,
+            Recode::HuffmanLiterals => true,
+        };
+        self.literals.set_huffman(huffman);
         let room = block_len.saturating_sub(1);
         self.write_frame(parsed.decoded, buf.get_mut(..room).unwrap_or_default())
-            .map(Some)
     }
 
     /// Parses the LZ4 block `buf[..block_len]` into the sequence store.
@@ -182,8 +180,8 @@ impl Lz4Recoder {
     }
 }
 
-/// What an LZ4 block holds, from the recoder's parse of it: what a caller needs to choose how (or
-/// whether) the frame is written ([`Lz4Recoder::recode_in_place_with`]).
+/// What an LZ4 block holds, from the recoder's parse of it: what a caller needs to choose how the
+/// frame is written ([`Lz4Recoder::recode_in_place_with`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ParsedBlock {
@@ -201,8 +199,6 @@ pub struct ParsedBlock {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Recode {
-    /// Write no frame: the caller keeps the LZ4 block.
-    Keep,
     /// A frame with the literals sent raw: only the sequences are entropy-coded.
     RawLiterals,
     /// A frame with Huffman-coded literals when that is smaller than raw.
@@ -577,21 +573,17 @@ mod tests {
         let original = block;
         let mut recoder = Lz4Recoder::new();
         let mut seen = None;
-        let kept = recoder.recode_in_place_with(&mut block, n, |p| {
-            seen = Some(*p);
-            Recode::Keep
-        });
-        assert_eq!(kept, Ok(None));
-        assert_eq!(block, original, "a kept block is untouched");
-        let parsed = seen.unwrap();
-        assert_eq!((parsed.lz4_len, parsed.decoded), (n, PAGE_SIZE));
-        assert!(parsed.literals > 0 && parsed.sequences > 0);
         // Raw literals: a larger frame than with Huffman on this text, and it decodes.
         let (_, huffman_len) = recode(&block[..n]).unwrap();
         let raw_len = recoder
-            .recode_in_place_with(&mut block, n, |_| Recode::RawLiterals)
-            .unwrap()
+            .recode_in_place_with(&mut block, n, |p| {
+                seen = Some(*p);
+                Recode::RawLiterals
+            })
             .unwrap();
+        let parsed = seen.unwrap();
+        assert_eq!((parsed.lz4_len, parsed.decoded), (n, PAGE_SIZE));
+        assert!(parsed.literals > 0 && parsed.sequences > 0);
         assert!(
             huffman_len < raw_len && raw_len < n,
             "{huffman_len} {raw_len} {n}"
@@ -603,7 +595,7 @@ mod tests {
         let len = recoder
             .recode_in_place_with(&mut again, n, |_| Recode::HuffmanLiterals)
             .unwrap();
-        assert_eq!(len, Some(huffman_len));
+        assert_eq!(len, huffman_len);
     }
 
     #[test]
