@@ -3,7 +3,7 @@
 //! `PagePool`. The only benchmark that measures scaling.
 //!
 //! Wall-clock speed-up needs two idle cores. On a shared machine the process gets less, so the
-//! benchmark also measures CPU time (every thread of the process, from /proc/self/task/*/schedstat):
+//! benchmark also measures CPU time (every thread of the process):
 //! MB per CPU-second at 2 threads against 1 shows what parallelism costs (pool hand-off, spinning,
 //! cache traffic), and 2 x that efficiency is the speed-up two free cores would give.
 
@@ -18,19 +18,6 @@ use trueno_zram::{
 
 /// The algorithm measured: LZ4, the default and the one whose scaling the issue asks for.
 const ALGORITHM: Algorithm = Algorithm::Lz4;
-
-/// CPU time of every thread of this process so far, in seconds (0 where schedstat is missing).
-fn process_cpu_seconds() -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0.0;
-    };
-    let nanos: u64 = tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    nanos as f64 / 1e9
-}
 
 fn main() {
     let args = harness::args();
@@ -72,9 +59,10 @@ fn main() {
             .map(|_| RefCell::new(Vec::new()))
             .collect();
         let timed = |slot: &RefCell<Vec<f64>>, work: &mut dyn FnMut()| {
-            let start = process_cpu_seconds();
+            let start = harness::process_cpu_seconds();
             work();
-            slot.borrow_mut().push(process_cpu_seconds() - start);
+            slot.borrow_mut()
+                .push(harness::process_cpu_seconds() - start);
         };
         let mut contenders: Vec<Contender> = Vec::new();
         for (i, b) in batches.iter().enumerate() {

@@ -6,8 +6,7 @@
 //! Decompression: every contender decodes liblz4's blocks of the same pages into a 4096-byte page
 //! (ours writes the same blocks, checked below). Ratios are total input over total block bytes.
 //!
-//! Beside wall-clock MB/s, each run is also timed in CPU time of this thread (from
-//! `/proc/thread-self/schedstat`): on a shared machine the process is often descheduled, and CPU time
+//! Beside wall-clock MB/s, each run is also timed in CPU time of this thread: on a shared machine the process is often descheduled, and CPU time
 //! does not count those gaps, so the CPU-time ratios are the steadier ones. Steadier still on a busy
 //! machine are the "best" columns: every contender runs each chunk of 64 pages once per round,
 //! interleaved, and the fastest run of each chunk counts; a preemption or a noisy neighbour then
@@ -85,14 +84,6 @@ fn liblz4_decompress(block: &[u8], page: &mut Page) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
-/// CPU time of this thread so far, in seconds (0 where schedstat is missing).
-fn thread_cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(0.0, |ns| ns as f64 / 1e9)
-}
-
 /// A contender whose every run also logs its CPU time.
 fn cpu_timed<'a>(
     name: impl Into<String>,
@@ -100,9 +91,9 @@ fn cpu_timed<'a>(
     mut run: impl FnMut() + 'a,
 ) -> Contender<'a> {
     Contender::new(name, move || {
-        let start = thread_cpu_seconds();
+        let start = harness::thread_cpu_seconds();
         run();
-        log.borrow_mut().push(thread_cpu_seconds() - start);
+        log.borrow_mut().push(harness::thread_cpu_seconds() - start);
     })
 }
 
