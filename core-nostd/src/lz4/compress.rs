@@ -12,18 +12,12 @@
 //!
 //! Why the finder stays this one: on real pages (memdump: 260 sequences a page, 88% of them after
 //! 0-3 literals) the time goes to about one unpredictable branch per sequence (where the next match
-//! starts) and to the table-lookup chain behind it, and every finder that decides by data instead of
-//! by branches puts that chain (load, hash, table, load, compare) on the critical path. Measured
-//! against this loop (0.96-1.12 x liblz4 in the same runs), compression speed as a ratio to liblz4
-//! (memdump; files): hashing the whole page first with AVX-512 VBMI into a 4096-entry array, then
-//! the same parse, 0.90-0.93; 0.90-0.91 (the hashing alone costs 5%); the four positions after a
-//! match probed at once, the first match chosen by a bit mask, 0.84-0.86; 0.86-0.88 (blocks 0.66%
-//! larger); the three after a failed immediate probe, 0.95-0.97; 0.92-0.97 (0.39% larger); the search
-//! loop probing 16 positions a step with gathers, conflict detection and the first match by mask
-//! (same blocks) 0.82-0.86; 0.76-0.80, with 8 positions in 256-bit vectors 0.91-0.95; 0.86; the probe
-//! at ip + 1 looked up before the branch on the one at ip (same blocks) and the next 4 bytes taken
-//! from the match compare's words instead of a load: no gain. Leaving out the `ip - 2` entry is 4-10%
-//! faster but makes memdump's blocks 0.83% larger.
+//! starts) and to the table-lookup chain behind it. Every finder that decides by data instead of by
+//! branches puts that chain (load, hash, table, load, compare) on the critical path and measured
+//! slower, 3-24% against this loop in the same runs: hashing the whole page first (AVX-512 VBMI),
+//! probing the 3 or 4 positions after a match at once and taking the first match by bit mask (which
+//! also grew the blocks 0.4-0.7%), and a search loop of 8 or 16 positions a step with gathers and
+//! conflict detection. Leaving out the `ip - 2` entry is 4-10% faster but grows memdump's blocks 0.8%.
 
 use super::error::Lz4Error;
 use super::kernels::{Kernels, WILD_STEP};
