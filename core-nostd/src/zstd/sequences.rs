@@ -824,8 +824,11 @@ unsafe fn copy_match_wide(base: *mut u8, out: usize, offset: usize, len: usize) 
         if offset >= 16 {
             // Every chunk's source lies before its destination, so it was written already. Most
             // matches are 32 bytes or shorter: two chunks without a branch.
+            // A second chunk that the match does not need is read at the first one's source:
+            // its own source ends just before `out`, in bytes the last copies wrote, and a load
+            // straddling recent stores waits for them to reach the cache instead of forwarding.
             copy_chunk::<16>(base, src, out);
-            copy_chunk::<16>(base, src + 16, out + 16);
+            copy_chunk::<16>(base, src + 16 * usize::from(len > 16), out + 16);
             let mut i = 32;
             while i < len {
                 copy_chunk::<16>(base, src + i, out + i);
@@ -834,7 +837,7 @@ unsafe fn copy_match_wide(base: *mut u8, out: usize, offset: usize, len: usize) 
             }
         } else if offset >= 8 {
             copy_chunk::<8>(base, src, out);
-            copy_chunk::<8>(base, src + 8, out + 8);
+            copy_chunk::<8>(base, src + 8 * usize::from(len > 8), out + 8);
             let mut i = 16;
             while i < len {
                 copy_chunk::<8>(base, src + i, out + i);
