@@ -463,14 +463,20 @@ pub(crate) fn decode_and_execute(
     // output, whose addresses never escape, keep their fields in registers.
     let mut local = o.reborrow();
     let tables = &*tables;
-    for index in 0..count - 1 {
+    // A countdown, so that the loop carries one counter; the index of a sequence that fails is
+    // worked out from it.
+    let mut left = count - 1;
+    while left > 0 {
         let s = decoder.next(tables, true);
-        local.execute(
+        if let Err(e) = local.execute(
             s.lit_len as usize,
             s.match_len as usize,
             s.offset as usize,
-            index,
-        )?;
+            0,
+        ) {
+            return Err(at_sequence(e, count - 1 - left));
+        }
+        left -= 1;
     }
     // The last sequence updates no state.
     let s = decoder.next(tables, false);
@@ -496,6 +502,15 @@ pub(crate) fn decode_and_execute(
         });
     }
     o.last_literals()
+}
+
+/// `e` with the index of the sequence that failed filled in (`execute` in the loop leaves it 0).
+#[cold]
+fn at_sequence(e: ZstdError, index: usize) -> ZstdError {
+    match e {
+        ZstdError::ZeroOffset { .. } => ZstdError::ZeroOffset { sequence: index },
+        other => other,
+    }
 }
 
 /// What the sequence decoder carries from one sequence to the next: the three FSE states, the
