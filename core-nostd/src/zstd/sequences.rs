@@ -463,14 +463,20 @@ pub(crate) fn decode_and_execute(
     // output, whose addresses never escape, keep their fields in registers.
     let mut local = o.reborrow();
     let tables = &*tables;
-    for index in 0..count - 1 {
+    // A countdown, so that the loop carries one counter; the index of a sequence that fails is
+    // worked out from it.
+    let mut left = count - 1;
+    while left > 0 {
         let s = decoder.next(tables, true);
-        local.execute(
+        if let Err(e) = local.execute(
             s.lit_len as usize,
             s.match_len as usize,
             s.offset as usize,
-            index,
-        )?;
+            0,
+        ) {
+            return Err(at_sequence(e, count - 1 - left));
+        }
+        left -= 1;
     }
     // The last sequence updates no state.
     let s = decoder.next(tables, false);
@@ -496,6 +502,15 @@ pub(crate) fn decode_and_execute(
         });
     }
     o.last_literals()
+}
+
+/// `e` with the index of the sequence that failed filled in (`execute` in the loop leaves it 0).
+#[cold]
+fn at_sequence(e: ZstdError, index: usize) -> ZstdError {
+    match e {
+        ZstdError::ZeroOffset { .. } => ZstdError::ZeroOffset { sequence: index },
+        other => other,
+    }
 }
 
 /// What the sequence decoder carries from one sequence to the next: the three FSE states, the
@@ -824,8 +839,11 @@ unsafe fn copy_match_wide(base: *mut u8, out: usize, offset: usize, len: usize) 
         if offset >= 16 {
             // Every chunk's source lies before its destination, so it was written already. Most
             // matches are 32 bytes or shorter: two chunks without a branch.
+            // A second chunk that the match does not need is read at the first one's source:
+            // its own source ends just before `out`, in bytes the last copies wrote, and a load
+            // straddling recent stores waits for them to reach the cache instead of forwarding.
             copy_chunk::<16>(base, src, out);
-            copy_chunk::<16>(base, src + 16, out + 16);
+            copy_chunk::<16>(base, src + 16 * usize::from(len > 16), out + 16);
             let mut i = 32;
             while i < len {
                 copy_chunk::<16>(base, src + i, out + i);
@@ -834,7 +852,7 @@ unsafe fn copy_match_wide(base: *mut u8, out: usize, offset: usize, len: usize) 
             }
         } else if offset >= 8 {
             copy_chunk::<8>(base, src, out);
-            copy_chunk::<8>(base, src + 8, out + 8);
+            copy_chunk::<8>(base, src + 8 * usize::from(len > 8), out + 8);
             let mut i = 16;
             while i < len {
                 copy_chunk::<8>(base, src + i, out + i);
