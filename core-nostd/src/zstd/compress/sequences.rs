@@ -329,16 +329,22 @@ impl SequenceTables {
         let mut ll_hists = [[0u32; LL_MAX_SYMBOL + 1]; 2];
         let mut ml_hists = [[0u32; ML_MAX_SYMBOL + 1]; 2];
         let mut of_hists = [[0u32; OF_SYMBOLS]; 2];
-        for (i, (s, code)) in seqs.iter().zip(self.codes.iter_mut()).enumerate() {
-            let ll = ll_code(u32::from(s.lit_len));
-            let ml = ml_code(u32::from(s.match_len));
-            // off_base < 2^17, so its high bit is below 17.
-            let of = highbit(s.off_base);
-            *code = u32::from(ll) | (u32::from(ml) << 8) | (of << 16);
-            let h = i & 1;
-            ll_hists[h][usize::from(ll)] += 1;
-            ml_hists[h][usize::from(ml)] += 1;
-            of_hists[h][of as usize & (OF_SYMBOLS - 1)] += 1;
+        // Sequences in pairs, the first of each counted in the first histograms: each count's
+        // address is then a constant offset from its code.
+        let mut pairs = seqs.chunks_exact(2);
+        let mut code_pairs = self.codes.chunks_exact_mut(2);
+        for (pair, codes) in (&mut pairs).zip(&mut code_pairs) {
+            for h in 0..2 {
+                codes[h] = count_codes(
+                    pair[h],
+                    &mut ll_hists[h],
+                    &mut ml_hists[h],
+                    &mut of_hists[h],
+                );
+            }
+        }
+        if let (Some(&s), Some(code)) = (pairs.remainder().first(), self.codes.get_mut(n - 1)) {
+            *code = count_codes(s, &mut ll_hists[0], &mut ml_hists[0], &mut of_hists[0]);
         }
         let [mut ll_hist, ll_odd] = ll_hists;
         for (x, y) in ll_hist.iter_mut().zip(ll_odd) {
@@ -416,6 +422,24 @@ impl Default for SequenceTables {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The codes of `s` as `SequenceTables::codes` holds them, counted in the histograms.
+#[inline(always)]
+fn count_codes(
+    s: Sequence,
+    ll_hist: &mut [u32; LL_MAX_SYMBOL + 1],
+    ml_hist: &mut [u32; ML_MAX_SYMBOL + 1],
+    of_hist: &mut [u32; OF_SYMBOLS],
+) -> u32 {
+    let ll = ll_code(u32::from(s.lit_len));
+    let ml = ml_code(u32::from(s.match_len));
+    // off_base < 2^17, so its high bit is below 17.
+    let of = highbit(s.off_base);
+    ll_hist[usize::from(ll).min(LL_MAX_SYMBOL)] += 1;
+    ml_hist[usize::from(ml).min(ML_MAX_SYMBOL)] += 1;
+    of_hist[of as usize & (OF_SYMBOLS - 1)] += 1;
+    u32::from(ll) | (u32::from(ml) << 8) | (of << 16)
 }
 
 /// Number_of_Sequences in 1 to 3 bytes.
