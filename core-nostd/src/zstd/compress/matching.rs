@@ -111,13 +111,7 @@ pub fn record_match(
 #[inline(always)]
 pub fn count_back(b: &[u8], anchor: usize, mut a: usize, mut m: usize) -> usize {
     let start = a;
-    if a > b.len() || m >= a {
-        return 0;
-    }
-    // `a` and `m` step back together from m < a <= b.len(), so both reads stay in bounds: one
-    // test per byte on the path taken after every match, not two bounds checks more.
-    // SAFETY: m - 1 < a - 1 < b.len() while the loop runs (m > 0, a > m).
-    while a > anchor && m > 0 && unsafe { b.get_unchecked(a - 1) == b.get_unchecked(m - 1) } {
+    while a > anchor && m > 0 && b.get(a - 1) == b.get(m - 1) {
         a -= 1;
         m -= 1;
     }
