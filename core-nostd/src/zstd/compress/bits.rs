@@ -31,6 +31,11 @@ impl<'a> BitWriter<'a> {
     #[inline(always)]
     pub fn add(&mut self, value: u64, n: u32) {
         debug_assert!(n <= 57 && self.bits + n <= 64);
+        // SAFETY: every caller passes a bit count from the format's tables (at most 57, checked
+        // above in debug builds). Knowing it is below 64, the compiler masks with one BMI2 `bzhi`
+        // instead of first reducing `n` modulo 64 as a shift in Rust must: this is the innermost
+        // step of every entropy coder here (six times per sequence).
+        unsafe { core::hint::assert_unchecked(n < 64) };
         let masked = value & ((1u64 << n) - 1);
         self.acc |= masked << self.bits;
         self.bits += n;
@@ -50,26 +55,25 @@ impl<'a> BitWriter<'a> {
     pub fn flush(&mut self) {
         debug_assert!(self.bits < 64);
         let bytes = (self.bits >> 3) as usize;
-        if let Some(chunk) = self.out.get_mut(self.pos..self.pos + 8) {
-            chunk.copy_from_slice(&self.acc.to_le_bytes());
+        // `pos` only grows by the bytes written, far below `usize::MAX`, so the sum
+        // cannot wrap: one comparison, where a checked slice would add an overflow test.
+        if self.pos + 8 <= self.out.len() {
+            // SAFETY: the 8 bytes at `pos` lie inside `out`, as just checked; the write is unaligned.
+            unsafe {
+                core::ptr::write_unaligned(
+                    self.out.as_mut_ptr().add(self.pos).cast::<u64>(),
+                    self.acc.to_le(),
+                );
+            }
         } else {
-            self.flush_slow(bytes);
+            // A separate function on plain values: the writer's fields never have their address
+            // taken, so they stay in registers in the loops that call this.
+            self.overflow |= flush_slow(self.out, self.pos, self.acc, bytes);
         }
         self.pos += bytes;
         // bits < 64, so the shift (whole bytes of it) is below 64.
         self.acc >>= self.bits & 56;
         self.bits &= 7;
-    }
-
-    #[cold]
-    fn flush_slow(&mut self, bytes: usize) {
-        let le = self.acc.to_le_bytes();
-        for (i, &b) in le.iter().enumerate().take(bytes) {
-            match self.out.get_mut(self.pos + i) {
-                Some(slot) => *slot = b,
-                None => self.overflow = true,
-            }
-        }
     }
 
     /// Adds the end mark, writes the last partial byte and returns the stream's length in bytes, or
@@ -78,7 +82,7 @@ impl<'a> BitWriter<'a> {
         self.add_clean(1, 1);
         self.flush();
         if self.bits > 0 {
-            self.flush_slow(1);
+            self.overflow |= flush_slow(self.out, self.pos, self.acc, 1);
             self.pos += 1;
         }
         if self.overflow || self.pos > self.out.len() {
@@ -87,6 +91,21 @@ impl<'a> BitWriter<'a> {
             Some(self.pos)
         }
     }
+}
+
+/// Writes the low `bytes` bytes of `acc` at `out[pos..]`, as many as fit; returns true when some
+/// did not fit.
+#[cold]
+fn flush_slow(out: &mut [u8], pos: usize, acc: u64, bytes: usize) -> bool {
+    let le = acc.to_le_bytes();
+    let mut overflow = false;
+    for (i, &b) in le.iter().enumerate().take(bytes) {
+        match out.get_mut(pos + i) {
+            Some(slot) => *slot = b,
+            None => overflow = true,
+        }
+    }
+    overflow
 }
 
 #[cfg(test)]

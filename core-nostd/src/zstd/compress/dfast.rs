@@ -1,9 +1,7 @@
 //! The double-fast match finder (levels 2 and 3): a table of 8-byte hashes for long matches and one
 //! of short hashes for the rest; a short hit is checked against a long one at the next position.
 
-use super::matching::{
-    Epoch, HASH_PRIME, count, get32, get64, hash, low32, read32, read64, record_match,
-};
+use super::matching::{Epoch, HASH_PRIME, count, hash, low32, read32, read64, record_match};
 use super::sequences::SeqStore;
 
 /// log2 of the long table: 8192 slots of 16 bits, 16 KiB.
@@ -63,9 +61,14 @@ impl Dfast {
         }
     }
 
+    /// Inserts position `pos` in both tables.
+    ///
+    /// # Safety
+    /// `pos + 8 <= window.len()`.
     #[inline(always)]
-    fn insert(&mut self, window: &[u8], pos: usize, sb: u32) {
-        let v = get64(window, pos);
+    unsafe fn insert(&mut self, window: &[u8], pos: usize, sb: u32) {
+        // SAFETY: as the caller guarantees.
+        let v = unsafe { read64(window, pos) };
         let e = self.epoch.encode(pos);
         let (hl, hs) = hashes(v, sb);
         self.long[hl] = e;
@@ -75,7 +78,8 @@ impl Dfast {
     /// Inserts the positions of `window[..end]` (a dictionary's content) as history.
     pub fn prime(&mut self, window: &[u8], end: usize, short_bytes: u32) {
         for p in 0..end.min(window.len().saturating_sub(8)) {
-            self.insert(window, p, short_bytes);
+            // SAFETY: p < window.len() - 8.
+            unsafe { self.insert(window, p, short_bytes) };
         }
     }
 
@@ -197,16 +201,22 @@ impl Dfast {
                 if ip >= ilimit {
                     break;
                 }
-                self.insert(window, match_start + 2, sb);
-                self.insert(window, ip - 2, sb);
-                self.insert(window, ip - 1, sb);
+                // SAFETY: here ip < ilimit = end - 9, and a match is at least 4 bytes, so every
+                // position inserted or read below is at most ip and 8 bytes from it fit.
+                unsafe {
+                    self.insert(window, match_start + 2, sb);
+                    self.insert(window, ip - 2, sb);
+                    self.insert(window, ip - 1, sb);
+                }
                 loop {
                     let r = store.reps[1] as usize;
-                    if ip < r || get32(window, ip) != get32(window, ip - r) {
+                    // SAFETY: ip - r < ip < ilimit (the first read only when ip >= r).
+                    if ip < r || unsafe { read32(window, ip) != read32(window, ip - r) } {
                         break;
                     }
                     let len = 4 + count(window, ip + 4, ip - r + 4, end);
-                    self.insert(window, ip, sb);
+                    // SAFETY: ip < ilimit.
+                    unsafe { self.insert(window, ip, sb) };
                     #[allow(clippy::cast_possible_truncation)]
                     store.push(&[], r as u32, len);
                     ip += len;

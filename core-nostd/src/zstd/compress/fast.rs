@@ -2,7 +2,7 @@
 //! check before each lookup, and a step that grows with the distance from the last match, faster
 //! still at negative levels.
 
-use super::matching::{Epoch, count, get32, get64, hash, low32, read32, read64, record_match};
+use super::matching::{Epoch, count, get64, hash, low32, read32, read64, record_match};
 use super::sequences::SeqStore;
 
 /// log2 of the table size: 8192 slots of 16 bits, 16 KiB.
@@ -152,19 +152,24 @@ impl Fast {
             if ip >= ilimit - 1 {
                 break;
             }
-            // Positions inside the match feed later searches.
+            // Positions inside the match feed later searches. From here on ip < ilimit - 1, and
+            // every position read is at most ip.
             let p2 = match_start + 2;
-            self.table[hash(get64(window, p2), HB, HASH_LOG)] = e.encode(p2);
+            // SAFETY: a match is at least 4 bytes, so p2 <= ip - 2 < ilimit.
+            self.table[hash(unsafe { read64(window, p2) }, HB, HASH_LOG)] = e.encode(p2);
             let q = ip - 2;
-            self.table[hash(get64(window, q), HB, HASH_LOG)] = e.encode(q);
+            // SAFETY: q < ip < ilimit.
+            self.table[hash(unsafe { read64(window, q) }, HB, HASH_LOG)] = e.encode(q);
             // A match right after a match with the second repeat offset needs no literals.
             loop {
                 let r = store.reps[1] as usize;
-                if ip < r || get32(window, ip) != get32(window, ip - r) {
+                // SAFETY: ip - r < ip < ilimit (the first read only when ip >= r).
+                if ip < r || unsafe { read32(window, ip) != read32(window, ip - r) } {
                     break;
                 }
                 let len = 4 + count(window, ip + 4, ip - r + 4, end);
-                self.table[hash(get64(window, ip), HB, HASH_LOG)] = e.encode(ip);
+                // SAFETY: ip < ilimit.
+                self.table[hash(unsafe { read64(window, ip) }, HB, HASH_LOG)] = e.encode(ip);
                 #[allow(clippy::cast_possible_truncation)]
                 store.push(&[], r as u32, len);
                 ip += len;

@@ -56,13 +56,13 @@ impl LiteralsEncoder {
         let [mut total, c1, c2, c3] = counts;
         let mut max_symbol = 0usize;
         let mut largest = 0u32;
+        // Without a branch on each count, so that the loop vectorises: an absent symbol leaves
+        // the largest count as it is and does not move the largest symbol.
         for s in 0..256 {
             let c = total[s] + c1[s] + c2[s] + c3[s];
             total[s] = c;
-            if c > 0 {
-                max_symbol = s;
-                largest = largest.max(c);
-            }
+            max_symbol = if c > 0 { s } else { max_symbol };
+            largest = largest.max(c);
         }
         if largest as usize == n {
             return write_rle(lits[0], n, out);
