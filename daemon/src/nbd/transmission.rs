@@ -187,8 +187,6 @@ impl Connection {
         out: &mut Replies,
         payload: &mut Payload,
     ) -> Option<Header> {
-        // Whether the last request served was a large one.
-        let mut served_large = false;
         loop {
             // Serve every complete request already here.
             let needed = loop {
@@ -202,7 +200,6 @@ impl Connection {
                             return self.send(out).then_some(header);
                         }
                         self.serve_one(header, body, out);
-                        served_large = header.len >= LARGE_REQUEST;
                         input.consume(used);
                         if out.is_due() && !self.send(out) {
                             return None;
@@ -238,19 +235,13 @@ impl Connection {
                     }
                 };
             }
-            // Poll only for a small request (the next one after a small one, or the rest of a small
-            // write), when nobody else is busy: that is where waking costs more than the request.
-            // In the middle of a large payload, after a large request, or while another worker
-            // serves one, the client is busy sending or receiving many bytes: polling would only
-            // take the processor it needs (on a loaded machine, 66 against 92 us of our processor
-            // time per 128 KiB write).
-            let waiting_on_small = if input.pending().is_empty() {
-                !served_large
-            } else {
-                // A small write's payload often follows its header a few microseconds later.
-                needed < REQUEST_LEN + LARGE_REQUEST as usize
-            };
-            let poll = waiting_on_small && self.serving.load(Ordering::Relaxed) == 0;
+            // Poll before sleeping, unless another worker serves a large request (the client is
+            // then busy with it, and polling would only take the processor that worker needs).
+            // Polling in the middle of a large write's payload too pays now that its pages are
+            // stored quickly: 128 KiB writes at qd8, two interleaved runs of 7 rounds, 21.8 us of
+            // our processor time per request against 24.6 and 24.4 sleeping at once, 1.00x and
+            // 1.03x nbdkit's IOPS against 0.92x and 0.93x (large reads: 46.0 against 46.7 us).
+            let poll = self.serving.load(Ordering::Relaxed) == 0;
             match input.fill(&self.stream, needed, poll) {
                 Ok(0) => {
                     if !input.pending().is_empty() {
