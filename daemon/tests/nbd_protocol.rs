@@ -162,14 +162,7 @@ impl Client {
     }
 
     fn send(&mut self, kind: u16, flags: u16, cookie: u64, offset: u64, len: u32, payload: &[u8]) {
-        let mut m = Vec::new();
-        m.extend_from_slice(&REQUEST_MAGIC.to_be_bytes());
-        m.extend_from_slice(&flags.to_be_bytes());
-        m.extend_from_slice(&kind.to_be_bytes());
-        m.extend_from_slice(&cookie.to_be_bytes());
-        m.extend_from_slice(&offset.to_be_bytes());
-        m.extend_from_slice(&len.to_be_bytes());
-        m.extend_from_slice(payload);
+        let m = request(kind, flags, cookie, offset, len, payload);
         self.s.write_all(&m).unwrap();
     }
 
@@ -368,25 +361,35 @@ fn pipelined_requests_are_all_answered_by_cookie() {
 fn large_reads_between_small_requests_keep_their_order_on_one_thread() {
     // A large read's data is sent from a buffer of its own right after its header: replies
     // gathered before it must go first, those of later requests after it, and a failed large
-    // read must leave only its error.
+    // read must leave only its error. Several large reads share a send (up to 256 KiB of data):
+    // each one's data must follow its own header.
     let mut server = Server::start("large-reads", None);
     for structured in [false, true] {
         let mut c = Client::connect(&server.path, structured);
-        let big: Vec<u8> = (0..128u32 << 10).map(|j| (j * 11 + 5) as u8).collect();
+        // No period that divides a page: data read from a wrong offset must differ.
+        let big: Vec<u8> = (0..128u32 << 10)
+            .map(|j| (j.wrapping_mul(2_654_435_761) >> 16) as u8)
+            .collect();
         assert_eq!(c.write(1, 1 << 20, &big), 0);
         assert_eq!(c.write(2, 0, &[7u8; 4096]), 0);
-        // Pipelined: small, large, small, large past the end, large, small.
-        let requests: [(u64, u64, u32); 6] = [
+        // Pipelined: small, large, small, large past the end, large, small, large, large, small.
+        let requests: [(u64, u64, u32); 9] = [
             (10, 0, 4096),
             (11, 1 << 20, 128 << 10),
             (12, 0, 100),
             (13, SIZE - (64 << 10), 128 << 10),
             (14, (1 << 20) + 4096, 96 << 10),
             (15, 2048, 4096),
+            (16, (1 << 20) + 8192, 120 << 10),
+            (17, 1 << 20, 128 << 10),
+            (18, 0, 100),
         ];
-        for (cookie, offset, len) in requests {
-            c.send(CMD_READ, 0, cookie, offset, len, &[]);
-        }
+        // In one write, so that the server finds them all at once and batches their replies.
+        let all: Vec<u8> = requests
+            .iter()
+            .flat_map(|&(cookie, offset, len)| request(CMD_READ, 0, cookie, offset, len, &[]))
+            .collect();
+        c.s.write_all(&all).unwrap();
         let lens: std::collections::HashMap<u64, usize> = requests
             .iter()
             .map(|&(cookie, _, len)| (cookie, if cookie == 13 { 0 } else { len as usize }))
@@ -399,6 +402,9 @@ fn large_reads_between_small_requests_keep_their_order_on_one_thread() {
         let mut small = vec![7u8; 2048];
         small.extend_from_slice(&[0u8; 2048]);
         expected.insert(15, small);
+        expected.insert(16, big[8192..].to_vec());
+        expected.insert(17, big.clone());
+        expected.insert(18, vec![7u8; 100]);
         for _ in 0..requests.len() {
             let r = c.recv(|cookie| lens[&cookie]);
             if r.cookie == 13 {
@@ -625,4 +631,17 @@ fn stopping_answers_requests_in_flight_and_ends_every_connection() {
     server.stop();
     assert!(c.is_closed());
     drop(idle);
+}
+
+/// The bytes of one request.
+fn request(kind: u16, flags: u16, cookie: u64, offset: u64, len: u32, payload: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&REQUEST_MAGIC.to_be_bytes());
+    m.extend_from_slice(&flags.to_be_bytes());
+    m.extend_from_slice(&kind.to_be_bytes());
+    m.extend_from_slice(&cookie.to_be_bytes());
+    m.extend_from_slice(&offset.to_be_bytes());
+    m.extend_from_slice(&len.to_be_bytes());
+    m.extend_from_slice(payload);
+    m
 }

@@ -1,10 +1,16 @@
 //! The block device end to end: fio's nbd engine against the `trueno-ublk` daemon (the release
-//! binary beside this benchmark, which `cargo xtask bench device` builds) and against `nbdkit memory` (an uncompressed RAM disk), both over Unix sockets, on a
-//! device pre-filled with the corpus. Patterns: 4 KiB random read and write at queue depth 1 and
-//! 32, 128 KiB sequential read and write. Rounds interleave the two servers pattern by pattern; the
-//! median IOPS of each is reported with their ratio. Also measured: how much resident memory the
-//! daemon gained holding the corpus (read from /proc after its 10 s maintenance cycle has run),
-//! against the corpus size. `--algorithm NAME` picks the daemon's algorithm (default lz4).
+//! binary beside this benchmark, which `cargo xtask bench device` builds) and against `nbdkit
+//! memory` (an uncompressed RAM disk), both over Unix sockets. Patterns: 4 KiB random read and write
+//! at queue depth 1 and 32, 128 KiB sequential read and write. Every run starts on a device freshly
+//! filled with the corpus (a write run would otherwise leave fio's random bytes for the reads after
+//! it). Rounds interleave the two servers pattern by pattern, who goes first alternating; reported:
+//! the median IOPS of each, the median of the rounds' ratios (a round's two runs see the same load
+//! on a shared machine, so their ratio swings less than either figure), and each server's processor
+//! time per request (read from /proc: it does not depend on how busy the machine is). Also
+//! measured: how much resident memory the daemon gained holding the corpus (read from /proc after
+//! its 10 s maintenance cycle has run), against the corpus size. `--algorithm NAME` picks the
+//! daemon's algorithm (default lz4); `--seconds N` the length of a run (default 2); `--rounds N`
+//! the rounds (at most 7, the default).
 //!
 //! Needs `fio`, `nbdkit` and `nbdcopy`; skips with one line when one is missing.
 
@@ -22,6 +28,17 @@ struct Pattern {
     rw: &'static str,
     bs: &'static str,
     iodepth: u32,
+}
+
+impl Pattern {
+    /// The side of fio's report that holds this pattern's figures.
+    fn direction(&self) -> &'static str {
+        if self.rw.contains("read") {
+            "read"
+        } else {
+            "write"
+        }
+    }
 }
 
 const PATTERNS: [Pattern; 6] = [
@@ -91,15 +108,22 @@ fn daemon_figure(control: &Path, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs one fio pattern; returns IOPS.
-fn fio(uri: &str, p: &Pattern, size: u64, seconds: u32) -> f64 {
+/// What one fio run measured.
+struct Run {
+    /// Requests per second.
+    iops: f64,
+    /// Requests completed.
+    ios: f64,
+}
+
+/// Runs one fio pattern for `seconds`.
+fn fio(uri: &str, p: &Pattern, size: u64, seconds: u32) -> Run {
     let out = Command::new("fio")
         .args([
             "--name=bench",
             "--ioengine=nbd",
             "--output-format=json",
             "--time_based",
-            "--ramp_time=1",
             "--norandommap",
             "--randrepeat=0",
         ])
@@ -122,12 +146,30 @@ fn fio(uri: &str, p: &Pattern, size: u64, seconds: u32) -> f64 {
     });
     let job = &doc["jobs"][0];
     assert_eq!(job["error"].as_i64(), Some(0), "fio job failed: {job}");
-    let dir = if p.rw.contains("read") {
-        "read"
-    } else {
-        "write"
-    };
-    job[dir]["iops"].as_f64().unwrap_or(f64::NAN)
+    let side = &job[p.direction()];
+    Run {
+        iops: side["iops"].as_f64().unwrap_or(f64::NAN),
+        ios: side["total_ios"].as_f64().unwrap_or(f64::NAN),
+    }
+}
+
+/// Processor time a process has used so far (all its threads, user and system), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) close with ')'; utime and stime are
+    // fields 14 and 15, the 12th and 13th after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: f64 = fields
+        .get(11..13)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| f.parse::<f64>().ok())
+        .sum();
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks / per_second.max(1) as f64
 }
 
 fn nbdcopy(from: &str, to: &str) {
@@ -136,6 +178,15 @@ fn nbdcopy(from: &str, to: &str) {
         .status()
         .unwrap_or_else(|e| panic!("cannot run nbdcopy: {e}"));
     assert!(status.success(), "nbdcopy {from} {to} failed");
+}
+
+/// One pattern's figures, `[ours, nbdkit]` per run.
+#[derive(Default)]
+struct Samples {
+    iops: [Vec<f64>; 2],
+    cpu_us: [Vec<f64>; 2],
+    /// Ours over nbdkit's, per round.
+    ratio: Vec<f64>,
 }
 
 /// A server process, stopped with SIGTERM (a clean stop) when dropped.
@@ -171,8 +222,8 @@ fn main() {
         .position(|a| a == "--seconds")
         .and_then(|i| args.rest.get(i + 1))
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    let rounds = args.rounds.min(5);
+        .unwrap_or(2);
+    let rounds = args.rounds.min(7);
     let dir = std::env::temp_dir().join(format!("trueno-bench-device-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
 
@@ -260,28 +311,49 @@ fn main() {
     let mem_used_total = daemon_figure(&control, "mem_used_total");
     let kit_rss = rss_bytes(kit.0.id());
 
-    let mut samples: Vec<[Vec<f64>; 2]> =
-        PATTERNS.iter().map(|_| [Vec::new(), Vec::new()]).collect();
+    // Every run starts on a device that holds the corpus: a write run leaves fio's bytes behind,
+    // and the reads after it must not read those instead.
+    let servers = [(&ours, daemon.0.id()), (&theirs, kit.0.id())];
+    let mut samples: Vec<Samples> = PATTERNS.iter().map(|_| Samples::default()).collect();
     for round in 0..rounds {
         for (p, s) in PATTERNS.iter().zip(samples.iter_mut()) {
             // Alternate who goes first, so that neither always runs on a warmer machine.
-            let order: [(usize, &str); 2] = if round % 2 == 0 {
-                [(0, &ours), (1, &theirs)]
-            } else {
-                [(1, &theirs), (0, &ours)]
-            };
-            for (i, uri) in order {
-                s[i].push(fio(uri, p, size, seconds));
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            let mut iops = [0.0; 2];
+            for i in order {
+                let (uri, pid) = servers[i];
+                nbdcopy(&corpus_path, uri);
+                let cpu_before = cpu_seconds(pid);
+                let run = fio(uri, p, size, seconds);
+                let cpu = cpu_seconds(pid) - cpu_before;
+                iops[i] = run.iops;
+                s.iops[i].push(run.iops);
+                s.cpu_us[i].push(cpu / run.ios * 1e6);
             }
+            s.ratio.push(iops[0] / iops[1]);
         }
         eprintln!("round {}/{rounds} done", round + 1);
     }
 
-    let mut report = Report::new("device", &["ours IOPS", "nbdkit IOPS", "ours/nbdkit"]);
+    let mut report = Report::new(
+        "device",
+        &[
+            "ours IOPS",
+            "nbdkit IOPS",
+            "ours/nbdkit",
+            "ours CPU us/req",
+            "nbdkit CPU us/req",
+        ],
+    );
     for (p, s) in PATTERNS.iter().zip(samples) {
-        let [a, b] = s;
-        let (a, b) = (harness::median(a), harness::median(b));
-        report.row(p.name, vec![a, b, a / b]);
+        let Samples {
+            iops,
+            ratio,
+            cpu_us,
+        } = s;
+        let [a, b] = iops.map(harness::median);
+        let [ca, cb] = cpu_us.map(harness::median);
+        report.row(p.name, vec![a, b, harness::median(ratio), ca, cb]);
     }
     let corpus_mb = corpus_len as f64 / 1e6;
     report.row(
@@ -290,6 +362,8 @@ fn main() {
             growth as f64 / 1e6,
             f64::NAN,
             growth as f64 / corpus_len as f64,
+            f64::NAN,
+            f64::NAN,
         ],
     );
     report.row(
@@ -298,6 +372,8 @@ fn main() {
             mem_used_total as f64 / 1e6,
             f64::NAN,
             mem_used_total as f64 / corpus_len as f64,
+            f64::NAN,
+            f64::NAN,
         ],
     );
     report.row(
@@ -306,11 +382,15 @@ fn main() {
             f64::NAN,
             kit_rss as f64 / 1e6,
             kit_rss as f64 / corpus_len as f64,
+            f64::NAN,
+            f64::NAN,
         ],
     );
     report.note(format!(
-        "algorithm {algorithm}; fio nbd engine, {seconds} s per run after 1 s ramp, median of {rounds} interleaved rounds; \
-         device {size} bytes pre-filled with {corpus_name} by nbdcopy; ratio column of the memory rows: bytes held / corpus bytes (goal <= 0.35)"
+        "algorithm {algorithm}; fio nbd engine, {seconds} s per run, {rounds} rounds interleaving the servers; \
+         every run on a device freshly filled with {corpus_name} ({size} bytes) by nbdcopy; IOPS and CPU: medians of the runs, \
+         ours/nbdkit: median of the rounds' ratios; CPU us/req: the server's processor time (all threads) per request; \
+         ratio column of the memory rows: bytes held / corpus bytes (goal <= 0.35)"
     ));
     report.finish(&args);
 

@@ -86,16 +86,16 @@ impl spin::RelaxStrategy for Relax {
 
 type Mutex<T> = spin::mutex::Mutex<T, Relax>;
 
-/// Lines prefetched at the start of an object: the first ones cost the address translation and
-/// the memory latency; the processor's own prefetcher follows the rest of a sequential copy.
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-const PREFETCH_LINES: usize = 4;
-
-/// Prefetches the first cache lines of `bytes` into all cache levels.
+/// Prefetches every cache line of `bytes` (an object: at most 64 lines) into all cache levels.
+/// The whole object, not only its first lines: the processor's own prefetcher does not cross into
+/// the next 4 KiB page, nor start before a few misses, and an object copied or decoded soon after
+/// then waits for none (128 KiB requests of a device filled with memdump, one interleaved run:
+/// 49.3 us of processor time per read against 57.2 with the first 4 lines, 25.2 per write of fio's
+/// data against 30.7).
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 fn prefetch_lines(bytes: &[u8]) {
     use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-    for line in bytes.chunks(64).take(PREFETCH_LINES) {
+    for line in bytes.chunks(64) {
         // SAFETY: SSE is part of every x86-64 processor, and a prefetch only hints: it reads
         // nothing into the program and never faults, whatever the address.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
