@@ -437,43 +437,31 @@ impl Replies {
         Ok(())
     }
 
-    /// Writes every reply whole, with as few `writev` calls as the socket allows.
-    fn write_to(&self, mut stream: &Stream) -> io::Result<()> {
+    /// Writes every reply whole, with as few `writev` calls as the socket allows: one per
+    /// [`MAX_DATA_CUTS`] large reads, the replies after the last of them in the last one.
+    fn write_to(&self, stream: &Stream) -> io::Result<()> {
+        let (mut head, mut data) = (0, 0);
+        let groups = self.cuts.chunks(MAX_DATA_CUTS);
+        let last = groups.len().saturating_sub(1);
+        for (g, group) in groups.enumerate() {
+            let mut parts = [io::IoSlice::new(&[]); 2 * MAX_DATA_CUTS + 1];
+            let mut count = 0;
+            // A group has at most MAX_DATA_CUTS cuts: 2 parts each, and the tail, fit `parts`.
+            for &(at, len) in group {
+                parts[count] = io::IoSlice::new(self.bytes.get(head..at).unwrap_or_default());
+                parts[count + 1] =
+                    io::IoSlice::new(self.data.get(data..data + len).unwrap_or_default());
+                count += 2;
+                (head, data) = (at, data + len);
+            }
+            if g == last {
+                parts[count] = io::IoSlice::new(self.bytes.get(head..).unwrap_or_default());
+                count += 1;
+            }
+            write_all_vectored(stream, &mut parts[..count])?;
+        }
         if self.cuts.is_empty() {
-            return stream.write_all(&self.bytes);
-        }
-        let mut parts = [io::IoSlice::new(&[]); 2 * MAX_DATA_CUTS + 1];
-        let (mut count, mut head, mut data) = (0, 0, 0);
-        for &(at, len) in &self.cuts {
-            let pieces = [
-                self.bytes.get(head..at).unwrap_or_default(),
-                self.data.get(data..data + len).unwrap_or_default(),
-            ];
-            for piece in pieces {
-                if let Some(part) = parts.get_mut(count) {
-                    *part = io::IoSlice::new(piece);
-                    count += 1;
-                }
-            }
-            (head, data) = (at, data + len);
-        }
-        if let Some(part) = parts.get_mut(count) {
-            *part = io::IoSlice::new(self.bytes.get(head..).unwrap_or_default());
-            count += 1;
-        }
-        let mut parts = &mut parts[..count];
-        while !parts.is_empty() {
-            match stream.write_vectored(parts) {
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "the socket took no bytes of a reply",
-                    ));
-                }
-                Ok(n) => io::IoSlice::advance_slices(&mut parts, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            write_all_vectored(stream, &mut [io::IoSlice::new(&self.bytes)])?;
         }
         Ok(())
     }
@@ -489,6 +477,24 @@ impl Replies {
             self.data = Vec::new();
         }
     }
+}
+
+/// Writes `parts` whole, in as few `writev` calls as the socket allows.
+fn write_all_vectored(mut stream: &Stream, mut parts: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+    while !parts.is_empty() {
+        match stream.write_vectored(parts) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the socket took no bytes of a reply",
+                ));
+            }
+            Ok(n) => io::IoSlice::advance_slices(&mut parts, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The connection thread's input: bytes read from the socket, of which `start..end` are not yet
