@@ -170,7 +170,19 @@ impl PageDecompressor {
 
     /// Decompresses `packed` into `out`, which receives exactly one page.
     pub fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()> {
-        decode_page(self.backend, &mut self.zstd, packed, out)
+        self.decompress_payload_into(packed.encoding(), packed.payload(), out)
+    }
+
+    /// Decompresses a page given as its encoding and payload (what [`CompressedPage::from_parts`]
+    /// takes) into `out`: for a caller that holds the payload elsewhere, such as in a page pool,
+    /// and need not copy it into a [`CompressedPage`] first.
+    pub fn decompress_payload_into(
+        &mut self,
+        encoding: Encoding,
+        payload: &[u8],
+        out: &mut Page,
+    ) -> Result<()> {
+        decode_page(self.backend, &mut self.zstd, encoding, payload, out)
     }
 }
 
@@ -190,6 +202,16 @@ impl StandardCompressor {
     /// The backend its kernels run on.
     pub fn backend(&self) -> SimdBackend {
         self.backend
+    }
+
+    /// [`PageDecompressor::decompress_payload_into`] with this compressor's decoder.
+    pub fn decompress_payload_into(
+        &mut self,
+        encoding: Encoding,
+        payload: &[u8],
+        out: &mut Page,
+    ) -> Result<()> {
+        self.decoder.decompress_payload_into(encoding, payload, out)
     }
 
     /// The adaptive policy (used by [`Algorithm::Adaptive`] only).
@@ -287,11 +309,11 @@ fn zstd_page(z: &mut crate::zstd::Compressor, page: &Page) -> Result<CompressedP
 fn decode_page(
     backend: SimdBackend,
     zstd: &mut crate::zstd::Decompressor<'_>,
-    packed: &CompressedPage,
+    encoding: Encoding,
+    payload: &[u8],
     out: &mut Page,
 ) -> Result<()> {
-    let payload = packed.payload();
-    match packed.encoding() {
+    match encoding {
         Encoding::Stored => {
             let raw: &Page = payload
                 .try_into()
@@ -300,13 +322,13 @@ fn decode_page(
             Ok(())
         }
         Encoding::SameFill => {
-            let word = packed.fill_word().ok_or(Error::BadPayloadLength {
+            let word = <[u8; 8]>::try_from(payload).map_err(|_| Error::BadPayloadLength {
                 encoding: Encoding::SameFill,
                 len: payload.len(),
                 min: 8,
                 max: 8,
             })?;
-            samefill::fill_with(backend, out, word);
+            samefill::fill_with(backend, out, u64::from_le_bytes(word));
             Ok(())
         }
         Encoding::Lz4 => lz4::decompress_page(backend, payload, out),

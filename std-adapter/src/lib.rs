@@ -8,11 +8,11 @@ pub use trueno_zram_alloc::{
     Error as AllocError, Handle, ObjectKind, ObjectRef, OwnedCompressedPage, OwnedPage, PagePool,
     PoolStats, compress_buffer, decompress_buffer, decompress_buffer_into,
 };
+pub use trueno_zram_core::zstd;
 pub use trueno_zram_core::{
     Algorithm, CompressedPage, CompressorBuilder, Encoding, Error, PAGE_SIZE, Page, PageCompressor,
     SimdBackend, StandardCompressor, entropy, samefill,
 };
-pub use trueno_zram_core::{lz4, zstd};
 
 pub mod backend;
 pub mod batch;

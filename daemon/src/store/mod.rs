@@ -21,7 +21,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use trueno_zram::{
     Algorithm, AllocError, CompressedPage, CompressorBuilder, Encoding, Handle, PAGE_SIZE, Page,
-    PageCompressor, PagePool, SimdBackend, StandardCompressor, lz4,
+    PageCompressor, PagePool, StandardCompressor,
 };
 
 pub use algorithm::{ALGORITHM_NAMES, DEFAULT_ALGORITHM, algorithm_name, parse_algorithm};
@@ -131,8 +131,9 @@ enum Slot {
 enum PageView {
     Zero,
     Same(u64),
-    /// Already copied into the caller's buffer.
+    /// Already copied (or decoded) into the caller's buffer.
     Copied,
+    /// Compressed bytes of a page of which the read wants a part.
     Packed(CompressedPage),
 }
 
@@ -206,8 +207,6 @@ fn split_local(local: u64) -> (usize, usize) {
 pub struct BlockStore {
     size: u64,
     algorithm: Algorithm,
-    /// The SIMD backend the codecs run on (LZ4 pages are decoded with it directly).
-    backend: SimdBackend,
     mem_limit: u64,
     shards: Box<[ShardLock]>,
     pool: Box<PagePool>,
@@ -265,7 +264,7 @@ impl BlockStore {
             )));
         }
         // Check the algorithm now, so that a bad one fails at creation rather than at first write.
-        let backend = with_codec(config.algorithm, |c| Ok(c.backend()))?;
+        with_codec(config.algorithm, |_| Ok(()))?;
         let pages = config.size / PAGE;
         let pages_per_shard = pages.div_ceil(SHARDS as u64);
         let chunks = usize::try_from(pages_per_shard.div_ceil(CHUNK_PAGES as u64))
@@ -284,7 +283,6 @@ impl BlockStore {
         Ok(Self {
             size: config.size,
             algorithm: config.algorithm,
-            backend,
             mem_limit: config.mem_limit.unwrap_or(0),
             shards,
             pool,
@@ -390,20 +388,18 @@ impl BlockStore {
             PageView::Zero => out.fill(0),
             PageView::Same(word) => fill_from_word(out, word, span.start),
             PageView::Copied => {}
+            // Part of a page (a whole one is decoded in `view`).
             PageView::Packed(packed) => {
-                if let Ok(page) = <&mut Page>::try_from(&mut *out) {
-                    with_codec(self.algorithm, |c| c.decompress_into(&packed, page))?;
-                } else {
-                    let page = with_codec(self.algorithm, |c| c.decompress(&packed))?;
-                    out.copy_from_slice(&page[span.in_page()]);
-                }
+                let page = with_codec(self.algorithm, |c| c.decompress(&packed))?;
+                out.copy_from_slice(&page[span.in_page()]);
             }
         }
         Ok(())
     }
 
-    /// Reads a page's content description out of its shard; a page stored uncompressed is copied
-    /// straight into `out` (the span's bytes), sparing two copies.
+    /// Reads a page's content description out of its shard. A page stored uncompressed is copied
+    /// straight into `out` (the span's bytes), and a whole page is decoded straight into it, both
+    /// sparing a copy of the stored bytes.
     fn view(&self, span: PageSpan, out: &mut [u8]) -> Result<PageView, StoreError> {
         let (shard, local) = self.shard(span.page);
         Ok(match shard.slot(local) {
@@ -416,16 +412,18 @@ impl BlockStore {
                         out.copy_from_slice(&object[span.in_page()]);
                         PageView::Copied
                     }
-                    // A whole LZ4 page is decoded straight out of the pool, under its locks: the
-                    // copy of the compressed bytes that decoding outside them needs costs more
-                    // than the wait it spares (a page decodes in about a microsecond).
-                    Some(Encoding::Lz4) if span.is_whole_page() => {
+                    // A whole page is decoded straight out of the pool, under its locks: the copy
+                    // of the compressed bytes that decoding outside them needs costs more than the
+                    // wait it spares (an LZ4 page decodes in about a microsecond).
+                    Some(encoding) if span.is_whole_page() => {
                         let page = <&mut Page>::try_from(&mut *out).map_err(|_| {
                             StoreError::Codec(trueno_zram::Error::WrongDecodedLength {
                                 len: span.len,
                             })
                         })?;
-                        lz4::decompress_page(self.backend, &object, page)?;
+                        with_codec(self.algorithm, |c| {
+                            c.decompress_payload_into(encoding, &object, page)
+                        })?;
                         PageView::Copied
                     }
                     Some(encoding) => {
