@@ -48,26 +48,24 @@ impl EncodingTable {
     pub fn build(&mut self, norm: &[i16], table_log: u32) {
         let size = 1usize << table_log;
         let mask = size - 1;
-        let mut symbol_at = [0u8; MAX_TABLE_SIZE];
         let mut cumul = [0u32; MAX_SYMBOLS + 1];
-        let mut high = size - 1;
         let symbols = norm.len().min(MAX_SYMBOLS);
-        // Low-probability symbols take the last cells, as the decoder places them.
+        let mut low_probability = 0usize;
         for (s, &n) in norm.iter().enumerate().take(symbols) {
-            if n == -1 {
-                symbol_at[high] = u8::try_from(s).unwrap_or(0);
-                high = high.wrapping_sub(1);
-                cumul[s + 1] = cumul[s] + 1;
-            } else {
-                cumul[s + 1] = cumul[s] + n.max(0) as u32;
-            }
+            // "Less than one" (-1) takes one cell.
+            low_probability += usize::from(n == -1);
+            cumul[s + 1] = cumul[s] + if n == -1 { 1 } else { n.max(0) as u32 };
         }
         let step = (size >> 1) + (size >> 3) + 3;
-        let mut pos = 0usize;
-        if high == size - 1 {
+        // Each symbol's states, in increasing cell order, get consecutive slots from its cumulative
+        // start: the encoder finds the next state for a symbol and a sub-range there.
+        let mut fill = cumul;
+        if low_probability == 0 {
             // No low-probability cell: the step visits every cell once, so the symbols can be laid
-            // out in order first (eight copies per store) and then scattered without a branch on
-            // each symbol's count.
+            // out in order first (eight copies per store). The k-th of them lands in cell
+            // `k * step mod size`; the step is odd, so cell `c` holds the one at `c * step⁻¹ mod
+            // size`, and the cells are filled in order straight from there, without scattering
+            // the symbols into a table first.
             let mut in_order = [0u8; MAX_TABLE_SIZE + 16];
             let mut at = 0usize;
             for (s, &n) in norm.iter().enumerate().take(symbols) {
@@ -88,11 +86,34 @@ impl EncodingTable {
                 }
                 at += n;
             }
-            for &s in &in_order[..size] {
-                symbol_at[pos] = s;
-                pos = (pos + step) & mask;
+            // Newton's iteration for the inverse modulo a power of two: an odd number is its own
+            // inverse modulo 8, and each step doubles the correct low bits (3, 6, 12 >= 9).
+            let mut inverse = step;
+            for _ in 0..2 {
+                inverse = inverse.wrapping_mul(2usize.wrapping_sub(step.wrapping_mul(inverse)));
+            }
+            let mut k = 0usize;
+            for cell in 0..size {
+                let slot = &mut fill[usize::from(in_order[k & mask])];
+                #[allow(clippy::cast_possible_truncation)] // size + cell < 2 * 512 fits u16
+                {
+                    self.next_state[*slot as usize % MAX_TABLE_SIZE] = (size + cell) as u16;
+                }
+                *slot += 1;
+                k = k.wrapping_add(inverse);
             }
         } else {
+            // The predefined distributions: low-probability symbols take the last cells, as the
+            // decoder places them, and the step skips those cells.
+            let mut symbol_at = [0u8; MAX_TABLE_SIZE];
+            let mut high = size - 1;
+            for (s, &n) in norm.iter().enumerate().take(symbols) {
+                if n == -1 {
+                    symbol_at[high] = u8::try_from(s).unwrap_or(0);
+                    high = high.wrapping_sub(1);
+                }
+            }
+            let mut pos = 0usize;
             for (s, &n) in norm.iter().enumerate().take(symbols) {
                 for _ in 0..n.max(0) {
                     symbol_at[pos] = u8::try_from(s).unwrap_or(0);
@@ -102,17 +123,14 @@ impl EncodingTable {
                     }
                 }
             }
-        }
-        // Each symbol's states, in increasing cell order, get consecutive slots from its cumulative
-        // start: the encoder finds the next state for a symbol and a sub-range there.
-        let mut fill = cumul;
-        for (cell, &s) in symbol_at.iter().enumerate().take(size) {
-            let slot = &mut fill[usize::from(s)];
-            #[allow(clippy::cast_possible_truncation)] // size + cell < 2 * 512 fits u16
-            {
-                self.next_state[*slot as usize] = (size + cell) as u16;
+            for (cell, &s) in symbol_at.iter().enumerate().take(size) {
+                let slot = &mut fill[usize::from(s)];
+                #[allow(clippy::cast_possible_truncation)] // size + cell < 2 * 512 fits u16
+                {
+                    self.next_state[*slot as usize] = (size + cell) as u16;
+                }
+                *slot += 1;
             }
-            *slot += 1;
         }
         let mut total = 0i32;
         for (slot, &n) in self.transform.iter_mut().zip(norm) {
