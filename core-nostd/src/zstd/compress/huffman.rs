@@ -60,25 +60,40 @@ impl HuffmanCode {
         let present = &present[..n];
         let mut lengths = [0u8; 256];
         let max_bits = code_lengths(counts, present, &mut lengths)?;
+        // How many symbols have each weight (max_bits + 1 - length), counted in four interleaved
+        // histograms: neighbouring symbols often share a length, and with one histogram each
+        // increment would wait on the store of the one before.
+        let weight =
+            |s: u8| (max_bits + 1).wrapping_sub(u32::from(lengths[usize::from(s)])) as usize & 15;
+        let mut per_weight = [[0u32; 16]; 4];
+        let mut quads = present.chunks_exact(4);
+        for q in &mut quads {
+            for (h, &s) in per_weight.iter_mut().zip(q) {
+                h[weight(s)] += 1;
+            }
+        }
+        for &s in quads.remainder() {
+            per_weight[0][weight(s)] += 1;
+        }
+        let [mut symbols_of_weight, w1, w2, w3] = per_weight;
+        for (((w, a), b), c) in symbols_of_weight.iter_mut().zip(w1).zip(w2).zip(w3) {
+            *w += a + b + c;
+        }
         self.description_len = describe(
             &lengths,
             present,
+            &symbols_of_weight,
             max_symbol,
             max_bits,
             &mut self.description,
         )?;
         // Canonical codes as the decoder assigns table cells: weights ascending (longest codes
         // first), symbols ascending within a weight, each weight w taking 2^(w-1) cells.
-        let mut cells_of_weight = [0u32; MAX_BITS as usize + 2];
-        for &s in present {
-            let l = u32::from(lengths[usize::from(s)]);
-            cells_of_weight[((max_bits + 1 - l) as usize).min(MAX_BITS as usize + 1)] += 1;
-        }
         let mut start = [0u32; MAX_BITS as usize + 2];
         let mut next = 0u32;
         for w in 1..=max_bits as usize {
             start[w] = next;
-            next += cells_of_weight[w] << (w - 1);
+            next += symbols_of_weight[w] << (w - 1);
         }
         let mut bits = 0usize;
         for &s in present {
@@ -313,22 +328,25 @@ fn limit_lengths(len: &mut [u8]) {
 fn describe(
     lengths: &[u8; 256],
     present: &[u8],
+    symbols_of_weight: &[u32; 16],
     max_symbol: usize,
     max_bits: u32,
     out: &mut [u8; MAX_DESCRIPTION],
 ) -> Option<usize> {
     let mut weights = [0u8; 256];
-    let mut hist = [0u32; 16];
     // Absent symbols have weight 0; only the present ones (all but the last) need computing.
-    let mut absent = max_symbol;
-    for &s in &present[..present.len() - 1] {
+    let (&last, described) = present.split_last()?;
+    for &s in described {
         let s = usize::from(s);
-        let w = u8::try_from(max_bits + 1 - u32::from(lengths[s])).ok()?;
-        weights[s] = w;
-        hist[usize::from(w) & 15] += 1;
-        absent -= 1;
+        weights[s] = u8::try_from(max_bits + 1 - u32::from(lengths[s])).ok()?;
     }
-    hist[0] = u32::try_from(absent).ok()?;
+    // The weights written: every present symbol's but the last one's, and a zero for each
+    // absent symbol below the last.
+    let mut hist = *symbols_of_weight;
+    let last_weight =
+        (max_bits + 1).wrapping_sub(u32::from(lengths[usize::from(last)])) as usize & 15;
+    hist[last_weight] -= 1;
+    hist[0] = u32::try_from(max_symbol - described.len()).ok()?;
     let weights = &weights[..max_symbol];
     let direct_len = 1 + max_symbol.div_ceil(2);
     let compressed = compress_weights(weights, &hist, max_bits, &mut out[1..]);
