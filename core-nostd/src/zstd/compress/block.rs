@@ -46,6 +46,24 @@ pub fn write_block(
     Some((BLOCK_HEADER_SIZE + n, false))
 }
 
+/// [`write_block`] compiled for AVX2 and BMI1/2, out of the finder's loop.
+///
+/// # Safety
+/// The CPU must have AVX2, BMI1 and BMI2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2")]
+#[inline(never)]
+pub unsafe fn write_block_avx2(
+    content: &[u8],
+    store: &SeqStore,
+    last: bool,
+    literals: &mut LiteralsEncoder,
+    tables: &mut SequenceTables,
+    out: &mut [u8],
+) -> Option<(usize, bool)> {
+    write_block(content, store, last, literals, tables, out)
+}
+
 /// Writes literals and sequences after the header's room; returns the body length.
 #[inline(always)]
 pub(super) fn compressed_body(
