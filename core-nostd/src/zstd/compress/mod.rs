@@ -440,6 +440,14 @@ impl Parts<'_> {
             let last = last_window && end == window.len();
             let reps = self.store.reps;
             self.store.clear();
+            #[cfg(target_arch = "x86_64")]
+            if WIDE {
+                // SAFETY: as for `write_block_avx2` below.
+                unsafe { self.find_avx2(&window[..end], start) };
+            } else {
+                self.find(&window[..end], start);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
             self.find(&window[..end], start);
             let needed = pos + BLOCK_HEADER_SIZE + end - start;
             let out = dst
@@ -475,6 +483,31 @@ impl Parts<'_> {
             start = end;
         }
         Ok(pos)
+    }
+
+    /// [`Parts::find`] with each finder compiled for AVX2 and BMI1/2 in a function of its own.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2, BMI1 and BMI2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi1,bmi2")]
+    unsafe fn find_avx2(&mut self, window: &[u8], start: usize) {
+        // Safe to call here, where the same features are enabled.
+        #[target_feature(enable = "avx2,bmi1,bmi2")]
+        #[inline(never)]
+        fn fast(f: &mut Fast, w: &[u8], start: usize, p: FastParams, s: &mut SeqStore) {
+            f.compress_block(w, start, p, s);
+        }
+        #[target_feature(enable = "avx2,bmi1,bmi2")]
+        #[inline(never)]
+        fn dfast(f: &mut Dfast, w: &[u8], start: usize, p: DfastParams, s: &mut SeqStore) {
+            f.compress_block(w, start, p, s);
+        }
+        match (&mut *self.finder, self.strategy) {
+            (Finder::Fast(f), Strategy::Fast(p)) => fast(f, window, start, p, self.store),
+            (Finder::Dfast(f), Strategy::Dfast(p)) => dfast(f, window, start, p, self.store),
+            _ => self.find(window, start),
+        }
     }
 
     #[inline(always)]
