@@ -261,13 +261,20 @@ impl<const W: usize> Compressor<W> {
     pub fn set_level(&mut self, level: i8) -> Result<()> {
         let strategy = strategy(level)?;
         if core::mem::discriminant(&strategy) != core::mem::discriminant(&self.strategy) {
-            self.finder = Finder::for_strategy(strategy);
+            self.replace_finder(strategy);
         }
         self.strategy = strategy;
         self.level = level;
         self.tables.set_quick_choice(level < QUICK_TABLES_BELOW);
         self.literals.set_huffman(level >= HUFFMAN_FROM_LEVEL);
         Ok(())
+    }
+
+    /// Out of line: building the new finder may take its size in stack (up to tens of KiB), which
+    /// must not count against every caller of [`Self::set_level`], most of which keep the finder.
+    #[inline(never)]
+    fn replace_finder(&mut self, strategy: Strategy) {
+        self.finder = Finder::for_strategy(strategy);
     }
 
     /// Whether frames end with a checksum.
