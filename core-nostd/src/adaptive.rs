@@ -58,7 +58,9 @@ pub struct AdaptivePolicy {
     /// (the default) 4.83 at 0.54x, 1792 4.98 at 0.50x, 2560 5.06 at 0.48x; level 1 alone gives 5.10
     /// at 0.45x, level -1 alone 4.56 at 0.60x.
     pub sparse_min_zero_bytes: u32,
-    /// The Zstandard level of pages with many zero bytes (`-7..=9`).
+    /// The Zstandard level of pages with many zero bytes (`-7..=9`). Levels -7 to 2 share one
+    /// match finder, so a switch between two of them costs nothing; between levels with different
+    /// finders, each switch builds the new finder's tables (a clear of 16 KiB or more).
     pub sparse_level: i8,
     /// The Zstandard level of pages with few zero bytes (`-7..=9`).
     pub dense_level: i8,
