@@ -1,29 +1,43 @@
 //! Per-page codec choice for [`Algorithm::Adaptive`](crate::Algorithm::Adaptive): store a page
-//! whose sample looks random without running a codec; give every other page to LZ4; and when LZ4's
-//! block is large, entropy-code LZ4's own parse of the page as a Zstandard frame
-//! ([`Lz4Recoder`](crate::zstd::compress::Lz4Recoder)) instead of running a second match finder.
+//! whose sample looks random without running a codec; compress every other page with Zstandard, at
+//! a fast level when the page has many zero bytes and at a stronger one when it has few.
 //!
-//! Why these signals: Zstandard's gain over LZ4 on memory pages comes mostly from entropy-coding the
-//! literals and sequences, and it is largest on pages that LZ4 leaves large (many literals with a
-//! skewed distribution, many short matches): LZ4's block size measures that directly, for the price
-//! of LZ4, which every page pays anyway. Pages that LZ4 already shrinks well (zero runs, long
-//! repeats) gain little from the entropy stage and keep their LZ4 block. Pages whose quick sample
-//! looks random save nothing with any codec and are stored before LZ4 runs. Every decision is made
-//! on integers and fixed thresholds, so the same page always gets the same encoding on every target.
+//! Why these signals, measured on the memory pages of `memdump.bin` (each page's size and time at
+//! each level, then every rule on the features of [`Estimate`] tried against them):
+//! - Zstandard at level -1 (raw literals) already gives more ratio per unit of time than LZ4 with
+//!   any share of the pages: giving LZ4 the pages that any cheap feature (sample entropy, zero
+//!   bytes, repeated words) picks moves the point below the straight line between LZ4 and
+//!   Zstandard level 1, because LZ4's loss is largest on exactly the pages it compresses fastest.
+//!   Earlier versions ran LZ4 on every page and re-encoded LZ4's parse of the large blocks as a
+//!   Zstandard frame; that gave 3.61 at 0.58x liblz4's speed, where level -1 alone gives 4.56 at
+//!   0.61x.
+//! - Between levels -1 and 1 (Huffman-coded literals and a slower skip) the zero bytes tell which
+//!   pages gain: a page with few zeros is mostly literal bytes (text, code, packed data), where the
+//!   Huffman stage saves the most. Level 1 on the pages with fewer than 1024 zero bytes (a fifth of
+//!   memdump.bin) and level -1 on the rest gives 4.83 at 0.54x liblz4's speed: above the line
+//!   between levels -1 and 1 (choosing levels for the same share of pages at random would give
+//!   4.77) and above the line between LZ4 and level 1 (4.75).
+//! - Pages whose quick sample looks random save nothing with any codec and are stored before any
+//!   codec runs.
+//!
+//! Every decision is made on integers and fixed thresholds, so the same page always gets the same
+//! encoding on every target.
 
 use crate::Page;
-use crate::entropy::{Estimate, StagedEstimate};
-use crate::zstd::compress::{ParsedBlock, Recode};
+use crate::entropy::{Estimate, StagedEstimate, redundancy_counts};
+use crate::simd::SimdBackend;
 
-/// What happens to a page before any codec runs.
+/// What happens to a page that is not same-fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Choice {
     /// Keep the raw bytes: the sample says no codec would pay.
     Stored,
-    /// Run LZ4; a block of at least [`AdaptivePolicy::recode_min_lz4_len`] bytes then becomes a
-    /// Zstandard frame when that is smaller ([`AdaptivePolicy::recodes`]).
-    Lz4,
+    /// A Zstandard frame at this level (stored after all when it is not smaller than a page).
+    Zstd {
+        /// The level, in `-7..=9`.
+        level: i8,
+    },
 }
 
 /// The thresholds of the adaptive choice, all public so that a caller can tune them. The defaults
@@ -35,24 +49,21 @@ pub struct AdaptivePolicy {
     /// Entropy of the quick sample (128 bytes), in 1/65536 bit per byte, at or above which a page is
     /// stored without running a codec. 128 random bytes measure about 6.55 bits (never below 6.3 in
     /// 300 trials); of the 16,384 pages of memdump.bin, 6 reach 6.25, and storing them costs 0.02%
-    /// of the corpus ratio. A random page that slips under it costs one LZ4 run, whose block does
-    /// not fit a page, and is stored then.
+    /// of the corpus ratio. A random page that slips under it costs one Zstandard run, whose frame
+    /// does not fit a page, and is stored then.
     pub quick_store_entropy_q16: u32,
-    /// Length of an LZ4 block (bytes, for a 4096-byte page) from which LZ4's parse is
-    /// entropy-coded as a Zstandard frame ([`Lz4Recoder`](crate::zstd::compress::Lz4Recoder)),
-    /// kept when it is smaller than the block; shorter blocks are kept as they are. Lower values
-    /// recode more pages: a better ratio for more time. On memdump.bin, with LZ4 alone at 3.12,
-    /// 1300 recodes 45% of the pages for a ratio of 3.91, 1500 34% for 3.73, 1700 (the default)
-    /// 26% for 3.61, 2000 16% for 3.43; 4096 or more recodes nothing (LZ4 alone). A recode costs
-    /// about twice what LZ4 costs on its page.
-    pub recode_min_lz4_len: u32,
-    /// Literal bytes from which a recoded frame's literals are Huffman-coded (when that is smaller
-    /// than raw) rather than sent raw. The Huffman stage is about a third of a recode's time (2 us
-    /// of it fixed, on a 2.6 GHz Xeon) for a quarter of its saving (170 bytes a page on the
-    /// recoded pages of memdump.bin): raising this trades that ratio for speed. With the default
-    /// block threshold, `u32::MAX` (always raw) gave 3.47 at 0.65x liblz4 where 0 (the default,
-    /// always tried) gave 3.61 at 0.56x.
-    pub huffman_min_literals: u32,
+    /// Zero bytes (of 4096) from which a page is compressed at [`Self::sparse_level`]; pages with
+    /// fewer get [`Self::dense_level`]. Higher values give more pages the dense level: more ratio
+    /// for more time. On memdump.bin, with levels -1 and 1: 256 gives 4.79 at 0.55x liblz4, 1024
+    /// (the default) 4.83 at 0.54x, 1792 4.98 at 0.50x, 2560 5.06 at 0.48x; level 1 alone gives 5.10
+    /// at 0.45x, level -1 alone 4.56 at 0.60x.
+    pub sparse_min_zero_bytes: u32,
+    /// The Zstandard level of pages with many zero bytes (`-7..=9`). Levels -7 to 2 share one
+    /// match finder, so a switch between two of them costs nothing; between levels with different
+    /// finders, each switch builds the new finder's tables (a clear of 16 KiB or more).
+    pub sparse_level: i8,
+    /// The Zstandard level of pages with few zero bytes (`-7..=9`).
+    pub dense_level: i8,
 }
 
 impl Default for AdaptivePolicy {
@@ -65,50 +76,48 @@ impl AdaptivePolicy {
     /// The default thresholds.
     pub const DEFAULT: Self = Self {
         quick_store_entropy_q16: 25 << 14, // 6.25 bits
-        recode_min_lz4_len: 1700,
-        huffman_min_literals: 0,
+        sparse_min_zero_bytes: 1024,
+        sparse_level: -1,
+        dense_level: 1,
     };
 
-    /// How a parsed LZ4 block (one that [`Self::recodes`] accepted) becomes a Zstandard frame:
-    /// with Huffman-coded literals from [`Self::huffman_min_literals`] literal bytes on, raw below.
-    pub fn recode(&self, parsed: &ParsedBlock) -> Recode {
-        if u32::try_from(parsed.literals).is_ok_and(|n| n >= self.huffman_min_literals) {
-            Recode::HuffmanLiterals
-        } else {
-            Recode::RawLiterals
+    /// The choice for `page`, counting its zero bytes on `backend` only when the quick sample (128
+    /// bytes) has not already stored it: the same as [`Self::choose`] of the page's [`Estimate`].
+    pub fn choose_page(&self, backend: SimdBackend, page: &Page) -> Choice {
+        let quick_entropy_q16 = StagedEstimate::new(page).quick_entropy_q16();
+        if self.stores(quick_entropy_q16) {
+            return Choice::Stored;
         }
-    }
-
-    /// The choice for `page`, from its quick sample only (128 bytes, one histogram of a sample):
-    /// the same as [`Self::choose`] of the page's [`Estimate`].
-    pub fn choose_page(&self, page: &Page) -> Choice {
-        self.choose_quick(StagedEstimate::new(page).quick_entropy_q16())
+        let (zero_bytes, _) = redundancy_counts(backend, page);
+        self.zstd_choice(zero_bytes)
     }
 
     /// The choice for a page with this estimate.
     pub fn choose(&self, estimate: &Estimate) -> Choice {
-        self.choose_quick(estimate.quick_entropy_q16)
-    }
-
-    fn choose_quick(&self, quick_entropy_q16: u32) -> Choice {
-        if quick_entropy_q16 >= self.quick_store_entropy_q16 {
+        if self.stores(estimate.quick_entropy_q16) {
             Choice::Stored
         } else {
-            Choice::Lz4
+            self.zstd_choice(estimate.zero_bytes)
         }
     }
 
-    /// Whether a page whose LZ4 block is `lz4_len` bytes long is worth re-encoding as Zstandard
-    /// ([`Self::recode`] then says how).
-    pub fn recodes(&self, lz4_len: usize) -> bool {
-        u32::try_from(lz4_len).is_ok_and(|len| len >= self.recode_min_lz4_len)
+    fn stores(&self, quick_entropy_q16: u32) -> bool {
+        quick_entropy_q16 >= self.quick_store_entropy_q16
+    }
+
+    fn zstd_choice(&self, zero_bytes: u32) -> Choice {
+        let level = if zero_bytes >= self.sparse_min_zero_bytes {
+            self.sparse_level
+        } else {
+            self.dense_level
+        };
+        Choice::Zstd { level }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simd::SimdBackend;
     use crate::{PAGE_SIZE, entropy};
 
     fn xorshift_page(seed: u64) -> crate::Page {
@@ -123,71 +132,72 @@ mod tests {
         page
     }
 
+    fn both_ways(policy: &AdaptivePolicy, page: &crate::Page) -> Choice {
+        let by_page = policy.choose_page(SimdBackend::Scalar, page);
+        for backend in SimdBackend::available() {
+            assert_eq!(policy.choose_page(backend, page), by_page, "{backend:?}");
+            assert_eq!(
+                policy.choose(&entropy::estimate_with(backend, page)),
+                by_page,
+                "{backend:?}"
+            );
+        }
+        by_page
+    }
+
     #[test]
     fn random_pages_are_stored_without_a_codec() {
         for seed in 1..20 {
             let page = xorshift_page(seed);
-            let e = entropy::estimate(&page);
-            assert_eq!(AdaptivePolicy::DEFAULT.choose(&e), Choice::Stored, "{e:?}");
-            assert_eq!(AdaptivePolicy::DEFAULT.choose_page(&page), Choice::Stored);
+            assert_eq!(both_ways(&AdaptivePolicy::DEFAULT, &page), Choice::Stored);
         }
     }
 
     #[test]
-    fn compressible_pages_go_to_lz4() {
+    fn pages_with_few_zeros_get_the_dense_level() {
         let text = b"The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ";
         let mut page = [0u8; PAGE_SIZE];
         for (i, b) in page.iter_mut().enumerate() {
             *b = text[(i * 7 + i / 91) % text.len()];
         }
+        assert_eq!(
+            both_ways(&AdaptivePolicy::DEFAULT, &page),
+            Choice::Zstd { level: 1 }
+        );
+    }
+
+    #[test]
+    fn pages_with_many_zeros_get_the_sparse_level() {
         let mut sparse = [0u8; PAGE_SIZE];
         for i in (0..PAGE_SIZE).step_by(64) {
             sparse[i..i + 6].copy_from_slice(&(0x7f00_dead_0000u64 + i as u64).to_le_bytes()[..6]);
         }
-        let policy = AdaptivePolicy::DEFAULT;
-        for p in [page, sparse, [0u8; PAGE_SIZE]] {
-            assert_eq!(policy.choose_page(&p), Choice::Lz4);
-            for backend in SimdBackend::available() {
-                assert_eq!(
-                    policy.choose(&entropy::estimate_with(backend, &p)),
-                    Choice::Lz4
-                );
-            }
+        for p in [sparse, [0u8; PAGE_SIZE]] {
+            assert_eq!(
+                both_ways(&AdaptivePolicy::DEFAULT, &p),
+                Choice::Zstd { level: -1 }
+            );
         }
     }
 
     #[test]
     fn thresholds_are_honoured() {
-        let estimate = Estimate {
+        let mut estimate = Estimate {
             quick_entropy_q16: (35 << 16) / 10,
             sample_entropy_q16: 3 << 16,
             zero_bytes: 100,
             repeated_words: 0,
         };
-        let mut policy = AdaptivePolicy::DEFAULT;
-        assert_eq!(policy.choose(&estimate), Choice::Lz4);
+        let mut policy = AdaptivePolicy {
+            sparse_min_zero_bytes: 100,
+            sparse_level: -3,
+            dense_level: 5,
+            ..AdaptivePolicy::DEFAULT
+        };
+        assert_eq!(policy.choose(&estimate), Choice::Zstd { level: -3 });
+        estimate.zero_bytes = 99;
+        assert_eq!(policy.choose(&estimate), Choice::Zstd { level: 5 });
         policy.quick_store_entropy_q16 = (35 << 16) / 10;
         assert_eq!(policy.choose(&estimate), Choice::Stored);
-        policy.recode_min_lz4_len = 1000;
-        assert!(!policy.recodes(999));
-        assert!(policy.recodes(1000));
-        policy.recode_min_lz4_len = u32::MAX;
-        assert!(!policy.recodes(4095));
-    }
-
-    #[test]
-    fn literals_go_raw_below_the_huffman_threshold() {
-        let parsed = ParsedBlock {
-            lz4_len: 2000,
-            decoded: 4096,
-            literals: 800,
-            sequences: 300,
-        };
-        let mut policy = AdaptivePolicy::DEFAULT;
-        assert_eq!(policy.recode(&parsed), Recode::HuffmanLiterals);
-        policy.huffman_min_literals = 801;
-        assert_eq!(policy.recode(&parsed), Recode::RawLiterals);
-        policy.huffman_min_literals = 800;
-        assert_eq!(policy.recode(&parsed), Recode::HuffmanLiterals);
     }
 }

@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::lz4;
 use crate::page::{CompressedPage, Encoding};
 use crate::simd::SimdBackend;
-use crate::zstd::compress::Lz4Recoder;
 use crate::{PAGE_SIZE, Page, samefill};
 
 /// What a compressor does with pages that are not same-fill.
@@ -30,8 +29,8 @@ pub enum Algorithm {
         level: i8,
     },
     /// Per page: same-fill, stored when a quick entropy sample says no codec would pay, otherwise
-    /// LZ4, whose block becomes a Zstandard frame (LZ4's parse, entropy-coded) when it is large, as
-    /// the [`AdaptivePolicy`] (set with [`CompressorBuilder::adaptive_policy`]) decides. Decoding
+    /// Zstandard at a fast level for pages with many zero bytes and a stronger one for the others,
+    /// as the [`AdaptivePolicy`] (set with [`CompressorBuilder::adaptive_policy`]) decides. Decoding
     /// needs no knowledge of the policy.
     Adaptive,
 }
@@ -106,7 +105,13 @@ impl CompressorBuilder {
             Algorithm::Zstd { level } => {
                 EntropyStage::Zstd(crate::zstd::Compressor::new(level)?.with_backend(backend))
             }
-            Algorithm::Adaptive => EntropyStage::Recoder(Lz4Recoder::new().with_backend(backend)),
+            Algorithm::Adaptive => {
+                // Both levels are checked here, so that compressing a page cannot fail on them.
+                crate::zstd::Compressor::new(self.policy.sparse_level)?;
+                EntropyStage::Zstd(
+                    crate::zstd::Compressor::new(self.policy.dense_level)?.with_backend(backend),
+                )
+            }
             Algorithm::Lz4 | Algorithm::SameFillOnly => EntropyStage::None,
         };
         Ok(StandardCompressor {
@@ -141,10 +146,8 @@ pub struct StandardCompressor {
 enum EntropyStage {
     /// `Lz4` and `SameFillOnly`.
     None,
-    /// `Zstd`: the whole encoder.
+    /// `Zstd` and `Adaptive`: the whole encoder (`Adaptive` sets its level page by page).
     Zstd(crate::zstd::Compressor),
-    /// `Adaptive`: the entropy stage that recodes LZ4 blocks.
-    Recoder(Lz4Recoder),
 }
 
 /// Decompresses pages of any encoding: the part of a [`StandardCompressor`] that decoding needs, for
@@ -223,54 +226,33 @@ impl StandardCompressor {
     #[inline(never)]
     fn lz4_page(&mut self, page: &Page) -> Result<CompressedPage> {
         let mut block = [0u8; PAGE_SIZE - 1];
-        match self.lz4_block(page, &mut block)? {
-            Some(len) => CompressedPage::from_parts(Encoding::Lz4, &block[..len]),
-            None => Ok(CompressedPage::stored(page)),
-        }
-    }
-
-    /// LZ4's block of `page` into `block`, one byte short of a page: its length, or `None` when it
-    /// does not fit (the page is then stored).
-    #[inline(always)]
-    fn lz4_block(&mut self, page: &Page, block: &mut [u8; PAGE_SIZE - 1]) -> Result<Option<usize>> {
-        match self.lz4.compress_page(page, block) {
-            Ok(len) => Ok(Some(len)),
-            Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => Ok(None),
+        match self.lz4.compress_page(page, &mut block) {
+            Ok(len) => CompressedPage::from_parts(Encoding::Lz4, &block[..len]),
+            // Not smaller than a page.
+            Err(Error::Lz4(lz4::Lz4Error::DestinationTooSmall { .. })) => {
+                Ok(CompressedPage::stored(page))
+            }
             Err(e) => Err(e),
         }
     }
 
-    /// Out of line, as [`Self::lz4_page`].
+    /// A Zstandard page at `level` (the algorithm's, or the one the adaptive policy chose: both
+    /// checked by [`CompressorBuilder::build`]), or a stored one when the frame would not be
+    /// smaller than a page. Out of line, as [`Self::lz4_page`].
     #[inline(never)]
-    fn zstd_page(&mut self, page: &Page) -> Result<CompressedPage> {
-        match &mut self.entropy_stage {
-            EntropyStage::Zstd(z) => zstd_page(z, page),
-            _ => Err(Error::InvalidConfig("zstd compressor missing")),
-        }
-    }
-
-    /// LZ4, then, for a large block, LZ4's parse entropy-coded as a Zstandard frame when that is
-    /// smaller than the block. Out of line, with one page-sized buffer (the frame is written over
-    /// the block), so that neither this path nor the others carry a second one on the stack.
-    #[inline(never)]
-    fn adaptive_page(&mut self, page: &Page) -> Result<CompressedPage> {
-        let mut buf = [0u8; PAGE_SIZE - 1];
-        let Some(len) = self.lz4_block(page, &mut buf)? else {
-            return Ok(CompressedPage::stored(page));
+    fn zstd_page(&mut self, page: &Page, level: i8) -> Result<CompressedPage> {
+        let EntropyStage::Zstd(z) = &mut self.entropy_stage else {
+            return Err(Error::InvalidConfig("zstd compressor missing"));
         };
-        if self.policy.recodes(len)
-            && let EntropyStage::Recoder(recoder) = &mut self.entropy_stage
-        {
-            let policy = self.policy;
-            match recoder.recode_in_place_with(&mut buf, len, |parsed| policy.recode(parsed)) {
-                Ok(n) => return CompressedPage::from_parts(Encoding::Zstd, &buf[..n]),
-                // Not smaller than the block, which the attempt overwrote: LZ4 writes it again
-                // (the same bytes; this is rare on pages large enough to recode).
-                Err(Error::OutputTooSmall { .. }) => return self.lz4_page(page),
-                Err(e) => return Err(e),
-            }
+        if z.level() != level {
+            z.set_level(level)?;
         }
-        CompressedPage::from_parts(Encoding::Lz4, &buf[..len])
+        let mut frame = [0u8; PAGE_SIZE - 1];
+        match z.compress_into(page, &mut frame) {
+            Ok(n) => CompressedPage::from_parts(Encoding::Zstd, &frame[..n]),
+            Err(Error::OutputTooSmall { .. }) => Ok(CompressedPage::stored(page)),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -282,26 +264,16 @@ impl PageCompressor for StandardCompressor {
         match self.algorithm {
             Algorithm::SameFillOnly => Ok(CompressedPage::stored(page)),
             Algorithm::Lz4 => self.lz4_page(page),
-            Algorithm::Zstd { .. } => self.zstd_page(page),
-            Algorithm::Adaptive => match self.policy.choose_page(page) {
+            Algorithm::Zstd { level } => self.zstd_page(page, level),
+            Algorithm::Adaptive => match self.policy.choose_page(self.backend, page) {
                 Choice::Stored => Ok(CompressedPage::stored(page)),
-                Choice::Lz4 => self.adaptive_page(page),
+                Choice::Zstd { level } => self.zstd_page(page, level),
             },
         }
     }
 
     fn decompress_into(&mut self, packed: &CompressedPage, out: &mut Page) -> Result<()> {
         self.decoder.decompress_into(packed, out)
-    }
-}
-
-/// A Zstandard page, or a stored one when the frame would not be smaller than a page.
-fn zstd_page(z: &mut crate::zstd::Compressor, page: &Page) -> Result<CompressedPage> {
-    let mut frame = [0u8; PAGE_SIZE - 1];
-    match z.compress_into(page, &mut frame) {
-        Ok(n) => CompressedPage::from_parts(Encoding::Zstd, &frame[..n]),
-        Err(Error::OutputTooSmall { .. }) => Ok(CompressedPage::stored(page)),
-        Err(e) => Err(e),
     }
 }
 

@@ -84,11 +84,53 @@ fn every_algorithm_round_trips_and_gives_the_same_bytes_on_every_backend() {
             seen[usize::from(Encoding::Stored.tag())],
             "{algorithm:?}: the random page is stored"
         );
-        if algorithm == Algorithm::Adaptive && pages.len() > 300 {
-            // On real memory pages the policy uses both codecs.
-            assert!(
-                seen[usize::from(Encoding::Lz4.tag())] && seen[usize::from(Encoding::Zstd.tag())]
-            );
+    }
+}
+
+/// Adaptive gives each page exactly what Zstandard at the level its policy chose gives it, and on
+/// real memory pages chooses both levels.
+#[test]
+fn adaptive_pages_are_the_chosen_levels_frames() {
+    use trueno_zram::Algorithm;
+    use trueno_zram_core::adaptive::{AdaptivePolicy, Choice};
+    let mut pages = trueno_zram_tests::corpus_pages("corpus/memdump.bin", "adaptive levels");
+    pages = pages.into_iter().step_by(8).collect();
+    pages.extend(trueno_zram_tests::local_pages(128));
+    let policy = AdaptivePolicy::DEFAULT;
+    let build = |algorithm| {
+        CompressorBuilder::new()
+            .algorithm(algorithm)
+            .build()
+            .unwrap()
+    };
+    let mut adaptive = build(Algorithm::Adaptive);
+    let mut sparse = build(Algorithm::Zstd {
+        level: policy.sparse_level,
+    });
+    let mut dense = build(Algorithm::Zstd {
+        level: policy.dense_level,
+    });
+    let mut levels_seen = [0usize; 2];
+    for page in &pages {
+        let packed = adaptive.compress(page).unwrap();
+        if packed.encoding() == Encoding::SameFill {
+            continue;
         }
+        match policy.choose_page(adaptive.backend(), page) {
+            Choice::Stored => assert_eq!(packed, CompressedPage::stored(page)),
+            Choice::Zstd { level } => {
+                let reference = if level == policy.sparse_level {
+                    levels_seen[0] += 1;
+                    &mut sparse
+                } else {
+                    levels_seen[1] += 1;
+                    &mut dense
+                };
+                assert_eq!(packed, reference.compress(page).unwrap(), "level {level}");
+            }
+        }
+    }
+    if pages.len() > 1000 {
+        assert!(levels_seen.iter().all(|&n| n > 100), "{levels_seen:?}");
     }
 }

@@ -156,33 +156,28 @@ impl FseEntry {
     };
 }
 
-/// Spreads the symbols of `counts` over `1 << log` states (4.1.1): symbols of probability "less than
-/// 1" take the last states, the others are spread with the RFC's step. Writes each state's symbol to
-/// `symbols` and, to `next_state`, the first successor number of each symbol (its probability, or 1);
-/// `row` (at least `(1 << log) + 8` bytes) is scratch space. Returns false when the counts do not add
-/// up to `1 << log`, or the buffers are short.
-/// A `const fn` so that the predefined tables are built at compile time.
+/// The symbol spread (4.1.1), first half: lays the symbols of ordinary probability out in `row`
+/// (at least `(1 << log) + 8` bytes), each repeated as often as its probability, in symbol order
+/// (the order the spread deals them in), and the low-probability ("less than 1") ones in
+/// `low_symbols`, in the order they take the states from the last one down. Sets each symbol's
+/// first successor number (its probability, or 1) in `next_state`. Returns the first state of the
+/// low-probability symbols (`1 << log` when there are none), or `None` when the counts do not add
+/// up to `1 << log` or `row` is short. `const` so that the predefined tables are built at
+/// compile time.
 // Casts: symbols are < FSE_MAX_SYMBOLS (64) and counts are checked non-negative before the casts.
 #[allow(clippy::cast_possible_truncation)]
 #[inline(always)]
-pub(crate) const fn spread(
+pub(crate) const fn lay_out(
     counts: &[i16],
     log: u32,
-    symbols: &mut [u8],
-    next_state: &mut [u16; FSE_MAX_SYMBOLS],
     row: &mut [u8],
-) -> bool {
+    next_state: &mut [u16; FSE_MAX_SYMBOLS],
+    low_symbols: &mut [u8; FSE_MAX_SYMBOLS],
+) -> Option<usize> {
     if log > FSE_MAX_LOG || counts.len() > FSE_MAX_SYMBOLS || (1usize << log) + 8 > row.len() {
-        return false;
+        return None;
     }
     let size = 1usize << log;
-    if symbols.len() < size {
-        return false;
-    }
-    // One pass over the symbols. Those of ordinary probability are laid out in a row, each
-    // repeated as often as its probability (eight copies written at once, so that short runs
-    // take no loop); the low-probability ones are set aside for the last states, `high..size`.
-    let mut low_symbols = [0u8; FSE_MAX_SYMBOLS];
     let mut high = size;
     let mut filled = 0usize;
     let mut s = 0;
@@ -190,18 +185,18 @@ pub(crate) const fn spread(
         let c = counts[s];
         if c == -1 {
             if high == 0 {
-                return false;
+                return None;
             }
             high -= 1;
-            low_symbols[size - 1 - high] = s as u8;
+            low_symbols[(size - 1 - high) & (FSE_MAX_SYMBOLS - 1)] = s as u8;
             next_state[s] = 1;
         } else if c < 0 {
-            return false;
+            return None;
         } else {
             let count = c as usize;
             // Keeps the row's writes below `size + 8`.
             if filled + count > size {
-                return false;
+                return None;
             }
             next_state[s] = count as u16;
             // Eight copies even for fewer (up to 7 bytes past the run, which the next runs
@@ -224,10 +219,50 @@ pub(crate) const fn spread(
     }
     // The probabilities must fill the table exactly.
     if filled != high {
+        return None;
+    }
+    Some(high)
+}
+
+/// The spread's step for a table of `1 << log` states (4.1.1). It is odd and the size a power of
+/// two, so `size` steps from state 0 visit every state once.
+const fn step(log: u32) -> usize {
+    let size = 1usize << log;
+    (size >> 1) + (size >> 3) + 3
+}
+
+/// The inverse of [`step`] modulo the table size: without low-probability symbols the spread gives
+/// its `k`-th row symbol to state `k * step`, so state `u` holds row symbol `u * step_inverse`.
+pub(crate) const fn step_inverse(log: u32) -> usize {
+    // Newton's iteration for the inverse of an odd number modulo a power of two: each round
+    // doubles the bits that are right, and an odd `x` is its own inverse modulo 8.
+    let x = step(log);
+    let mut inverse = x;
+    let mut round = 0;
+    while round < 4 {
+        inverse = inverse.wrapping_mul(2usize.wrapping_sub(x.wrapping_mul(inverse)));
+        round += 1;
+    }
+    inverse & ((1usize << log) - 1)
+}
+
+/// The symbol spread, second half (after [`lay_out`]): deals the symbols of `row` to the states
+/// below `high` with the RFC's step, and `low_symbols` to the states from `high` on, writing each
+/// state's symbol to `symbols`. Returns false when a buffer is short.
+// Casts: none truncate (indexes are masked to the table size).
+#[inline(always)]
+pub(crate) const fn deal(
+    row: &[u8],
+    log: u32,
+    high: usize,
+    low_symbols: &[u8; FSE_MAX_SYMBOLS],
+    symbols: &mut [u8],
+) -> bool {
+    let size = 1usize << log;
+    if symbols.len() < size || row.len() < size || high > size {
         return false;
     }
-    // The step is odd and the size a power of two, so `size` steps visit every state once.
-    let step = (size >> 1) + (size >> 3) + 3;
+    let step = step(log);
     let mask = size - 1;
     let mut position = 0usize;
     let mut k = 0;
@@ -282,27 +317,54 @@ pub(crate) const fn build_table(counts: &[i16], log: u32, table: &mut [FseEntry]
     if log > SMALL_TABLE_LOG {
         return false;
     }
-    let mut symbols = [0u8; 1 << SMALL_TABLE_LOG];
-    let mut row = [0u8; (1 << SMALL_TABLE_LOG) + 8];
     let size = 1usize << log;
+    let mut row = [0u8; (1 << SMALL_TABLE_LOG) + 8];
     let mut next_state = [0u16; FSE_MAX_SYMBOLS];
-    if table.len() < size || !spread(counts, log, &mut symbols, &mut next_state, &mut row) {
+    let mut low_symbols = [0u8; FSE_MAX_SYMBOLS];
+    if table.len() < size {
         return false;
     }
+    let Some(high) = lay_out(counts, log, &mut row, &mut next_state, &mut low_symbols) else {
+        return false;
+    };
     let mut state = 0;
+    if high == size {
+        // No low-probability symbols: state `u` takes the row's symbol `u * step^-1`, read
+        // straight from the row (see `step_inverse`).
+        let inverse = step_inverse(log);
+        let mask = size - 1;
+        let mut k = 0usize;
+        while state < size {
+            table[state] = next_entry(row[k & mask], &mut next_state, log);
+            k = (k + inverse) & mask;
+            state += 1;
+        }
+        return true;
+    }
+    let mut symbols = [0u8; 1 << SMALL_TABLE_LOG];
+    if !deal(&row, log, high, &low_symbols, &mut symbols) {
+        return false;
+    }
     while state < size {
-        let symbol = symbols[state];
-        let x = next_state[symbol as usize];
-        next_state[symbol as usize] += 1;
-        let (nb_bits, base) = transition(x, log);
-        table[state] = FseEntry {
-            symbol,
-            nb_bits,
-            base,
-        };
+        table[state] = next_entry(symbols[state], &mut next_state, log);
         state += 1;
     }
     true
+}
+
+/// The entry of the next state (in state order) of `symbol`, numbering its states with the
+/// successor numbers in `next_state`.
+#[inline(always)]
+const fn next_entry(symbol: u8, next_state: &mut [u16; FSE_MAX_SYMBOLS], log: u32) -> FseEntry {
+    let s = symbol as usize & (FSE_MAX_SYMBOLS - 1);
+    let x = next_state[s];
+    next_state[s] = x.wrapping_add(1);
+    let (nb_bits, base) = transition(x, log);
+    FseEntry {
+        symbol,
+        nb_bits,
+        base,
+    }
 }
 
 /// Builds the table of `counts`, or says what was wrong with the description.
@@ -373,6 +435,50 @@ mod tests {
                 limit: 9
             })
         );
+    }
+
+    #[test]
+    fn step_inverses_undo_the_step() {
+        for log in FSE_MIN_ACCURACY_LOG..=FSE_MAX_LOG {
+            let mask = (1usize << log) - 1;
+            assert_eq!((step(log) * step_inverse(log)) & mask, 1, "log {log}");
+        }
+    }
+
+    /// Without low-probability symbols, reading the row at `u * step^-1` gives every state the
+    /// symbol that dealing the row out gives it (the table builders rely on this).
+    #[test]
+    fn the_inverse_step_reads_the_dealt_symbols() {
+        let mut seed = 7u32;
+        for log in FSE_MIN_ACCURACY_LOG..=FSE_MAX_LOG {
+            let size = 1usize << log;
+            for _ in 0..20 {
+                // Random counts adding up to the table size, over up to 40 symbols.
+                let mut counts = [0i16; FSE_MAX_SYMBOLS];
+                let mut left = size;
+                let mut symbols = 0;
+                while left > 0 && symbols < 40 {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    let c = ((seed >> 16) as usize % left.min(size / 4 + 1)).max(1);
+                    counts[symbols] = c as i16;
+                    left -= c;
+                    symbols += 1;
+                }
+                counts[symbols - 1] += left as i16;
+                let counts = &counts[..symbols];
+                let mut row = [0u8; (1 << FSE_MAX_LOG) + 8];
+                let mut next_state = [0u16; FSE_MAX_SYMBOLS];
+                let mut low = [0u8; FSE_MAX_SYMBOLS];
+                let high = lay_out(counts, log, &mut row, &mut next_state, &mut low).unwrap();
+                assert_eq!(high, size);
+                let mut dealt = [0u8; 1 << FSE_MAX_LOG];
+                assert!(deal(&row, log, high, &low, &mut dealt));
+                let inverse = step_inverse(log);
+                for (u, &symbol) in dealt.iter().enumerate().take(size) {
+                    assert_eq!(row[(u * inverse) % size], symbol, "log {log}, state {u}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -234,27 +234,45 @@ impl<const N: usize> TableState<N> {
         }
         let (counts, used) =
             fse::read_counts(src, alphabet.max_symbol, alphabet.max_log, alphabet.what)?;
+        let log = counts.log;
         let mut next_state = [0u16; FSE_MAX_SYMBOLS];
-        let symbols = &mut scratch.symbols;
-        if !fse::spread(
+        let mut low_symbols = [0u8; FSE_MAX_SYMBOLS];
+        let row = &mut scratch.row;
+        let Some(high) = fse::lay_out(
             counts.as_slice(),
-            counts.log,
-            symbols,
+            log,
+            row,
             &mut next_state,
-            &mut scratch.row,
-        ) {
+            &mut low_symbols,
+        ) else {
             return Err(ZstdError::BadProbabilities {
                 what: alphabet.what,
                 remaining: 0,
             });
-        }
-        let size = 1usize << counts.log;
-        let log = counts.log;
-        for (entry, &symbol) in self.own.entries.iter_mut().zip(symbols.iter()).take(size) {
-            let symbol = usize::from(symbol) & (FSE_MAX_SYMBOLS - 1);
-            let x = next_state[symbol];
-            next_state[symbol] = x.wrapping_add(1);
-            *entry = alphabet.codes[symbol].in_state(x, log);
+        };
+        let size = 1usize << log;
+        if high == size {
+            // No low-probability symbols (libzstd writes none for blocks of fewer than 2048
+            // sequences): the spread gives state `u` the row's symbol `u * step^-1`, so the
+            // states take their symbols straight from the row, without dealing them out first.
+            let inverse = fse::step_inverse(log);
+            let mask = (size - 1) & (ROW_LEN - 9);
+            let mut k = 0usize;
+            for entry in self.own.entries.iter_mut().take(size) {
+                *entry = next_entry(row[k], &mut next_state, alphabet, log);
+                k = (k + inverse) & mask;
+            }
+        } else {
+            let symbols = &mut scratch.symbols;
+            if !fse::deal(row, log, high, &low_symbols, symbols) {
+                return Err(ZstdError::BadProbabilities {
+                    what: alphabet.what,
+                    remaining: 0,
+                });
+            }
+            for (entry, &symbol) in self.own.entries.iter_mut().zip(symbols.iter()).take(size) {
+                *entry = next_entry(symbol, &mut next_state, alphabet, log);
+            }
         }
         self.own.log = counts.log;
         self.active = true;
@@ -390,18 +408,37 @@ pub(crate) struct Sequence {
     offset: u32,
 }
 
+/// The table entry of the next state (in state order) of `symbol`, numbering its states with
+/// the successor numbers in `next_state`.
+#[inline(always)]
+fn next_entry(
+    symbol: u8,
+    next_state: &mut [u16; FSE_MAX_SYMBOLS],
+    alphabet: &Alphabet,
+    log: u32,
+) -> SeqEntry {
+    let symbol = usize::from(symbol) & (FSE_MAX_SYMBOLS - 1);
+    let x = next_state[symbol];
+    next_state[symbol] = x.wrapping_add(1);
+    alphabet.codes[symbol].in_state(x, log)
+}
+
 /// Scratch space for building an FSE table: the symbol of each state, and the row of symbols
 /// dealt out to the states. Kept in the decoder rather than on the stack (small boards give
 /// decoding 4 KiB of stack).
 pub(crate) struct SpreadScratch {
     symbols: [u8; 1 << fse::FSE_MAX_LOG],
-    row: [u8; (1 << fse::FSE_MAX_LOG) + 8],
+    row: [u8; ROW_LEN],
 }
+
+/// The row holds a symbol for each state of the largest table, and 8 bytes of room for the
+/// eight-byte writes that lay it out.
+const ROW_LEN: usize = (1 << fse::FSE_MAX_LOG) + 8;
 
 impl SpreadScratch {
     pub(crate) const EMPTY: Self = Self {
         symbols: [0; 1 << fse::FSE_MAX_LOG],
-        row: [0; (1 << fse::FSE_MAX_LOG) + 8],
+        row: [0; ROW_LEN],
     };
 }
 

@@ -42,9 +42,21 @@ const QUICK_SKIP_FROM_Q16: u32 = 62 * 65536 / 10;
 /// Quick-sample entropy under which a page is compressed at once: 5.5 bits.
 const QUICK_KEEP_BELOW_Q16: u32 = 55 * 65536 / 10;
 
-/// The blocks of the quick sample.
-fn quick_blocks() -> impl Iterator<Item = usize> {
-    (0..QUICK_BLOCKS).map(|k| k * QUICK_STEP % BLOCKS)
+/// The blocks of the quick sample, one bit per block (a page has 32 blocks).
+const QUICK_MASK: u32 = {
+    assert!(BLOCKS <= 32);
+    let mut mask = 0;
+    let mut k = 0;
+    while k < QUICK_BLOCKS {
+        mask |= 1 << (k * QUICK_STEP % BLOCKS);
+        k += 1;
+    }
+    mask
+};
+
+/// The blocks of the quick sample (`quick == true`) or the others.
+fn blocks(quick: bool) -> impl Iterator<Item = usize> {
+    (0..BLOCKS).filter(move |&b| (QUICK_MASK >> b & 1 == 1) == quick)
 }
 
 /// Adds the run of block `block` to `sample`.
@@ -59,7 +71,7 @@ fn add_run(sample: &mut SampleHistogram, page: &Page, block: usize) {
 /// least 6.8 bits, decided from the quick sample alone when that is clear.
 pub fn looks_incompressible(page: &Page) -> bool {
     let mut sample = SampleHistogram::new();
-    for block in quick_blocks() {
+    for block in blocks(true) {
         add_run(&mut sample, page, block);
     }
     let quick = sample.entropy_q16();
@@ -69,7 +81,7 @@ pub fn looks_incompressible(page: &Page) -> bool {
     if quick < QUICK_KEEP_BELOW_Q16 {
         return false;
     }
-    for block in (0..BLOCKS).filter(|b| !quick_blocks().any(|q| q == *b)) {
+    for block in blocks(false) {
         add_run(&mut sample, page, block);
     }
     sample.entropy_q16() >= SKIP_FROM_Q16

@@ -223,8 +223,10 @@ pub struct Summary {
 pub struct AdaptiveSummary {
     /// Pages it would store without running a codec.
     pub stored: usize,
-    /// Pages it gives to LZ4 (whose large blocks it then recodes as Zstandard frames).
-    pub lz4: usize,
+    /// Pages it gives to Zstandard at the sparse level (many zero bytes).
+    pub sparse: usize,
+    /// Pages it gives to Zstandard at the dense level (few zero bytes).
+    pub dense: usize,
     /// Deepest stack of `entropy::estimate` and `AdaptivePolicy::choose`, where measured.
     pub stack: Option<usize>,
 }
@@ -353,14 +355,18 @@ fn adaptive_choices(
         let tag = match choice {
             Choice::Stored => {
                 summary.stored += 1;
-                0
+                [0, 0]
             }
-            Choice::Lz4 => {
-                summary.lz4 += 1;
-                1
+            Choice::Zstd { level } => {
+                if level == AdaptivePolicy::DEFAULT.sparse_level {
+                    summary.sparse += 1;
+                } else {
+                    summary.dense += 1;
+                }
+                [1, level.to_le_bytes()[0]]
             }
         };
-        digest.write(&[tag]);
+        digest.write(&tag);
     }
     Ok(summary)
 }
@@ -583,8 +589,8 @@ impl fmt::Display for Summary {
         let a = &self.adaptive;
         writeln!(
             f,
-            "adaptive choice (default policy): stored {}, lz4 {}",
-            a.stored, a.lz4
+            "adaptive choice (default policy): stored {}, zstd sparse level {}, zstd dense level {}",
+            a.stored, a.sparse, a.dense
         )?;
         writeln!(
             f,
@@ -661,22 +667,21 @@ mod tests {
         let lz4 = summary.codecs.iter().find(|c| c.name == "lz4").unwrap();
         assert_eq!(lz4.encodings, [2, 2, summary.pages - 4, 0]);
         assert!(lz4.payload_bytes < lz4.input_bytes / 2, "{lz4:?}");
-        // Adaptive: same-fill first, then LZ4, whose large blocks become Zstandard frames (a page
-        // whose LZ4 block would not fit is stored); it uses both encodings on these pages.
+        // Adaptive: same-fill first, then the random page stored as its quick sample says, then
+        // Zstandard; the counters, with many zero bytes, get level -1, whose raw literals do not
+        // shrink them, and are stored too.
         let adaptive = summary
             .codecs
             .iter()
             .find(|c| c.name == "adaptive")
             .unwrap();
-        assert_eq!(adaptive.encodings[1], 2, "{adaptive:?}");
-        assert!(
-            adaptive.encodings[2] >= 1 && adaptive.encodings[3] >= 1,
+        assert_eq!(adaptive.encodings[1..3], [2, 0], "{adaptive:?}");
+        assert_eq!(
+            adaptive.encodings[0],
+            summary.adaptive.stored + 1,
             "{adaptive:?}"
         );
-        assert!(
-            adaptive.encodings[2] + adaptive.encodings[3] <= summary.adaptive.lz4,
-            "{adaptive:?}"
-        );
+        assert!(adaptive.encodings[3] >= 3, "{adaptive:?}");
         // Zstandard's entropy coding also takes the counters; only the random page is stored.
         for zstd in summary.codecs.iter().filter(|c| c.name.starts_with("zstd")) {
             assert_eq!(zstd.encodings, [1, 2, 0, summary.pages - 3], "{zstd:?}");
@@ -689,8 +694,8 @@ mod tests {
         // The random page is stored; the zero and pattern pages never reach the policy in the page
         // API, but the estimate sees them like any other page.
         let a = summary.adaptive;
-        assert_eq!(a.stored + a.lz4, summary.pages);
-        assert!(a.stored >= 1, "{a:?}");
+        assert_eq!(a.stored + a.sparse + a.dense, summary.pages);
+        assert!(a.stored >= 1 && a.sparse >= 1 && a.dense >= 1, "{a:?}");
         // Same-fill detection applies to the zero and pattern pages only.
         assert_eq!(summary.raw[0].encodings, [summary.pages - 2, 2, 0, 0]);
     }

@@ -29,7 +29,6 @@ mod bits;
 mod block;
 mod dfast;
 mod fast;
-mod from_lz4;
 mod fse;
 mod huffman;
 mod lazy;
@@ -46,8 +45,6 @@ use lazy::{Lazy, LazyParams, Lookahead};
 use literals::LiteralsEncoder;
 use matching::WINDOW_MAX;
 use sequences::{BLOCK_MAX, SeqStore, SequenceTables};
-
-pub use from_lz4::{Lz4Recoder, ParsedBlock, Recode};
 
 /// Smallest level: the fastest.
 pub const MIN_LEVEL: i8 = -7;
@@ -126,6 +123,17 @@ enum Finder {
     Lazy(Lazy),
 }
 
+impl Finder {
+    /// An empty finder of the kind `strategy` runs.
+    fn for_strategy(strategy: Strategy) -> Self {
+        match strategy {
+            Strategy::Fast(_) => Self::Fast(Fast::new()),
+            Strategy::Dfast(_) => Self::Dfast(Dfast::new()),
+            Strategy::Lazy(_) => Self::Lazy(Lazy::new()),
+        }
+    }
+}
+
 /// A Zstandard compressor: a level, the checksum flag, optionally a dictionary, and every table it
 /// needs, kept between calls so that compressing a page sets up almost nothing.
 ///
@@ -190,11 +198,7 @@ impl<const W: usize> Compressor<W> {
             strategy,
             wide: SimdBackend::Avx2.is_available(),
             checksum: false,
-            finder: match strategy {
-                Strategy::Fast(_) => Finder::Fast(Fast::new()),
-                Strategy::Dfast(_) => Finder::Dfast(Dfast::new()),
-                Strategy::Lazy(_) => Finder::Lazy(Lazy::new()),
-            },
+            finder: Finder::for_strategy(strategy),
             store: SeqStore::new(),
             tables,
             literals: LiteralsEncoder::new(level >= HUFFMAN_FROM_LEVEL),
@@ -248,6 +252,29 @@ impl<const W: usize> Compressor<W> {
     /// The level this compressor was built for.
     pub fn level(&self) -> i8 {
         self.level
+    }
+
+    /// Switches to `level` (`-7..=9`, 0 meaning 3) for the next frames: the frames are then the
+    /// bytes a compressor built for `level` writes. The match finder's tables are kept when the new
+    /// level uses the same finder (levels -7 to 2 share one), so that a caller choosing the level
+    /// page by page pays nothing for the switch.
+    pub fn set_level(&mut self, level: i8) -> Result<()> {
+        let strategy = strategy(level)?;
+        if core::mem::discriminant(&strategy) != core::mem::discriminant(&self.strategy) {
+            self.replace_finder(strategy);
+        }
+        self.strategy = strategy;
+        self.level = level;
+        self.tables.set_quick_choice(level < QUICK_TABLES_BELOW);
+        self.literals.set_huffman(level >= HUFFMAN_FROM_LEVEL);
+        Ok(())
+    }
+
+    /// Out of line: building the new finder may take its size in stack (up to tens of KiB), which
+    /// must not count against every caller of [`Self::set_level`], most of which keep the finder.
+    #[inline(never)]
+    fn replace_finder(&mut self, strategy: Strategy) {
+        self.finder = Finder::for_strategy(strategy);
     }
 
     /// Whether frames end with a checksum.
@@ -613,6 +640,26 @@ mod tests {
                     assert_eq!(a[..la], b[..lb], "level {level}, backend {backend}");
                 }
             }
+        }
+    }
+
+    /// A compressor switched to a level writes the frames of one built for it, whatever level
+    /// it ran at before (the finder kept or replaced, the table and literal rules switched).
+    #[test]
+    fn a_switched_level_writes_the_frames_of_that_level() {
+        let pages = sample_pages();
+        let mut switched = Compressor::new(1).unwrap();
+        assert!(switched.set_level(10).is_err());
+        assert_eq!(switched.level(), 1);
+        let (mut a, mut b) = ([0u8; 4200], [0u8; 4200]);
+        for (k, level) in [-1, 1, -7, 2, 3, 9, 0, -1, 7, 1].into_iter().enumerate() {
+            switched.set_level(level).unwrap();
+            assert_eq!(switched.level(), level);
+            let mut fresh = Compressor::new(level).unwrap();
+            let p = &pages[k % pages.len()];
+            let la = switched.compress_into(p, &mut a).unwrap();
+            let lb = fresh.compress_into(p, &mut b).unwrap();
+            assert_eq!(a[..la], b[..lb], "level {level}");
         }
     }
 
