@@ -11,7 +11,6 @@ pub mod transmission;
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use handshake::ExportInfo;
@@ -38,7 +37,6 @@ pub struct NbdServer {
     workers: usize,
     live: Arc<Mutex<HashMap<u64, Arc<Connection>>>>,
     pending: Arc<Mutex<HashMap<u64, Stream>>>,
-    served: Arc<AtomicU64>,
 }
 
 impl NbdServer {
@@ -59,7 +57,6 @@ impl NbdServer {
             workers: DEFAULT_WORKERS,
             live: Arc::default(),
             pending: Arc::default(),
-            served: Arc::default(),
         })
     }
 
@@ -101,7 +98,6 @@ impl NbdServer {
                 workers: self.workers,
                 live: Arc::clone(&self.live),
                 pending: Arc::clone(&self.pending),
-                served: Arc::clone(&self.served),
             };
             let spawned = std::thread::Builder::new()
                 .name(format!("nbd-conn-{id}"))
@@ -145,7 +141,6 @@ struct ConnectionContext {
     workers: usize,
     live: Arc<Mutex<HashMap<u64, Arc<Connection>>>>,
     pending: Arc<Mutex<HashMap<u64, Stream>>>,
-    served: Arc<AtomicU64>,
 }
 
 impl ConnectionContext {
@@ -189,6 +184,5 @@ impl ConnectionContext {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.id);
-        self.served.fetch_add(1, Ordering::Relaxed);
     }
 }
