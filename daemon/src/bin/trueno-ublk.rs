@@ -38,7 +38,8 @@ ublk (the default where /dev/ublk-control exists):
   A daemon killed with SIGKILL leaves its device in the kernel: `list` shows it as orphaned,
   `delete NAME` (or `delete ublkN`) removes it.
 NBD: choose --transport nbd where the kernel has no ublk_drv (older kernels, containers
-  without /dev/ublk-control), to serve a remote client over TCP, or to test without root;
+  without /dev/ublk-control), to serve a client over loopback TCP (--listen; NBD has no
+  authentication, so other addresses are refused), or to test without root;
   attach with nbd-client (the nbd module) or any userspace NBD client.";
 
 #[derive(Subcommand)]
@@ -54,7 +55,7 @@ enum Command {
         /// Most memory the compressed pages may take; writes past it fail with ENOSPC.
         #[arg(long)]
         mem_limit: Option<String>,
-        /// Transport; default: ublk when /dev/ublk-control exists and ublk is built in, else NBD.
+        /// Transport; default: ublk when /dev/ublk-control exists, else NBD.
         #[arg(long, value_enum)]
         transport: Option<Transport>,
         /// NBD Unix socket path (default: /run/trueno-ublk/NAME.nbd).
