@@ -67,7 +67,14 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
     let queues = crate::ublk::params::queue_config(args.queues, args.depth)?;
     let size = parse_size(&args.size)?;
     let algorithm = parse_algorithm(&args.algorithm)?;
-    let mem_limit = args.mem_limit.as_deref().map(parse_size).transpose()?;
+    // 0 is no limit, as in zram's mem_limit and in what `stat` shows; a limit of 0 bytes would
+    // refuse every page that is not one repeated word.
+    let mem_limit = args
+        .mem_limit
+        .as_deref()
+        .map(parse_size)
+        .transpose()?
+        .filter(|&limit| limit > 0);
     let store = StoreConfig {
         size,
         algorithm,

@@ -52,7 +52,8 @@ enum Command {
         /// Compression: samefill, lz4, zstd[:LEVEL], adaptive (those in this build).
         #[arg(long, default_value = trueno_ublk::store::DEFAULT_ALGORITHM)]
         algorithm: String,
-        /// Most memory the compressed pages may take; writes past it fail with ENOSPC.
+        /// Most memory the compressed pages may take; writes past it fail with ENOSPC (0: no
+        /// limit, as zram's mem_limit).
         #[arg(long)]
         mem_limit: Option<String>,
         /// Transport; default: ublk when /dev/ublk-control exists, else NBD.
