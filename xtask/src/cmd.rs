@@ -135,14 +135,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     }
     if name == "device" {
         // The device benchmark runs the release daemon binary beside itself.
-        run(cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "trueno-ublk",
-            "--bin",
-            "trueno-ublk",
-        ]))?;
+        build_release_daemon()?;
     }
     let json = workspace_root()
         .join("target/bench")
@@ -152,6 +145,18 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         .args(absolute_corpus_paths(rest)?)
         .arg("--json")
         .arg(&json))
+}
+
+/// Builds the release `trueno-ublk` binary that the device benchmark and the soak run.
+fn build_release_daemon() -> Result<(), String> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "trueno-ublk",
+        "--bin",
+        "trueno-ublk",
+    ]))
 }
 
 /// The benchmark's arguments with every `--corpus` path made absolute: cargo runs a benchmark from
@@ -236,14 +241,7 @@ pub fn soak(args: &[String]) -> Result<(), String> {
         _ => return Err("usage: cargo xtask soak [--minutes N]".into()),
     };
     setup::apt_packages(&["fio"])?;
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "trueno-ublk",
-        "--bin",
-        "trueno-ublk",
-    ]))?;
+    build_release_daemon()?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from);
     let bin = target.join("release/trueno-ublk");
