@@ -67,7 +67,14 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
     let queues = crate::ublk::params::queue_config(args.queues, args.depth)?;
     let size = parse_size(&args.size)?;
     let algorithm = parse_algorithm(&args.algorithm)?;
-    let mem_limit = args.mem_limit.as_deref().map(parse_size).transpose()?;
+    // 0 is no limit, as in zram's mem_limit and in what `stat` shows; a limit of 0 bytes would
+    // refuse every page that is not one repeated word.
+    let mem_limit = args
+        .mem_limit
+        .as_deref()
+        .map(parse_size)
+        .transpose()?
+        .filter(|&limit| limit > 0);
     let store = StoreConfig {
         size,
         algorithm,
@@ -120,24 +127,15 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
             "ublk device {id} is still held by the kernel for a daemon that is gone: remove it with `trueno-ublk delete {name}` first"
         ));
     }
-    let endpoint = match (&args.listen, &args.socket) {
-        (Some(addr), _) => Endpoint::Tcp(*addr),
-        (None, Some(path)) => Endpoint::Unix(path.clone()),
-        (None, None) => Endpoint::Unix(control::nbd_socket_path(&name)),
-    };
     let config = DeviceConfig {
         name: name.clone(),
         store,
-        endpoint,
+        endpoint: nbd_endpoint(args, &name),
         workers: args.workers,
         swap: args.swap,
     };
     // Refuse a bad store before going to the background, where the error would only reach a log.
-    crate::store::BlockStore::new(StoreConfig {
-        size: config.store.size,
-        ..config.store
-    })
-    .map_err(|e| e.to_string())?;
+    crate::store::BlockStore::new(config.store).map_err(|e| e.to_string())?;
     if ublk {
         crate::ublk::params::device_params(size)?;
         if !args.foreground {
@@ -168,6 +166,17 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
         });
     }
     spawn_background(args, &name, false)
+}
+
+/// Where the NBD server of device `name` listens: `--listen`, else `--socket`, else the socket in
+/// the run dir. The foreground daemon binds it and the background `create` prints its attach hint,
+/// so both must derive it the same way.
+fn nbd_endpoint(args: &CreateArgs, name: &str) -> Endpoint {
+    match (&args.listen, &args.socket) {
+        (Some(addr), _) => Endpoint::Tcp(*addr),
+        (None, Some(path)) => Endpoint::Unix(path.clone()),
+        (None, None) => Endpoint::Unix(control::nbd_socket_path(name)),
+    }
 }
 
 /// The first of trueno0, trueno1, ... that no daemon uses, and that names no kernel device a
@@ -257,12 +266,7 @@ fn spawn_background(args: &CreateArgs, name: &str, ublk: bool) -> Result<(), Str
                 status.endpoint,
                 status.pid
             );
-            let endpoint = match (&args.listen, &args.socket) {
-                (Some(addr), _) => Endpoint::Tcp(*addr),
-                (None, Some(path)) => Endpoint::Unix(path.clone()),
-                (None, None) => Endpoint::Unix(control::nbd_socket_path(name)),
-            };
-            println!("{}", attach_hint(name, &endpoint));
+            println!("{}", attach_hint(name, &nbd_endpoint(args, name)));
             println!("log: {}", log_path.display());
             return Ok(());
         }

@@ -58,7 +58,7 @@ pub struct DeviceStatus {
     pub name: String,
     /// Compression algorithm.
     pub algorithm: String,
-    /// Transport (`nbd`).
+    /// Transport: `nbd` or `ublk`.
     pub transport: String,
     /// Where clients attach.
     pub endpoint: String,

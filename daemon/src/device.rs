@@ -104,8 +104,8 @@ const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// at least 1 MiB) unused, as zram's compaction does on demand; handles stay valid and requests go on
 /// meanwhile (the pool locks one size class at a time). Then gives the C heap's free memory back to
 /// the system: request buffers freed by the worker threads otherwise stay in their malloc arenas
-/// and count as the daemon's resident memory.
-fn compact_while_running(store: &BlockStore, stop: &StopSignal) {
+/// and count as the daemon's resident memory. Both transports run it beside their requests.
+pub(crate) fn compact_while_running(store: &BlockStore, stop: &StopSignal) {
     while !stop.wait_timeout(COMPACT_EVERY) {
         let st = store.stats();
         let slack = st.mem_used_total.saturating_sub(st.compr_data_size);

@@ -270,6 +270,34 @@ fn nbdcopy_round_trip(test: &str, algorithm: &str) {
     d.stop();
 }
 
+/// `--mem-limit 0` is no limit (zram's meaning, and what `stat` shows), not a limit of 0 bytes
+/// that refuses every page that is not one repeated word.
+#[test]
+fn a_memory_limit_of_0_is_no_limit() {
+    if !have("nbdcopy", "a_memory_limit_of_0_is_no_limit") {
+        return;
+    }
+    let mut d = Daemon::start("mem-limit-0", "16M", &["--mem-limit", "0"]);
+    // Pages that do not compress: each one takes pool memory.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let data: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let input = d.dir.join("in.bin");
+    std::fs::write(&input, &data).unwrap();
+    run_ok(Command::new("nbdcopy").arg(&input).arg(d.uri()));
+    let stat = String::from_utf8_lossy(&d.cli(&["stat", "e2e", "--json"]).stdout).into_owned();
+    assert!(stat.contains("\"mem_limit\":0,"), "{stat}");
+    assert!(stat.contains("\"failed_writes\":0,"), "{stat}");
+    assert!(stat.contains("\"huge_pages\":256,"), "{stat}");
+    d.stop();
+}
+
 #[test]
 fn fio_random_writes_verify_with_crc32c() {
     if !have("fio", "fio_random_writes_verify_with_crc32c") {

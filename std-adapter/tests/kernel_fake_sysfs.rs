@@ -187,6 +187,33 @@ fn settings_are_written_in_the_kernel_format() {
 }
 
 #[test]
+fn a_refused_memory_limit_resets_the_device_it_initialised() {
+    let root = sample_tree();
+    std::fs::remove_file(root.0.join("sys/block/zram1/mem_limit")).unwrap();
+    let dev = root.zram().device(1).unwrap();
+    let err = dev
+        .configure(&DeviceConfig {
+            disksize: 64 << 20,
+            mem_limit: Some(32 << 20),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KernelError::Unsupported {
+                setting: "mem_limit",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // disksize had initialised the device: configure undid it.
+    assert_eq!(root.read("sys/block/zram1/disksize"), "67108864");
+    assert_eq!(root.read("sys/block/zram1/reset"), "1");
+}
+
+#[test]
 fn settings_this_kernel_lacks_are_named() {
     let root = sample_tree();
     let dev = root.zram().device(1).unwrap();

@@ -135,14 +135,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     }
     if name == "device" {
         // The device benchmark runs the release daemon binary beside itself.
-        run(cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "trueno-ublk",
-            "--bin",
-            "trueno-ublk",
-        ]))?;
+        build_release_daemon()?;
     }
     let json = workspace_root()
         .join("target/bench")
@@ -152,6 +145,18 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         .args(absolute_corpus_paths(rest)?)
         .arg("--json")
         .arg(&json))
+}
+
+/// Builds the release `trueno-ublk` binary that the device benchmark and the soak run.
+fn build_release_daemon() -> Result<(), String> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "trueno-ublk",
+        "--bin",
+        "trueno-ublk",
+    ]))
 }
 
 /// The benchmark's arguments with every `--corpus` path made absolute: cargo runs a benchmark from
@@ -236,14 +241,7 @@ pub fn soak(args: &[String]) -> Result<(), String> {
         _ => return Err("usage: cargo xtask soak [--minutes N]".into()),
     };
     setup::apt_packages(&["fio"])?;
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "trueno-ublk",
-        "--bin",
-        "trueno-ublk",
-    ]))?;
+    build_release_daemon()?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from);
     let bin = target.join("release/trueno-ublk");
@@ -320,21 +318,33 @@ pub fn soak(args: &[String]) -> Result<(), String> {
                 .as_secs()
         );
     };
-    let stat = Command::new(&bin)
-        .args(["stat", "soak"])
-        .env("TRUENO_UBLK_RUN_DIR", &dir)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    eprintln!("{stat}");
+    let daemon_stat = |extra: &[&str]| {
+        Command::new(&bin)
+            .args(["stat", "soak"])
+            .args(extra)
+            .env("TRUENO_UBLK_RUN_DIR", &dir)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    eprintln!("{}", daemon_stat(&[]));
+    // The counters are checked in the JSON form, whose keys are stable, not in the table's layout.
+    let stat = daemon_stat(&["--json"]);
+    let failed_counters: Vec<&str> = ["failed_reads", "failed_writes", "invalid_io"]
+        .into_iter()
+        .filter(|counter| !stat.contains(&format!("\"{counter}\":0,")))
+        .collect();
     let _ = Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])
         .status();
     let status = daemon.wait().map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&dir);
     result?;
-    if !stat.contains("io_stat         0 0 0") {
-        return Err(format!("the daemon counted failed requests:\n{stat}"));
+    if !failed_counters.is_empty() {
+        return Err(format!(
+            "the daemon counted failed requests (or did not answer): {} not 0 in\n{stat}",
+            failed_counters.join(", ")
+        ));
     }
     if !status.success() {
         return Err(format!("the daemon did not stop cleanly: {status}"));

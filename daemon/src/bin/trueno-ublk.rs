@@ -38,7 +38,8 @@ ublk (the default where /dev/ublk-control exists):
   A daemon killed with SIGKILL leaves its device in the kernel: `list` shows it as orphaned,
   `delete NAME` (or `delete ublkN`) removes it.
 NBD: choose --transport nbd where the kernel has no ublk_drv (older kernels, containers
-  without /dev/ublk-control), to serve a remote client over TCP, or to test without root;
+  without /dev/ublk-control), to serve a client over loopback TCP (--listen; NBD has no
+  authentication, so other addresses are refused), or to test without root;
   attach with nbd-client (the nbd module) or any userspace NBD client.";
 
 #[derive(Subcommand)]
@@ -51,10 +52,11 @@ enum Command {
         /// Compression: samefill, lz4, zstd[:LEVEL], adaptive (those in this build).
         #[arg(long, default_value = trueno_ublk::store::DEFAULT_ALGORITHM)]
         algorithm: String,
-        /// Most memory the compressed pages may take; writes past it fail with ENOSPC.
+        /// Most memory the compressed pages may take; writes past it fail with ENOSPC (0: no
+        /// limit, as zram's mem_limit).
         #[arg(long)]
         mem_limit: Option<String>,
-        /// Transport; default: ublk when /dev/ublk-control exists and ublk is built in, else NBD.
+        /// Transport; default: ublk when /dev/ublk-control exists, else NBD.
         #[arg(long, value_enum)]
         transport: Option<Transport>,
         /// NBD Unix socket path (default: /run/trueno-ublk/NAME.nbd).

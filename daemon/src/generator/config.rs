@@ -12,6 +12,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
+use trueno_zram::zstd::compress::{MAX_LEVEL as ZSTD_MAX_LEVEL, MIN_LEVEL as ZSTD_MIN_LEVEL};
 
 /// The folders searched for configuration, lowest precedence first, relative to the root.
 pub const BASE_DIRS: [&str; 4] = ["usr/lib", "usr/local/lib", "etc", "run"];
@@ -845,12 +846,19 @@ fn ublk_algorithm(value: &str) -> Result<UblkAlgorithm, String> {
         "zstd" => return Ok(UblkAlgorithm::Zstd(3)),
         _ => {}
     }
+    // The levels the daemon's Zstandard encoder takes (0, which it reads as 3, is not offered): a
+    // level it refuses would give a unit whose service fails at every boot.
+    let levels = i32::from(ZSTD_MIN_LEVEL)..=i32::from(ZSTD_MAX_LEVEL);
     let level = value
         .strip_prefix("zstd:")
         .and_then(|level| level.parse::<i32>().ok())
-        .filter(|level| (1..=22).contains(level));
+        .filter(|level| *level != 0 && levels.contains(level));
     level.map(UblkAlgorithm::Zstd).ok_or_else(|| {
-        format!("algorithm = {value:?} is not lz4, zstd, zstd:LEVEL (1 to 22) or adaptive")
+        format!(
+            "algorithm = {value:?} is not lz4, zstd, zstd:LEVEL ({} to {}, not 0) or adaptive",
+            levels.start(),
+            levels.end()
+        )
     })
 }
 
@@ -1046,6 +1054,34 @@ mod tests {
         assert!(absolute_path("k", "/foo\nbar").is_err());
     }
 
+    /// Every algorithm the generator accepts, written into the unit's command line, is one the
+    /// daemon builds a store with.
+    #[test]
+    fn every_accepted_ublk_algorithm_is_one_the_daemon_takes() {
+        let names = ["lz4", "adaptive", "zstd"]
+            .into_iter()
+            .map(String::from)
+            .chain((-30..=30).map(|level| format!("zstd:{level}")));
+        let mut accepted = 0;
+        for name in names {
+            let Ok(algorithm) = ublk_algorithm(&name) else {
+                continue;
+            };
+            accepted += 1;
+            let written = algorithm.to_string();
+            let parsed = crate::store::parse_algorithm(&written)
+                .unwrap_or_else(|e| panic!("{name}: the daemon refuses {written}: {e}"));
+            crate::store::BlockStore::new(crate::store::StoreConfig {
+                size: 1 << 20,
+                algorithm: parsed,
+                mem_limit: None,
+            })
+            .unwrap_or_else(|e| panic!("{name}: the daemon cannot build {written}: {e}"));
+        }
+        // lz4, adaptive, zstd and the 16 levels -7..=9 but 0.
+        assert_eq!(accepted, 3 + 16);
+    }
+
     #[test]
     fn key_values() {
         assert_eq!(swap_priority("-1"), Ok(-1));
@@ -1053,8 +1089,11 @@ mod tests {
         assert!(swap_priority("high").is_err());
         assert_eq!(optional_mib("k", "none"), Ok(None));
         assert!(optional_mib("k", "-5").is_err());
-        assert_eq!(ublk_algorithm("zstd:19"), Ok(UblkAlgorithm::Zstd(19)));
+        assert_eq!(ublk_algorithm("zstd:9"), Ok(UblkAlgorithm::Zstd(9)));
+        assert_eq!(ublk_algorithm("zstd:-7"), Ok(UblkAlgorithm::Zstd(-7)));
         assert!(ublk_algorithm("zstd:0").is_err());
+        assert!(ublk_algorithm("zstd:10").is_err());
+        assert!(ublk_algorithm("zstd:19").is_err());
         assert!(ublk_algorithm("lzo").is_err());
         assert!(fs_type("../../bin/sh").is_err());
         assert_eq!(fs_type("ext4"), Ok("ext4".to_string()));

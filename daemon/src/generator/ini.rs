@@ -142,8 +142,11 @@ fn unescape(text: &str) -> Result<String, String> {
             Some('n') => out.push('\n'),
             Some('x') => {
                 let code: String = chars.by_ref().take(4).collect();
-                let decoded = u32::from_str_radix(&code, 16)
-                    .ok()
+                // Four characters, as zram-generator's INI reader takes them: `from_str_radix`
+                // alone would also read fewer, at the end of a value.
+                let decoded = (code.chars().count() == 4)
+                    .then(|| u32::from_str_radix(&code, 16).ok())
+                    .flatten()
                     .and_then(char::from_u32)
                     .ok_or_else(|| {
                         format!("escape \\x{code} is not four hex digits of a character")
@@ -224,6 +227,12 @@ mod tests {
         assert!(matches!(classify("= 3"), EntryKind::Malformed(_)));
         assert!(matches!(classify("a = \"open"), EntryKind::Malformed(_)));
         assert!(matches!(classify(r"a = \xzz"), EntryKind::Malformed(_)));
+        for short in [r"a = \x41", r"a = \x004", r"a = \x"] {
+            assert!(
+                matches!(classify(short), EntryKind::Malformed(_)),
+                "{short}"
+            );
+        }
     }
 
     /// Random text over the dialect's special characters never panics.

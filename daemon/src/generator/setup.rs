@@ -222,7 +222,9 @@ fn wait_for_ublk(device: &Device, main_pid: Option<&str>) -> Result<(), SetupErr
         .join(node.file_name().unwrap_or_default())
         .join("size");
     let wait = ublk_wait();
-    let deadline = Instant::now() + wait;
+    // `Instant + Duration` panics past the clock's range, and the wait comes from the environment:
+    // a wait too long to have an end is waited without one.
+    let deadline = Instant::now().checked_add(wait);
     loop {
         let size_ready = fs::read_to_string(&sysfs_size)
             .ok()
@@ -241,7 +243,7 @@ fn wait_for_ublk(device: &Device, main_pid: Option<&str>) -> Result<(), SetupErr
                 node.display()
             )));
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|end| Instant::now() >= end) {
             let missing = if !size_ready {
                 format!("{} did not appear with a size", node.display())
             } else if main_pid.is_none() {

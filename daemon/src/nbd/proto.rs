@@ -97,7 +97,6 @@ pub const EIO: u32 = 5;
 pub const EINVAL: u32 = 22;
 pub const ENOSPC: u32 = 28;
 pub const EOVERFLOW: u32 = 75;
-pub const ESHUTDOWN: u32 = 108;
 
 /// Block sizes advertised in `NBD_INFO_BLOCK_SIZE`: any byte alignment works (partial pages are
 /// read-modify-written), whole pages are best, and one request carries at most 32 MiB.
@@ -109,8 +108,6 @@ pub const MAX_PAYLOAD: u32 = 32 << 20;
 pub const REQUEST_LEN: usize = 28;
 /// Size of a simple reply header.
 pub const SIMPLE_REPLY_LEN: usize = 16;
-/// Size of a structured reply chunk header.
-pub const STRUCTURED_REPLY_LEN: usize = 20;
 
 /// Appends big-endian fields to a message being built.
 pub trait PutBe {

@@ -40,7 +40,16 @@ impl StopSignal {
     /// Waits up to `timeout` for the signal; true when it fired.
     pub fn wait_timeout(&self, timeout: std::time::Duration) -> bool {
         let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        poll(&[self.read.as_raw_fd()], ms).is_ok_and(|r| r.first() == Some(&true))
+        match poll(&[self.read.as_raw_fd()], ms) {
+            Ok(ready) => ready.first() == Some(&true),
+            Err(e) => {
+                // Callers loop `while !wait_timeout(..)`: returning at once would spin them, and
+                // sleeping the whole timeout (an hour for the ublk loop) would miss a stop.
+                log::warn!("waiting for the stop signal: {e}");
+                std::thread::sleep(timeout.min(std::time::Duration::from_millis(100)));
+                self.fired()
+            }
+        }
     }
 
     /// Waits until `fd` is readable (true) or the signal fires (false).

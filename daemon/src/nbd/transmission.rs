@@ -703,12 +703,15 @@ impl Payload {
     }
 }
 
+// The protocol's error values are Linux's errno values, so the store's own mapping
+// ([`StoreError::errno`], which ublk answers with too) serves here; checked at compile time.
+const _: () = assert!(
+    libc::EINVAL as u32 == EINVAL && libc::ENOSPC as u32 == ENOSPC && libc::EIO as u32 == EIO
+);
+
+/// The protocol's error value for a store error.
 fn errno_of(e: &StoreError) -> u32 {
-    match e {
-        StoreError::OutOfRange { .. } | StoreError::Config(_) => EINVAL,
-        StoreError::NoSpace { .. } => ENOSPC,
-        StoreError::Codec(_) | StoreError::Pool(_) => EIO,
-    }
+    u32::try_from(e.errno()).unwrap_or(EIO)
 }
 
 fn simple_reply(out: &mut Vec<u8>, cookie: u64, error: u32) {

@@ -59,7 +59,7 @@ pub struct StoreStats {
     pub mem_used_max: u64,
     /// Pages held as one repeated 8-byte word, without storage.
     pub same_pages: u64,
-    /// Pages that compaction moved.
+    /// Pages that compaction gave back, ever (zram: "pages freed during compaction").
     pub pages_compacted: u64,
     /// Pages held uncompressed because compressing did not pay.
     pub huge_pages: u64,

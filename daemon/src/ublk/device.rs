@@ -163,6 +163,7 @@ fn serve(
         Ok(())
     };
     let queue_store = Arc::clone(&store);
+    let compactor = Arc::clone(&store);
     let queue_fn = move |qid: u16, dev: &UblkDev| {
         let bufs = buffers
             .get(usize::from(qid))
@@ -178,6 +179,8 @@ fn serve(
         ready(&bdev);
         std::thread::scope(|scope| {
             scope.spawn(|| control.run(&stop));
+            // Overwrites and discards fragment the pool as they do under NBD.
+            scope.spawn(|| crate::device::compact_while_running(&compactor, &stop));
             while !stop.wait_timeout(std::time::Duration::from_secs(3600)) {}
         });
         // Ends the queue threads: run_target then returns.

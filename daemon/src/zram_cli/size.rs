@@ -11,6 +11,7 @@ pub fn parse_size(expr: &str, ram: u64) -> CliResult<u64> {
         bytes: expr.as_bytes(),
         at: 0,
         ram: ram as f64,
+        depth: 0,
     };
     let value = parser.expression()?;
     parser.skip_spaces();
@@ -69,12 +70,17 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
+/// Deepest nesting of parentheses and `min`/`max` an expression may have.
+const MAX_DEPTH: usize = 64;
+
 /// A recursive-descent parser over `+ - * /`, parentheses, `min`/`max`, numbers with units and `ram`.
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
     ram: f64,
+    /// Expressions being parsed, one inside the other.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -102,7 +108,19 @@ impl Parser<'_> {
         }
     }
 
+    /// Parentheses and `min`/`max` recurse through here: the depth is bounded so that an argument
+    /// of many thousand `(` is refused instead of overflowing the stack.
     fn expression(&mut self) -> CliResult<f64> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(&format!("expression nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.depth += 1;
+        let value = self.sum();
+        self.depth -= 1;
+        value
+    }
+
+    fn sum(&mut self) -> CliResult<f64> {
         let mut value = self.term()?;
         loop {
             if self.eat(b'+') {
@@ -264,6 +282,26 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("unknown unit `q`")
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let nested = |depth: usize| format!("{}1G{}", "(".repeat(depth), ")".repeat(depth));
+        assert_eq!(parse_size(&nested(MAX_DEPTH - 1), RAM).unwrap(), 1 << 30);
+        // As long as one command-line argument may be.
+        let err = parse_size(&nested(60_000), RAM).unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(
+            err.message.contains("nested deeper than 64"),
+            "{}",
+            err.message
+        );
+        let err = parse_size(&format!("{}1G", "min(".repeat(60_000)), RAM).unwrap_err();
+        assert!(
+            err.message.contains("nested deeper than 64"),
+            "{}",
+            err.message
         );
     }
 

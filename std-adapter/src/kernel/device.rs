@@ -357,7 +357,9 @@ impl ZramDevice {
     }
 
     /// Configures an uninitialised device: algorithm, parameters and streams, then disksize (which
-    /// initialises it), then the memory limit.
+    /// initialises it), then the memory limit. A memory limit refused once disksize has initialised
+    /// the device resets it again, so that a failed `configure` never leaves a device initialised
+    /// without the limit it was asked for (and busy to a retry).
     pub fn configure(&self, config: &DeviceConfig) -> Result<()> {
         if self.is_initialized()? {
             return Err(KernelError::Busy {
@@ -375,8 +377,12 @@ impl ZramDevice {
             self.set_max_comp_streams(streams)?;
         }
         self.set_disksize(config.disksize)?;
-        if let Some(limit) = config.mem_limit {
-            self.set_mem_limit(limit)?;
+        if let Some(limit) = config.mem_limit
+            && let Err(e) = self.set_mem_limit(limit)
+        {
+            // The error that matters is the limit's; a failed reset leaves what the kernel has.
+            let _ = self.reset();
+            return Err(e);
         }
         Ok(())
     }

@@ -36,9 +36,20 @@ pub fn args() -> Args {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--bench" => {}
-            "--corpus" => args.corpora.extend(it.next().map(PathBuf::from)),
-            "--json" => args.json = it.next().map(PathBuf::from),
-            "--rounds" => args.rounds = it.next().and_then(|n| n.parse().ok()).unwrap_or(11).max(1),
+            "--corpus" => args
+                .corpora
+                .push(PathBuf::from(value_of(&mut it, "--corpus"))),
+            "--json" => args.json = Some(PathBuf::from(value_of(&mut it, "--json"))),
+            "--rounds" => {
+                let n = value_of(&mut it, "--rounds");
+                // A mistyped count must not quietly become the default: the figures would then
+                // claim a method they did not follow.
+                args.rounds = n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .unwrap_or_else(|| panic!("--rounds {n}: expected a count of 1 or more"));
+            }
             _ => args.rest.push(a),
         }
     }
@@ -48,6 +59,11 @@ pub fn args() -> Args {
         args.corpora.push(dir.join("corpus/memdump.bin"));
     }
     args
+}
+
+/// The value after `flag`; a flag left without one is a mistake to report, not to skip.
+fn value_of(it: &mut impl Iterator<Item = String>, flag: &str) -> String {
+    it.next().unwrap_or_else(|| panic!("{flag} needs a value"))
 }
 
 /// A named set of pages.
