@@ -9,14 +9,14 @@
 //!   bytes, repeated words) picks moves the point below the straight line between LZ4 and
 //!   Zstandard level 1, because LZ4's loss is largest on exactly the pages it compresses fastest.
 //!   Earlier versions ran LZ4 on every page and re-encoded LZ4's parse of the large blocks as a
-//!   Zstandard frame; that gave 3.61 at 0.58x liblz4's speed, where level -1 alone gives 4.56 at
-//!   0.61x.
+//!   Zstandard frame; that gave 3.61 at 0.58x liblz4's speed, where level -1 alone now gives 4.56
+//!   at 0.67x.
 //! - Between levels -1 and 1 (Huffman-coded literals and a slower skip) the zero bytes tell which
 //!   pages gain: a page with few zeros is mostly literal bytes (text, code, packed data), where the
 //!   Huffman stage saves the most. Level 1 on the pages with fewer than 1024 zero bytes (a fifth of
-//!   memdump.bin) and level -1 on the rest gives 4.83 at 0.54x liblz4's speed: above the line
+//!   memdump.bin) and level -1 on the rest gives 4.83 at 0.60x liblz4's speed: above the line
 //!   between levels -1 and 1 (choosing levels for the same share of pages at random would give
-//!   4.77) and above the line between LZ4 and level 1 (4.75).
+//!   4.77) and above the line between LZ4 and level 1 (4.68).
 //! - Pages whose quick sample looks random save nothing with any codec and are stored before any
 //!   codec runs.
 //!
@@ -54,9 +54,9 @@ pub struct AdaptivePolicy {
     pub quick_store_entropy_q16: u32,
     /// Zero bytes (of 4096) from which a page is compressed at [`Self::sparse_level`]; pages with
     /// fewer get [`Self::dense_level`]. Higher values give more pages the dense level: more ratio
-    /// for more time. On memdump.bin, with levels -1 and 1: 256 gives 4.79 at 0.55x liblz4, 1024
-    /// (the default) 4.83 at 0.54x, 1792 4.98 at 0.50x, 2560 5.06 at 0.48x; level 1 alone gives 5.10
-    /// at 0.45x, level -1 alone 4.56 at 0.60x.
+    /// for more time. On memdump.bin, with levels -1 and 1: 256 gives 4.79 at 0.61x liblz4, 1024
+    /// (the default) 4.83 at 0.60x, 1792 4.98 at 0.56x, 2560 5.06 at 0.53x; level 1 alone gives 5.10
+    /// at 0.50x, level -1 alone 4.56 at 0.67x.
     pub sparse_min_zero_bytes: u32,
     /// The Zstandard level of pages with many zero bytes (`-7..=9`). Levels -7 to 2 share one
     /// match finder, so a switch between two of them costs nothing; between levels with different
