@@ -26,16 +26,14 @@ pub fn write_block(
     if let Some(body) = compressed_body(store, literals, tables, out)
         && body < n
     {
-        {
-            // A run of one byte fits in one. The check stops at the first byte that differs, and
-            // must not depend on what the finder made of the run (the fastest levels may cut it
-            // into several sequences): the choice of block type never depends on `out`'s room.
-            if body > 1 && is_run(content) {
-                return Some((write_rle(content, last, out)?, false));
-            }
-            write_header(COMPRESSED, body, last, out)?;
-            return Some((BLOCK_HEADER_SIZE + body, true));
+        // A run of one byte fits in one. The check stops at the first byte that differs, and must
+        // not depend on what the finder made of the run (the fastest levels may cut it into several
+        // sequences): the choice of block type never depends on `out`'s room.
+        if body > 1 && is_run(content) {
+            return Some((write_rle(content, last, out)?, false));
         }
+        write_header(COMPRESSED, body, last, out)?;
+        return Some((BLOCK_HEADER_SIZE + body, true));
     }
     if n > 1 && is_run(content) {
         return Some((write_rle(content, last, out)?, false));
