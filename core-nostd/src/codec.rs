@@ -106,8 +106,9 @@ impl CompressorBuilder {
                 EntropyStage::Zstd(crate::zstd::Compressor::new(level)?.with_backend(backend))
             }
             Algorithm::Adaptive => {
-                // Both levels are checked here, so that compressing a page cannot fail on them.
-                crate::zstd::Compressor::new(self.policy.sparse_level)?;
+                // Both levels are checked here, so that compressing a page cannot fail on them;
+                // the sparse one without building a second compressor's tables.
+                crate::zstd::compress::check_level(self.policy.sparse_level)?;
                 EntropyStage::Zstd(
                     crate::zstd::Compressor::new(self.policy.dense_level)?.with_backend(backend),
                 )
@@ -318,6 +319,22 @@ fn decode_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adaptive_levels_outside_the_encoders_are_refused_at_build() {
+        for (sparse_level, dense_level) in [(10, 1), (-1, -8), (-1, 10)] {
+            let policy = AdaptivePolicy {
+                sparse_level,
+                dense_level,
+                ..AdaptivePolicy::DEFAULT
+            };
+            let built = CompressorBuilder::new()
+                .algorithm(Algorithm::Adaptive)
+                .adaptive_policy(policy)
+                .build();
+            assert!(built.is_err(), "{sparse_level} {dense_level}");
+        }
+    }
 
     #[test]
     fn same_fill_and_stored_round_trip() {

@@ -69,6 +69,12 @@ enum Strategy {
     Lazy(LazyParams),
 }
 
+/// Checks that `level` is one this encoder has (`-7..=9`, 0 meaning 3), without building the
+/// tables a [`Compressor`] holds.
+pub fn check_level(level: i8) -> Result<()> {
+    strategy(level).map(|_| ())
+}
+
 /// The strategy of a level in `MIN_LEVEL..=MAX_LEVEL` (0 meaning [`DEFAULT_LEVEL`]).
 fn strategy(level: i8) -> Result<Strategy> {
     let lazy = |depth, lookahead, target_len| {
