@@ -63,8 +63,7 @@ impl HuffmanCode {
         // How many symbols have each weight (max_bits + 1 - length), counted in four interleaved
         // histograms: neighbouring symbols often share a length, and with one histogram each
         // increment would wait on the store of the one before.
-        let weight =
-            |s: u8| (max_bits + 1).wrapping_sub(u32::from(lengths[usize::from(s)])) as usize & 15;
+        let weight = |s: u8| weight_of(lengths[usize::from(s)], max_bits);
         let mut per_weight = [[0u32; 16]; 4];
         let mut quads = present.chunks_exact(4);
         for q in &mut quads {
@@ -322,6 +321,13 @@ fn limit_lengths(len: &mut [u8]) {
     }
 }
 
+/// The weight of a code of `length` bits (RFC 8878: `max_bits + 1 - length`), as an index of a
+/// 16-entry histogram.
+#[inline(always)]
+fn weight_of(length: u8, max_bits: u32) -> usize {
+    (max_bits + 1).wrapping_sub(u32::from(length)) as usize & 15
+}
+
 /// Writes the tree description for `lengths[..=max_symbol]`: the weights of every symbol but the
 /// last, FSE-compressed when that is shorter, else four bits each.
 #[inline(always)]
@@ -343,9 +349,7 @@ fn describe(
     // The weights written: every present symbol's but the last one's, and a zero for each
     // absent symbol below the last.
     let mut hist = *symbols_of_weight;
-    let last_weight =
-        (max_bits + 1).wrapping_sub(u32::from(lengths[usize::from(last)])) as usize & 15;
-    hist[last_weight] -= 1;
+    hist[weight_of(lengths[usize::from(last)], max_bits)] -= 1;
     hist[0] = u32::try_from(max_symbol - described.len()).ok()?;
     let weights = &weights[..max_symbol];
     let direct_len = 1 + max_symbol.div_ceil(2);
