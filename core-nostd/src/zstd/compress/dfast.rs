@@ -1,7 +1,7 @@
 //! The double-fast match finder (levels 2 and 3): a table of 8-byte hashes for long matches and one
 //! of short hashes for the rest; a short hit is checked against a long one at the next position.
 
-use super::matching::{Epoch, HASH_PRIME, count, hash, low32, read32, read64, record_match};
+use super::matching::{Epoch, count, hash, low32, read32, read64, record_match};
 use super::sequences::SeqStore;
 
 /// log2 of the long table: 8192 slots of 16 bits, 16 KiB.
@@ -13,19 +13,16 @@ pub const SHORT_LOG: u32 = 13;
 /// constant, so that the hot loop shifts by an immediate.
 const SKIP_LOG: u32 = 8;
 
-/// The long and the short hash of `v`: `hash(v, 8, LONG_LOG)` and `hash(v, short_bytes,
-/// SHORT_LOG)` from one multiplication (shifting the key left before multiplying is shifting the
-/// product left after).
+/// The long hash of `v`: its 8 bytes.
 #[inline(always)]
-fn hashes(v: u64, short_bytes: u32) -> (usize, usize) {
-    let product = v.wrapping_mul(HASH_PRIME);
-    #[allow(clippy::cast_possible_truncation)] // each result has at most 13 bits
-    {
-        (
-            (product >> (64 - LONG_LOG)) as usize,
-            ((product << (64 - 8 * short_bytes)) >> (64 - SHORT_LOG)) as usize,
-        )
-    }
+fn long_hash(v: u64) -> usize {
+    hash(v, 8, LONG_LOG)
+}
+
+/// The short hash of `v`: its low `SB` bytes.
+#[inline(always)]
+fn short_hash<const SB: u32>(v: u64) -> usize {
+    hash(v, SB, SHORT_LOG)
 }
 
 /// How the double-fast finder searches at one level.
@@ -66,20 +63,24 @@ impl Dfast {
     /// # Safety
     /// `pos + 8 <= window.len()`.
     #[inline(always)]
-    unsafe fn insert(&mut self, window: &[u8], pos: usize, sb: u32) {
+    unsafe fn insert<const SB: u32>(&mut self, window: &[u8], pos: usize) {
         // SAFETY: as the caller guarantees.
         let v = unsafe { read64(window, pos) };
         let e = self.epoch.encode(pos);
-        let (hl, hs) = hashes(v, sb);
-        self.long[hl] = e;
-        self.short[hs] = e;
+        self.long[long_hash(v)] = e;
+        self.short[short_hash::<SB>(v)] = e;
     }
 
     /// Inserts the positions of `window[..end]` (a dictionary's content) as history.
     pub fn prime(&mut self, window: &[u8], end: usize, short_bytes: u32) {
         for p in 0..end.min(window.len().saturating_sub(8)) {
             // SAFETY: p < window.len() - 8.
-            unsafe { self.insert(window, p, short_bytes) };
+            unsafe {
+                match short_bytes {
+                    4 => self.insert::<4>(window, p),
+                    _ => self.insert::<5>(window, p),
+                }
+            }
         }
     }
 
@@ -99,104 +100,128 @@ impl Dfast {
         }
     }
 
+    /// The search. Positions in the loop are encoded as the tables hold them (`position + base`,
+    /// see [`Epoch`]): a candidate loaded from a table is used as it is, with no decoding, and is
+    /// a position of this window exactly when it is at least `base` (earlier pages' values and
+    /// empty slots lie below).
     #[inline(always)]
     fn run<const SB: u32>(&mut self, window: &[u8], start: usize, store: &mut SeqStore) {
         let end = window.len();
         let mut anchor = start;
-        let mut ip = start;
-        let e = self.epoch;
-        let sb = SB;
-        if end >= 10 && start + 9 < end {
+        // The search starts at position 1 at the least: see below.
+        if start.max(1) + 9 < end {
             let ilimit = end - 9;
-            // SAFETY: ip = start < ilimit = end - 9.
-            let mut v = unsafe { read64(window, ip) };
-            let (mut hl, mut hs) = hashes(v, sb);
-            let (mut long_cand, mut short_cand) =
-                (e.decode(self.long[hl]), e.decode(self.short[hs]));
+            let e = self.epoch;
+            let base = e.base();
+            // `wb + cur` is the window byte at encoded position `cur`; only positions of the
+            // window (cur >= base) are ever read through it.
+            let wb = window.as_ptr().wrapping_sub(base);
+            let elimit = ilimit + base;
+            // Position 0 is only inserted: the search starts at 1, so that every candidate,
+            // position 0 for a stale one, lies before the position searched.
+            if start == 0 {
+                // SAFETY: 0 + 8 <= 10 < end.
+                unsafe { self.insert::<SB>(window, 0) };
+            }
+            let mut cur = start.max(1) + base;
+            // The anchor, encoded.
+            let mut anchor_e = anchor + base;
+            // Carried from one position to the next: the position, its long hash and its long
+            // candidate (loaded early, as the next position's is below). The rest is read or
+            // computed again at each position: fewer values live across the loop.
+            // SAFETY: cur - base = max(start, 1) < ilimit = end - 9.
+            let mut hl = long_hash(unsafe { at64(wb, cur) });
+            let mut long_cand = usize::from(self.long[hl]);
+            // The repeat offset is checked from the encoded position `rep_from` on, where its
+            // source lies inside the window.
             let mut rep = store.reps[0] as usize;
+            let mut rep_from = base + rep - 1;
             loop {
-                let here = e.encode(ip);
+                // SAFETY: cur - base < ilimit = end - 9.
+                let v = unsafe { at64(wb, cur) };
+                let hs = short_hash::<SB>(v);
+                let short_cand = usize::from(self.short[hs]);
+                #[allow(clippy::cast_possible_truncation)] // encoded positions fit 16 bits
+                let here = cur as u16;
                 self.long[hl] = here;
                 self.short[hs] = here;
-                // The next position's candidates are loaded before this one's are compared (and
-                // after this insertion, which they must see), so that a mispredicted comparison
-                // does not also wait on those loads.
-                let next = ip + 1 + ((ip - anchor) >> SKIP_LOG);
-                // SAFETY: the read is clamped below ilimit = end - 9.
-                let v_next = unsafe { read64(window, next.min(ilimit - 1)) };
-                let (hl_next, hs_next) = hashes(v_next, sb);
-                let (long_next, short_next) =
-                    (e.decode(self.long[hl_next]), e.decode(self.short[hs_next]));
-                // Invalid candidates read the current position with a bit flipped, so that they
-                // cannot compare equal: one branch per test.
-                let long_valid = long_cand < ip;
-                let lc = if long_valid { long_cand } else { ip };
-                let short_valid = short_cand < ip;
-                let sc = if short_valid { short_cand } else { ip };
-                // SAFETY: every position read is at most ip, and ip + 8 <= end.
-                let (at_long, at_short) = unsafe {
-                    (
-                        read64(window, lc) ^ u64::from(!long_valid),
-                        read32(window, sc) ^ u32::from(!short_valid),
-                    )
-                };
+                // The next position's long candidate is loaded before this one's are compared
+                // (and after this insertion, which it must see), so that a mispredicted
+                // comparison does not also wait on that load.
+                let next = cur + 1 + ((cur - anchor_e) >> SKIP_LOG);
+                // SAFETY: the read is clamped below elimit, at most window position end - 10.
+                let hl_next = long_hash(unsafe { at64(wb, next.min(elimit - 1)) });
+                let long_next = usize::from(self.long[hl_next]);
+                // A stale candidate is read at `base`, position 0, and a match found there is a
+                // real one: cheaper than a test of the candidate's age, and as good.
+                let (long_at, short_at) = (long_cand.max(base), short_cand.max(base));
+                // SAFETY: each candidate is an earlier position of this window (position 0 at
+                // the least, and cur > base), so 8 bytes from it fit as they fit from cur.
+                let (at_long, at_short) = unsafe { (at64(wb, long_at), at32(wb, short_at)) };
                 let (mut mpos, mut offset, mut len);
+                let ip = cur - base;
                 // The repeat offset one byte ahead, as its literals are then never empty. It is
                 // valid from a few bytes into the window on: a predictable branch.
-                // SAFETY: ip + 1 - rep <= ip + 1, and ip + 1 + 4 <= end.
-                if ip + 1 >= rep && unsafe { read32(window, ip + 1 - rep) } == low32(v >> 8) {
-                    ip += 1;
-                    mpos = ip - rep;
+                // SAFETY: cur >= rep_from puts cur + 1 - rep at a window position <= ip + 1,
+                // and ip + 1 + 4 <= end.
+                if cur >= rep_from && unsafe { at32(wb, cur + 1 - rep) } == low32(v >> 8) {
+                    mpos = ip + 1 - rep;
                     offset = rep;
-                    len = 4 + count(window, ip + 4, mpos + 4, end);
+                    len = 4 + count(window, ip + 5, mpos + 4, end);
+                    cur += 1;
                 } else if at_long == v {
-                    mpos = long_cand;
-                    offset = ip - long_cand;
+                    mpos = long_at - base;
+                    offset = cur - long_at;
                     len = 8 + count(window, ip + 8, mpos + 8, end);
                 } else if at_short == low32(v) {
                     // A long match one byte later beats the short one here.
                     // SAFETY: ip + 1 + 8 <= end.
-                    let v1 = unsafe { read64(window, ip + 1) };
-                    let hl1 = hash(v1, 8, LONG_LOG);
-                    let long1 = e.decode(self.long[hl1]);
-                    self.long[hl1] = e.encode(ip + 1);
-                    // SAFETY: min(long1, ip + 1) + 8 <= ip + 9 <= end.
-                    let at_long1 = unsafe { read64(window, long1.min(ip + 1)) };
-                    if long1 < ip + 1 && at_long1 == v1 {
-                        ip += 1;
-                        mpos = long1;
-                        offset = ip - long1;
-                        len = 8 + count(window, ip + 8, mpos + 8, end);
+                    let v1 = unsafe { at64(wb, cur + 1) };
+                    let hl1 = long_hash(v1);
+                    let long1 = usize::from(self.long[hl1]);
+                    #[allow(clippy::cast_possible_truncation)] // encoded positions fit 16 bits
+                    {
+                        self.long[hl1] = (cur + 1) as u16;
+                    }
+                    // SAFETY: as for the candidates above.
+                    if unsafe { at64(wb, long1.max(base)) } == v1 && long1 >= base {
+                        mpos = long1 - base;
+                        offset = cur + 1 - long1;
+                        len = 8 + count(window, ip + 9, mpos + 8, end);
+                        cur += 1;
                     } else {
-                        mpos = short_cand;
-                        offset = ip - short_cand;
+                        mpos = short_at - base;
+                        offset = cur - short_at;
                         len = 4 + count(window, ip + 4, mpos + 4, end);
                         // A short match one byte on that is longer still wins.
-                        let hs1 = hash(v1, sb, SHORT_LOG);
-                        let short1 = e.decode(self.short[hs1]);
-                        if short1 < ip + 1 && short1 != short_cand + 1 {
-                            let len1 = count(window, ip + 1, short1, end);
+                        let hs1 = short_hash::<SB>(v1);
+                        let short1 = usize::from(self.short[hs1]);
+                        if short1 >= base && short1 != short_at + 1 {
+                            let len1 = count(window, ip + 1, short1 - base, end);
                             if len1 > len + 1 {
-                                self.short[hs1] = e.encode(ip + 1);
-                                ip += 1;
-                                mpos = short1;
-                                offset = ip - short1;
+                                #[allow(clippy::cast_possible_truncation)] // as above
+                                {
+                                    self.short[hs1] = (cur + 1) as u16;
+                                }
+                                cur += 1;
+                                mpos = short1 - base;
+                                offset = cur - short1;
                                 len = len1;
                             }
                         }
                     }
                 } else {
-                    if next >= ilimit {
+                    if next >= elimit {
                         break;
                     }
-                    ip = next;
-                    v = v_next;
-                    (hl, hs) = (hl_next, hs_next);
-                    (long_cand, short_cand) = (long_next, short_next);
+                    cur = next;
+                    hl = hl_next;
+                    long_cand = long_next;
                     continue;
                 }
-                let match_start;
-                (match_start, ip) = record_match(store, window, anchor, (ip, mpos, offset), len);
+                let (match_start, mut ip);
+                (match_start, ip) =
+                    record_match(store, window, anchor, (cur - base, mpos, offset), len);
                 anchor = ip;
                 if ip >= ilimit {
                     break;
@@ -204,9 +229,9 @@ impl Dfast {
                 // SAFETY: here ip < ilimit = end - 9, and a match is at least 4 bytes, so every
                 // position inserted or read below is at most ip and 8 bytes from it fit.
                 unsafe {
-                    self.insert(window, match_start + 2, sb);
-                    self.insert(window, ip - 2, sb);
-                    self.insert(window, ip - 1, sb);
+                    self.insert::<SB>(window, match_start + 2);
+                    self.insert::<SB>(window, ip - 2);
+                    self.insert::<SB>(window, ip - 1);
                 }
                 loop {
                     let r = store.reps[1] as usize;
@@ -216,7 +241,7 @@ impl Dfast {
                     }
                     let len = 4 + count(window, ip + 4, ip - r + 4, end);
                     // SAFETY: ip < ilimit.
-                    unsafe { self.insert(window, ip, sb) };
+                    unsafe { self.insert::<SB>(window, ip) };
                     #[allow(clippy::cast_possible_truncation)]
                     store.push(&[], r as u32, len);
                     ip += len;
@@ -229,14 +254,36 @@ impl Dfast {
                     break;
                 }
                 rep = store.reps[0] as usize;
+                rep_from = base + rep - 1;
+                cur = ip + base;
+                anchor_e = anchor + base;
                 // SAFETY: ip < ilimit = end - 9.
-                v = unsafe { read64(window, ip) };
-                (hl, hs) = hashes(v, sb);
-                (long_cand, short_cand) = (e.decode(self.long[hl]), e.decode(self.short[hs]));
+                hl = long_hash(unsafe { read64(window, ip) });
+                long_cand = usize::from(self.long[hl]);
             }
         }
         store.push_literals(&window[anchor..end]);
     }
+}
+
+/// Reads 8 bytes at encoded position `pos` through `wb`, the window's start minus the base.
+///
+/// # Safety
+/// `pos - base` is a window position with 8 bytes from it inside the window.
+#[inline(always)]
+unsafe fn at64(wb: *const u8, pos: usize) -> u64 {
+    // SAFETY: the caller guarantees that the 8 bytes lie inside the window `wb` was made from.
+    u64::from_le(unsafe { wb.wrapping_add(pos).cast::<u64>().read_unaligned() })
+}
+
+/// Reads 4 bytes at encoded position `pos` through `wb`.
+///
+/// # Safety
+/// `pos - base` is a window position with 4 bytes from it inside the window.
+#[inline(always)]
+unsafe fn at32(wb: *const u8, pos: usize) -> u32 {
+    // SAFETY: as for `at64`.
+    u32::from_le(unsafe { wb.wrapping_add(pos).cast::<u32>().read_unaligned() })
 }
 
 impl Default for Dfast {

@@ -173,6 +173,14 @@ impl Epoch {
         }
     }
 
+    /// What `encode` adds to a position: a finder may work on encoded positions throughout,
+    /// where a table value `v` is a position of this window exactly when `v >= base()` (every
+    /// earlier window's values, and empty slots, lie below it).
+    #[inline(always)]
+    pub fn base(self) -> usize {
+        usize::from(self.base)
+    }
+
     /// The window position a table value stands for; stale and empty values give positions past
     /// the window (at least its length), which every finder rejects with `candidate < current`.
     #[inline(always)]
