@@ -498,6 +498,11 @@ pub(crate) fn decode_and_execute(
     };
     // Each sequence is executed as soon as it is decoded. Local copies of the decoder and the
     // output, whose addresses never escape, keep their fields in registers.
+    // Fused on purpose: on memdump pages, decoding alone takes about 1.2 us a page (a chain of
+    // about 16 cycles a sequence through the states and the bit reader) and the copies alone
+    // about 1.4 us, while this loop overlaps them in about 1.95 us. Decoding chunks of 2 to 128
+    // sequences before executing them measured 9-16% slower, decoding one or two sequences
+    // ahead of the copies 7-9% slower.
     let mut local = o.reborrow();
     let tables = &*tables;
     // A countdown, so that the loop carries one counter; the index of a sequence that fails is
