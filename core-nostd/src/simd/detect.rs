@@ -48,8 +48,12 @@ fn probe() -> u8 {
     let avx512f = leaf7.ebx & (1 << 16) != 0;
     let avx512bw = leaf7.ebx & (1 << 30) != 0;
     let avx512vl = leaf7.ebx & (1 << 31) != 0;
+    // LZCNT (CPUID 0x8000_0001:ECX bit 5) comes with BMI2 on every CPU that has it; the AVX2
+    // kernels use it for leading zeros (BSR, its fallback, keeps a false dependency on its
+    // destination that can chain a loop's iterations). The extended leaf exists when reported.
+    let lzcnt = __cpuid(0x8000_0000).eax >= 0x8000_0001 && __cpuid(0x8000_0001).ecx & (1 << 5) != 0;
     let mut found = 0;
-    if ymm_state && avx2 && bmi1 && bmi2 {
+    if ymm_state && avx2 && bmi1 && bmi2 && lzcnt {
         found |= AVX2;
         if zmm_state && avx512f && avx512bw && avx512vl {
             found |= AVX512;
@@ -75,7 +79,8 @@ fn probe() -> u8 {
     if cfg!(all(
         target_arch = "x86_64",
         target_feature = "avx2",
-        target_feature = "bmi2"
+        target_feature = "bmi2",
+        target_feature = "lzcnt"
     )) {
         found |= AVX2;
     }

@@ -27,11 +27,29 @@ const _: () = assert!(HUFFMAN_WEIGHTS_MAX_ACCURACY_LOG <= fse::SMALL_TABLE_LOG);
 /// Entries of the largest decoding table: one per `HUFFMAN_DECODE_MAX_BITS`-bit prefix.
 pub(crate) const HUFFMAN_TABLE_SIZE: usize = 1 << HUFFMAN_DECODE_MAX_BITS;
 
-/// One entry of the decoding table: the symbol that a prefix decodes to and its code length.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct HuffmanEntry {
-    pub(crate) symbol: u8,
-    pub(crate) nb_bits: u8,
+/// One entry of the decoding table: the code length, then the symbol that the prefix decodes to.
+/// Read as a little-endian `u16`, a shift by the whole entry consumes the code (`wrapping_shl`,
+/// like x86-64's shifts, takes the count modulo 64, and lengths are at most 12), so the fast loop
+/// needs one load and no masking per symbol. Two bytes rather than a `u16`, so that the
+/// decoder's layout stays as it was.
+pub(crate) type HuffmanEntry = [u8; 2];
+
+/// The entry of `symbol` with a code of `nb_bits` bits.
+#[inline(always)]
+const fn entry(symbol: u8, nb_bits: u8) -> HuffmanEntry {
+    [nb_bits, symbol]
+}
+
+/// The symbol of an entry.
+#[inline(always)]
+const fn entry_symbol(e: HuffmanEntry) -> u8 {
+    e[1]
+}
+
+/// The code length of an entry.
+#[inline(always)]
+const fn entry_bits(e: HuffmanEntry) -> u32 {
+    e[0] as u32
 }
 
 /// The weight of each literal byte, as a tree description gives them (the last one implied).
@@ -207,10 +225,7 @@ const DESCRIPTION_CACHE: usize = 129;
 
 impl HuffmanTable {
     pub(crate) const EMPTY: Self = Self {
-        entries: [HuffmanEntry {
-            symbol: 0,
-            nb_bits: 0,
-        }; HUFFMAN_TABLE_SIZE],
+        entries: [[0; 2]; HUFFMAN_TABLE_SIZE],
         max_bits: 0,
         description: [0; DESCRIPTION_CACHE],
         description_len: 0,
@@ -304,23 +319,23 @@ impl HuffmanTable {
             match len {
                 1 => {
                     for (e, &symbol) in area.iter_mut().zip(class) {
-                        *e = HuffmanEntry { symbol, nb_bits };
+                        *e = entry(symbol, nb_bits);
                     }
                 }
                 2 => {
                     for (e, &symbol) in area.chunks_exact_mut(2).zip(class) {
-                        e.copy_from_slice(&[HuffmanEntry { symbol, nb_bits }; 2]);
+                        e.copy_from_slice(&[entry(symbol, nb_bits); 2]);
                     }
                 }
                 4 => {
                     for (e, &symbol) in area.chunks_exact_mut(4).zip(class) {
-                        e.copy_from_slice(&[HuffmanEntry { symbol, nb_bits }; 4]);
+                        e.copy_from_slice(&[entry(symbol, nb_bits); 4]);
                     }
                 }
                 _ => {
                     for (e, &symbol) in area.chunks_exact_mut(len).zip(class) {
                         for chunk in e.chunks_exact_mut(8) {
-                            chunk.copy_from_slice(&[HuffmanEntry { symbol, nb_bits }; 8]);
+                            chunk.copy_from_slice(&[entry(symbol, nb_bits); 8]);
                         }
                     }
                 }
@@ -423,15 +438,20 @@ impl HuffmanTable {
             pos[k] = starts[k] + at;
             bits[k] = (load_le(data, pos[k]) | 1) << (consumed & 63);
         }
+        // Each load reads the 8 bytes at a stream's position: they must lie inside `data`. They do
+        // for streams of 8 bytes or more, and shorter ones get no rounds; checked all the same,
+        // since the rounds read without checks.
+        if pos.iter().any(|&p| p + 8 > data.len()) {
+            return 0;
+        }
         let table = &self.entries;
         // The top `max_bits` bits index the table: a shift of 52 or more leaves at most 12.
         let shift = 64 - self.max_bits.clamp(1, HUFFMAN_DECODE_MAX_BITS);
-        let [o1, o2, o3, o4] = outs;
-        let mut outs = [o1, o2, o3, o4];
         let mut done = 0usize;
         // Five symbols a round when codes are 11 bits or shorter (5 * 11 + 7 < 64), else four.
         let per_round = if self.max_bits <= 11 { 5 } else { 4 };
         let rounds = outs[3].len() / per_round;
+        let [o1, o2, o3, o4] = outs;
         loop {
             // A reload moves back at most 8 bytes: this many rounds keep every load inside its
             // stream.
@@ -442,16 +462,30 @@ impl HuffmanTable {
             if limit == 0 {
                 break;
             }
-            if per_round == 5 {
-                Self::rounds_4::<5>(
-                    table, shift, data, &mut pos, &mut bits, &mut outs, done, limit,
-                );
-            } else {
-                Self::rounds_4::<4>(
-                    table, shift, data, &mut pos, &mut bits, &mut outs, done, limit,
-                );
+            let end = done + limit * per_round;
+            // Outputs 1 to 3 are as long as output 4 or longer, and `end` is within output 4.
+            let (Some(w1), Some(w2), Some(w3), Some(w4)) = (
+                o1.get_mut(done..end),
+                o2.get_mut(done..end),
+                o3.get_mut(done..end),
+                o4.get_mut(done..end),
+            ) else {
+                break;
+            };
+            let outs = [w1, w2, w3, w4];
+            // SAFETY: every position is at least `8 * limit` past its stream's start (`limit`
+            // above), so `limit` rounds, each moving back at most 8 bytes, stay at or after
+            // it; positions only decrease, and each was at most `data.len() - 8` (checked
+            // before the loop); every output holds `limit * per_round` symbols; the shift is 52
+            // or more, so table indexes are below 2^12.
+            unsafe {
+                if per_round == 5 {
+                    Self::rounds_4::<5>(table, shift, data, &mut pos, &mut bits, outs, limit);
+                } else {
+                    Self::rounds_4::<4>(table, shift, data, &mut pos, &mut bits, outs, limit);
+                }
             }
-            done += limit * per_round;
+            done = end;
         }
         if done > 0 {
             for (reader, (&p, (&start, &b))) in readers
@@ -465,43 +499,64 @@ impl HuffmanTable {
     }
 
     /// `limit` rounds of [`decode_4_fast`](Self::decode_4_fast), `N` symbols per stream each,
-    /// writing from `done` on.
+    /// into `outs`. The symbols of the four streams alternate, so that four independent chains of
+    /// dependent lookups are in flight.
+    ///
+    /// # Safety
+    /// For each stream, `pos[k] + 8 <= data.len()` and `pos[k] >= 8 * limit`; each output holds
+    /// `limit * N` bytes; `shift >= 52`.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn rounds_4<const N: usize>(
+    unsafe fn rounds_4<const N: usize>(
         table: &[HuffmanEntry; HUFFMAN_TABLE_SIZE],
         shift: u32,
         data: &[u8],
         pos: &mut [usize; 4],
         bits: &mut [u64; 4],
-        outs: &mut [&mut [u8]; 4],
-        done: usize,
+        outs: [&mut [u8]; 4],
         limit: usize,
     ) {
-        let (mut p, mut b) = (*pos, *bits);
-        for round in 0..limit {
-            let at = done + round * N;
+        let base = data.as_ptr();
+        // SAFETY: each position is inside `data` (the caller's contract).
+        let mut ip: [*const u8; 4] = core::array::from_fn(|k| unsafe { base.add(pos[k]) });
+        let mut op: [*mut u8; 4] = outs.map(<[u8]>::as_mut_ptr);
+        let mut b = *bits;
+        for _ in 0..limit {
             for k in 0..4 {
                 let consumed = b[k].trailing_zeros();
-                p[k] = p[k].wrapping_sub((consumed >> 3) as usize);
-                b[k] = (load_le(data, p[k]) | 1) << (consumed & 7);
-            }
-            for k in 0..4 {
-                let Some(out) = outs[k]
-                    .get_mut(at..at + N)
-                    .and_then(|o| <&mut [u8; N]>::try_from(o).ok())
-                else {
-                    continue;
-                };
-                for byte in out.iter_mut() {
-                    #[allow(clippy::cast_possible_truncation)] // below 2^12 after the shift
-                    let e = table[(b[k] >> shift) as usize];
-                    b[k] = b[k].wrapping_shl(u32::from(e.nb_bits));
-                    *byte = e.symbol;
+                // SAFETY: a round moves a position back at most 8 bytes (`consumed <= 64`), and
+                // `limit` rounds keep it at or after the start of `data`, 8 bytes of which at
+                // least follow it (the caller's contract).
+                unsafe {
+                    ip[k] = ip[k].sub((consumed >> 3) as usize);
+                    let word = u64::from_le(ip[k].cast::<u64>().read_unaligned());
+                    b[k] = (word | 1) << (consumed & 7);
                 }
             }
+            for i in 0..N {
+                for k in 0..4 {
+                    #[allow(clippy::cast_possible_truncation)] // below 2^12 after the shift
+                    let index = (b[k] >> shift) as usize;
+                    // SAFETY: `shift >= 52` (the caller's contract), so `index < 2^12`, the
+                    // table's size; `i < N` and the output holds `N` more bytes this round.
+                    unsafe {
+                        let e = *table.get_unchecked(index);
+                        b[k] = b[k].wrapping_shl(u32::from(u16::from_le_bytes(e)));
+                        *op[k].add(i) = entry_symbol(e);
+                    }
+                }
+            }
+            for o in &mut op {
+                // SAFETY: stays within (or one past the end of) the output: `limit` rounds of
+                // `N` bytes.
+                *o = unsafe { o.add(N) };
+            }
         }
-        (*pos, *bits) = (p, b);
+        for k in 0..4 {
+            // SAFETY: both pointers are into `data`, and the position is at or after `base`.
+            let at = unsafe { ip[k].offset_from_unsigned(base) };
+            pos[k] = at;
+        }
+        *bits = b;
     }
 
     /// Decodes `out.len()` symbols from one stream.
@@ -515,17 +570,17 @@ impl HuffmanTable {
             let mut used = 0;
             for byte in chunk.iter_mut() {
                 let e = self.entries[Self::index(window, shift)];
-                window <<= e.nb_bits;
-                used += u32::from(e.nb_bits);
-                *byte = e.symbol;
+                window <<= entry_bits(e);
+                used += entry_bits(e);
+                *byte = entry_symbol(e);
             }
             bits.skip(used);
         }
         for byte in chunks.into_remainder() {
             bits.reload();
             let e = self.entries[Self::index(bits.window(), shift)];
-            bits.skip(u32::from(e.nb_bits));
-            *byte = e.symbol;
+            bits.skip(entry_bits(e));
+            *byte = entry_symbol(e);
         }
     }
 
@@ -576,10 +631,10 @@ mod tests {
         let mut t = HuffmanTable::EMPTY;
         t.build(&w);
         // Symbol 0 and 1 (weight 1) take one 3-bit code each, 2 two entries, 3 four entries.
-        let symbols: [u8; 8] = core::array::from_fn(|i| t.entries[i].symbol);
+        let symbols: [u8; 8] = core::array::from_fn(|i| entry_symbol(t.entries[i]));
         assert_eq!(symbols, [0, 1, 2, 2, 3, 3, 3, 3]);
-        assert_eq!(t.entries[0].nb_bits, 3);
-        assert_eq!(t.entries[7].nb_bits, 1);
+        assert_eq!(entry_bits(t.entries[0]), 3);
+        assert_eq!(entry_bits(t.entries[7]), 1);
     }
 
     #[test]
