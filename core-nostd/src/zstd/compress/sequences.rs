@@ -35,11 +35,7 @@ impl Sequence {
     #[inline(always)]
     fn new(lit_len: usize, match_len: usize, off_base: u32) -> Self {
         debug_assert!(lit_len <= BLOCK_MAX && match_len <= BLOCK_MAX && off_base < 1 << 16);
-        Self(
-            (lit_len as u64 & 0xffff)
-                | ((match_len as u64 & 0xffff) << 16)
-                | (u64::from(off_base & 0xffff) << 48),
-        )
+        Self((lit_len as u64) | ((match_len as u64) << 16) | (u64::from(off_base) << 48))
     }
 
     /// Literals copied before the match.
