@@ -383,8 +383,9 @@ impl SequenceTables {
         // Two histograms per stream, for even and odd sequences, summed after: runs of one code
         // (common: short matches, small offsets) would otherwise chain every increment through a
         // store-to-load forward of the one before.
-        let mut ll_hists = [[0u32; LL_MAX_SYMBOL + 1]; 2];
-        let mut ml_hists = [[0u32; ML_MAX_SYMBOL + 1]; 2];
+        // 64 counts each, so that a code is masked into range, not clamped.
+        let mut ll_hists = [[0u32; 64]; 2];
+        let mut ml_hists = [[0u32; 64]; 2];
         let mut of_hists = [[0u32; OF_SYMBOLS]; 2];
         // Sequences in pairs, the first of each counted in the first histograms: each count's
         // address is then a constant offset from its code.
@@ -419,7 +420,7 @@ impl SequenceTables {
         let total = u32::try_from(n).ok()?;
         let t = &mut self.current;
         let ll_mode = choose(
-            &ll_hist,
+            &ll_hist[..=LL_MAX_SYMBOL],
             total,
             &LL_PREDEFINED_COST,
             LL_MAX_ACCURACY_LOG,
@@ -439,7 +440,7 @@ impl SequenceTables {
             &mut pos,
         )?;
         let ml_mode = choose(
-            &ml_hist,
+            &ml_hist[..=ML_MAX_SYMBOL],
             total,
             &ML_PREDEFINED_COST,
             ML_MAX_ACCURACY_LOG,
@@ -477,16 +478,16 @@ impl Default for SequenceTables {
 #[inline(always)]
 fn count_codes(
     s: &mut Sequence,
-    ll_hist: &mut [u32; LL_MAX_SYMBOL + 1],
-    ml_hist: &mut [u32; ML_MAX_SYMBOL + 1],
+    ll_hist: &mut [u32; 64],
+    ml_hist: &mut [u32; 64],
     of_hist: &mut [u32; OF_SYMBOLS],
 ) {
     let ll = ll_code(s.lit_len());
     let ml = ml_code(s.match_len());
     // off_base < 2^16, so its high bit is below 16.
     let of = s.of_code() & 15;
-    ll_hist[usize::from(ll).min(LL_MAX_SYMBOL)] += 1;
-    ml_hist[usize::from(ml).min(ML_MAX_SYMBOL)] += 1;
+    ll_hist[usize::from(ll & 63)] += 1;
+    ml_hist[usize::from(ml & 63)] += 1;
     of_hist[of as usize & (OF_SYMBOLS - 1)] += 1;
     s.0 |= (u64::from(ll & 63) << 32) | (u64::from(ml & 63) << 38) | (u64::from(of) << 44);
 }
@@ -547,22 +548,26 @@ fn choose(
     pos: &mut usize,
 ) -> Option<Mode> {
     let mut max_symbol = 0usize;
-    let mut distinct = 0usize;
-    let mut predefined_cost = 0u64;
-    // The largest count is used by the quick rule only; kept in this loop all the same, where it
-    // costs less than a pass of its own would (measured: 0.5% more instructions per page at level
-    // 1 with a separate pass in the quick branch).
     let mut most = 0u32;
     // Without a branch on each count (zero and nonzero alternate unpredictably): an absent
-    // symbol adds nothing to the cost and keeps the largest symbol as it is.
-    for ((s, &c), &cost) in hist.iter().enumerate().zip(predefined_costs) {
-        let present = c > 0;
-        max_symbol = if present { s } else { max_symbol };
-        distinct += usize::from(present);
+    // symbol keeps the largest symbol as it is.
+    for (s, &c) in hist.iter().enumerate() {
+        max_symbol = if c > 0 { s } else { max_symbol };
         most = most.max(c);
-        predefined_cost += u64::from(c) * u64::from(cost);
     }
-    if distinct == 1 {
+    // One symbol present: it holds every count.
+    let distinct_one = most == total;
+    let cost_of = |s: usize| predefined_costs.get(s).copied().map_or(u64::MAX, u64::from);
+    // The predefined table's cost: the quick rule needs it only for a single symbol.
+    let predefined_cost = if quick_default_log.is_some() {
+        u64::from(total).saturating_mul(cost_of(max_symbol))
+    } else {
+        hist.iter()
+            .zip(predefined_costs)
+            .map(|(&c, &cost)| u64::from(c) * u64::from(cost))
+            .sum()
+    };
+    if distinct_one {
         // One symbol: an RLE table costs one byte and no bits per sequence.
         if total > 2 || predefined_cost > 8 * 256 {
             let mut norm = [0i16; fse::MAX_SYMBOLS];
