@@ -16,7 +16,7 @@ const COMPRESSED: u32 = 2;
 #[inline(always)]
 pub fn write_block(
     content: &[u8],
-    store: &SeqStore,
+    store: &mut SeqStore,
     last: bool,
     literals: &mut LiteralsEncoder,
     tables: &mut SequenceTables,
@@ -53,7 +53,7 @@ pub fn write_block(
 #[inline(never)]
 pub unsafe fn write_block_avx2(
     content: &[u8],
-    store: &SeqStore,
+    store: &mut SeqStore,
     last: bool,
     literals: &mut LiteralsEncoder,
     tables: &mut SequenceTables,
@@ -65,14 +65,14 @@ pub unsafe fn write_block_avx2(
 /// Writes literals and sequences after the header's room; returns the body length.
 #[inline(always)]
 pub(super) fn compressed_body(
-    store: &SeqStore,
+    store: &mut SeqStore,
     literals: &mut LiteralsEncoder,
     tables: &mut SequenceTables,
     out: &mut [u8],
 ) -> Option<usize> {
     let body = out.get_mut(BLOCK_HEADER_SIZE..)?;
     let lit_len = literals.write(&store.lits[..store.lit_count], body)?;
-    let seq_len = tables.write(&store.seqs[..store.count], body.get_mut(lit_len..)?)?;
+    let seq_len = tables.write(&mut store.seqs[..store.count], body.get_mut(lit_len..)?)?;
     Some(lit_len + seq_len)
 }
 

@@ -174,7 +174,7 @@ impl EncodingTable {
 
     /// Encodes `symbol` from `state`: writes the state's low bits and returns the new state.
     #[inline(always)]
-    pub fn encode(&self, w: &mut BitWriter<'_>, state: u32, symbol: u8) -> u32 {
+    pub fn encode<const R: bool>(&self, w: &mut BitWriter<'_, R>, state: u32, symbol: u8) -> u32 {
         let t = self.transform[usize::from(symbol) & (TRANSFORMS - 1)];
         let nb_bits = (state.wrapping_add(t.delta_nb_bits)) >> 16;
         w.add(u64::from(state), nb_bits);
@@ -184,7 +184,7 @@ impl EncodingTable {
 
     /// Writes the final state, which the decoder reads first.
     #[inline(always)]
-    pub fn flush_state(&self, w: &mut BitWriter<'_>, state: u32) {
+    pub fn flush_state<const R: bool>(&self, w: &mut BitWriter<'_, R>, state: u32) {
         w.add(u64::from(state), self.table_log);
     }
 

@@ -115,7 +115,27 @@ impl HuffmanCode {
     /// not fit. Every literal must have a code.
     #[inline(always)]
     pub fn encode_stream(&self, literals: &[u8], out: &mut [u8]) -> Option<usize> {
-        let mut w = BitWriter::new(out);
+        // No code is longer than MAX_BITS (stale ones of absent symbols neither), then the end
+        // mark: a writer that checks no room per flush when `out` holds that many bits.
+        let max_bits = literals
+            .len()
+            .checked_mul(MAX_BITS as usize)?
+            .checked_add(1)?;
+        if out.len() >= max_bits.div_ceil(8) + 8 {
+            // SAFETY: `encode_with` adds at most `MAX_BITS` bits per literal and the end mark,
+            // `max_bits` in all.
+            let w = unsafe { BitWriter::roomy(out, max_bits) }?;
+            return self.encode_with(literals, w);
+        }
+        self.encode_with(literals, BitWriter::new(out))
+    }
+
+    #[inline(always)]
+    fn encode_with<const R: bool>(
+        &self,
+        literals: &[u8],
+        mut w: BitWriter<'_, R>,
+    ) -> Option<usize> {
         // The decoder reads the last-written symbol first: write from the end. Five codes of at
         // most 11 bits and 7 pending bits fit the 64-bit accumulator: one flush per five.
         let mut chunks = literals.rchunks_exact(5);

@@ -20,15 +20,77 @@ pub const MAX_SEQUENCES: usize = BLOCK_MAX / 3 + 1;
 /// power of two so that a code is masked into range.
 const OF_SYMBOLS: usize = 32;
 
-/// One sequence: literals, then a match. `off_base` is 1..=3 for a repeat offset, else offset + 3.
+/// One sequence: literals, then a match, packed in one word so that the encoder reads it with one
+/// load. Bits 0..16: literals copied before the match; 16..32: length of the match (at least 3);
+/// 32..48: the literals-length (bits 32..38) and match-length (38..44) codes, filled by the
+/// encoder's counting pass; 48..64: `Offset_Value` (1..=3 for a repeat offset, else offset + 3),
+/// whose highest bit is then the offset code.
 #[derive(Clone, Copy, Default)]
-pub struct Sequence {
+pub struct Sequence(u64);
+
+impl Sequence {
+    /// A sequence of `lit_len` literals and a `match_len`-byte match. Both are within a 4 KiB block
+    /// and `off_base` is at most 32 KiB + 2 (offsets stay inside a 32 KiB window), so each fits
+    /// its 16 bits.
+    #[inline(always)]
+    fn new(lit_len: usize, match_len: usize, off_base: u32) -> Self {
+        debug_assert!(lit_len <= BLOCK_MAX && match_len <= BLOCK_MAX && off_base < 1 << 16);
+        Self((lit_len as u64) | ((match_len as u64) << 16) | (u64::from(off_base) << 48))
+    }
+
     /// Literals copied before the match.
-    pub lit_len: u16,
-    /// Length of the match (at least 3).
-    pub match_len: u16,
+    #[inline(always)]
+    pub fn lit_len(self) -> u32 {
+        #[allow(clippy::cast_possible_truncation)] // 16 bits
+        {
+            (self.0 & 0xffff) as u32
+        }
+    }
+
+    /// Length of the match.
+    #[inline(always)]
+    pub fn match_len(self) -> u32 {
+        #[allow(clippy::cast_possible_truncation)] // 16 bits
+        {
+            ((self.0 >> 16) & 0xffff) as u32
+        }
+    }
+
     /// The offset value as the format writes it.
-    pub off_base: u32,
+    #[inline(always)]
+    pub fn off_base(self) -> u32 {
+        #[allow(clippy::cast_possible_truncation)] // 16 bits
+        {
+            (self.0 >> 48) as u32
+        }
+    }
+
+    /// The offset code: the highest bit of `off_base` (never 0).
+    #[inline(always)]
+    fn of_code(self) -> u32 {
+        highbit(self.off_base())
+    }
+
+    /// The literals-length code, once the counting pass stored it.
+    #[inline(always)]
+    fn ll(self) -> u8 {
+        byte(self.0 >> 32) & 63
+    }
+
+    /// The match-length code, once the counting pass stored it.
+    #[inline(always)]
+    fn ml(self) -> u8 {
+        #[allow(clippy::cast_possible_truncation)] // 6 bits
+        {
+            ((self.0 >> 38) & 63) as u8
+        }
+    }
+
+    /// The offset code, once the counting pass stored it.
+    #[inline(always)]
+    fn of(self) -> u8 {
+        byte(self.0 >> 44) & 15
+    }
 }
 
 /// What a match finder fills for one block: the sequences, every literal byte, and the repeat
@@ -51,11 +113,7 @@ impl SeqStore {
     /// An empty store with the frame's initial repeat offsets.
     pub const fn new() -> Self {
         Self {
-            seqs: [Sequence {
-                lit_len: 0,
-                match_len: 0,
-                off_base: 0,
-            }; MAX_SEQUENCES],
+            seqs: [Sequence(0); MAX_SEQUENCES],
             count: 0,
             lits: [0; BLOCK_MAX + 16],
             lit_count: 0,
@@ -166,15 +224,7 @@ impl SeqStore {
     #[inline(always)]
     fn push_sequence(&mut self, lit_len: usize, match_len: usize, off_base: u32) {
         if let Some(seq) = self.seqs.get_mut(self.count) {
-            #[allow(clippy::cast_possible_truncation)]
-            // both lengths are within a block of 4096 bytes
-            {
-                *seq = Sequence {
-                    lit_len: lit_len as u16,
-                    match_len: match_len as u16,
-                    off_base,
-                };
-            }
+            *seq = Sequence::new(lit_len, match_len, off_base);
             self.count += 1;
         }
     }
@@ -270,6 +320,15 @@ enum Mode {
     Compressed = 2,
 }
 
+/// The three tables one block's sequences are encoded with, together, so that the encoding loop
+/// reaches all three from one pointer.
+#[derive(Clone)]
+struct StreamTables {
+    ll: EncodingTable,
+    ml: EncodingTable,
+    of: EncodingTable,
+}
+
 /// The encoding tables a compressor keeps: the three predefined ones, built once, and room for
 /// the per-block ones.
 #[derive(Clone)]
@@ -277,12 +336,9 @@ pub struct SequenceTables {
     ll_predefined: EncodingTable,
     ml_predefined: EncodingTable,
     of_predefined: EncodingTable,
-    ll: EncodingTable,
-    ml: EncodingTable,
-    of: EncodingTable,
-    /// Each sequence's codes: literals length, match length, offset, in the low three bytes. One
-    /// array, so that the encoding loop needs one pointer for them, not three.
-    codes: [u32; MAX_SEQUENCES],
+    /// The tables of the block being written: new or RLE ones built in place, or copies of the
+    /// predefined ones.
+    current: StreamTables,
     /// Whether each stream's table is chosen by a quick rule (see `choose`) instead of by cost.
     quick: bool,
 }
@@ -294,10 +350,11 @@ impl SequenceTables {
             ll_predefined: EncodingTable::new(),
             ml_predefined: EncodingTable::new(),
             of_predefined: EncodingTable::new(),
-            ll: EncodingTable::new(),
-            ml: EncodingTable::new(),
-            of: EncodingTable::new(),
-            codes: [0; MAX_SEQUENCES],
+            current: StreamTables {
+                ll: EncodingTable::new(),
+                ml: EncodingTable::new(),
+                of: EncodingTable::new(),
+            },
             quick: false,
         };
         t.ll_predefined
@@ -315,9 +372,9 @@ impl SequenceTables {
     }
 
     /// Writes the sequences section for `seqs` into `out`; returns its length, or `None` when it
-    /// does not fit.
+    /// does not fit. Fills each sequence's codes on the way.
     #[inline(always)]
-    pub fn write(&mut self, seqs: &[Sequence], out: &mut [u8]) -> Option<usize> {
+    pub fn write(&mut self, seqs: &mut [Sequence], out: &mut [u8]) -> Option<usize> {
         let n = seqs.len();
         let mut pos = write_count(n, out)?;
         if n == 0 {
@@ -326,25 +383,25 @@ impl SequenceTables {
         // Two histograms per stream, for even and odd sequences, summed after: runs of one code
         // (common: short matches, small offsets) would otherwise chain every increment through a
         // store-to-load forward of the one before.
-        let mut ll_hists = [[0u32; LL_MAX_SYMBOL + 1]; 2];
-        let mut ml_hists = [[0u32; ML_MAX_SYMBOL + 1]; 2];
+        // 64 counts each, so that a code is masked into range, not clamped.
+        let mut ll_hists = [[0u32; 64]; 2];
+        let mut ml_hists = [[0u32; 64]; 2];
         let mut of_hists = [[0u32; OF_SYMBOLS]; 2];
         // Sequences in pairs, the first of each counted in the first histograms: each count's
         // address is then a constant offset from its code.
-        let mut pairs = seqs.chunks_exact(2);
-        let mut code_pairs = self.codes.chunks_exact_mut(2);
-        for (pair, codes) in (&mut pairs).zip(&mut code_pairs) {
+        let mut pairs = seqs.chunks_exact_mut(2);
+        for pair in &mut pairs {
             for h in 0..2 {
-                codes[h] = count_codes(
-                    pair[h],
+                count_codes(
+                    &mut pair[h],
                     &mut ll_hists[h],
                     &mut ml_hists[h],
                     &mut of_hists[h],
                 );
             }
         }
-        if let (Some(&s), Some(code)) = (pairs.remainder().first(), self.codes.get_mut(n - 1)) {
-            *code = count_codes(s, &mut ll_hists[0], &mut ml_hists[0], &mut of_hists[0]);
+        if let Some(s) = pairs.into_remainder().first_mut() {
+            count_codes(s, &mut ll_hists[0], &mut ml_hists[0], &mut of_hists[0]);
         }
         let [mut ll_hist, ll_odd] = ll_hists;
         for (x, y) in ll_hist.iter_mut().zip(ll_odd) {
@@ -361,13 +418,14 @@ impl SequenceTables {
         let mode_pos = pos;
         pos += 1;
         let total = u32::try_from(n).ok()?;
+        let t = &mut self.current;
         let ll_mode = choose(
-            &ll_hist,
+            &ll_hist[..=LL_MAX_SYMBOL],
             total,
             &LL_PREDEFINED_COST,
             LL_MAX_ACCURACY_LOG,
             self.quick.then_some(LL_DEFAULT_ACCURACY_LOG),
-            &mut self.ll,
+            &mut t.ll,
             out,
             &mut pos,
         )?;
@@ -377,43 +435,34 @@ impl SequenceTables {
             &OF_PREDEFINED_COST,
             OF_MAX_ACCURACY_LOG,
             self.quick.then_some(OF_DEFAULT_ACCURACY_LOG),
-            &mut self.of,
+            &mut t.of,
             out,
             &mut pos,
         )?;
         let ml_mode = choose(
-            &ml_hist,
+            &ml_hist[..=ML_MAX_SYMBOL],
             total,
             &ML_PREDEFINED_COST,
             ML_MAX_ACCURACY_LOG,
             self.quick.then_some(ML_DEFAULT_ACCURACY_LOG),
-            &mut self.ml,
+            &mut t.ml,
             out,
             &mut pos,
         )?;
         *out.get_mut(mode_pos)? =
             ((ll_mode as u8) << 6) | ((of_mode as u8) << 4) | ((ml_mode as u8) << 2);
-        let ll_table = if ll_mode == Mode::Predefined {
-            &self.ll_predefined
-        } else {
-            &self.ll
-        };
-        let ml_table = if ml_mode == Mode::Predefined {
-            &self.ml_predefined
-        } else {
-            &self.ml
-        };
-        let of_table = if of_mode == Mode::Predefined {
-            &self.of_predefined
-        } else {
-            &self.of
-        };
-        let len = encode_stream(
-            seqs,
-            self.codes.get(..n)?,
-            [ll_table, ml_table, of_table],
-            out.get_mut(pos..)?,
-        )?;
+        // A predefined table is copied into place (a few percent of streams): the encoding loop
+        // then needs one pointer for its three tables.
+        if ll_mode == Mode::Predefined {
+            t.ll.clone_from(&self.ll_predefined);
+        }
+        if ml_mode == Mode::Predefined {
+            t.ml.clone_from(&self.ml_predefined);
+        }
+        if of_mode == Mode::Predefined {
+            t.of.clone_from(&self.of_predefined);
+        }
+        let len = encode_stream(seqs, t, out.get_mut(pos..)?)?;
         Some(pos + len)
     }
 }
@@ -424,22 +473,23 @@ impl Default for SequenceTables {
     }
 }
 
-/// The codes of `s` as `SequenceTables::codes` holds them, counted in the histograms.
+/// Counts the codes of `s` in the histograms and stores its literals-length and match-length codes
+/// in it.
 #[inline(always)]
 fn count_codes(
-    s: Sequence,
-    ll_hist: &mut [u32; LL_MAX_SYMBOL + 1],
-    ml_hist: &mut [u32; ML_MAX_SYMBOL + 1],
+    s: &mut Sequence,
+    ll_hist: &mut [u32; 64],
+    ml_hist: &mut [u32; 64],
     of_hist: &mut [u32; OF_SYMBOLS],
-) -> u32 {
-    let ll = ll_code(u32::from(s.lit_len));
-    let ml = ml_code(u32::from(s.match_len));
-    // off_base < 2^17, so its high bit is below 17.
-    let of = highbit(s.off_base);
-    ll_hist[usize::from(ll).min(LL_MAX_SYMBOL)] += 1;
-    ml_hist[usize::from(ml).min(ML_MAX_SYMBOL)] += 1;
+) {
+    let ll = ll_code(s.lit_len());
+    let ml = ml_code(s.match_len());
+    // off_base < 2^16, so its high bit is below 16.
+    let of = s.of_code() & 15;
+    ll_hist[usize::from(ll & 63)] += 1;
+    ml_hist[usize::from(ml & 63)] += 1;
     of_hist[of as usize & (OF_SYMBOLS - 1)] += 1;
-    u32::from(ll) | (u32::from(ml) << 8) | (of << 16)
+    s.0 |= (u64::from(ll & 63) << 32) | (u64::from(ml & 63) << 38) | (u64::from(of) << 44);
 }
 
 /// Number_of_Sequences in 1 to 3 bytes.
@@ -498,22 +548,26 @@ fn choose(
     pos: &mut usize,
 ) -> Option<Mode> {
     let mut max_symbol = 0usize;
-    let mut distinct = 0usize;
-    let mut predefined_cost = 0u64;
-    // The largest count is used by the quick rule only; kept in this loop all the same, where it
-    // costs less than a pass of its own would (measured: 0.5% more instructions per page at level
-    // 1 with a separate pass in the quick branch).
     let mut most = 0u32;
     // Without a branch on each count (zero and nonzero alternate unpredictably): an absent
-    // symbol adds nothing to the cost and keeps the largest symbol as it is.
-    for ((s, &c), &cost) in hist.iter().enumerate().zip(predefined_costs) {
-        let present = c > 0;
-        max_symbol = if present { s } else { max_symbol };
-        distinct += usize::from(present);
+    // symbol keeps the largest symbol as it is.
+    for (s, &c) in hist.iter().enumerate() {
+        max_symbol = if c > 0 { s } else { max_symbol };
         most = most.max(c);
-        predefined_cost += u64::from(c) * u64::from(cost);
     }
-    if distinct == 1 {
+    // One symbol present: it holds every count.
+    let distinct_one = most == total;
+    let cost_of = |s: usize| predefined_costs.get(s).copied().map_or(u64::MAX, u64::from);
+    // The predefined table's cost: the quick rule needs it only for a single symbol.
+    let predefined_cost = if quick_default_log.is_some() {
+        u64::from(total).saturating_mul(cost_of(max_symbol))
+    } else {
+        hist.iter()
+            .zip(predefined_costs)
+            .map(|(&c, &cost)| u64::from(c) * u64::from(cost))
+            .sum()
+    };
+    if distinct_one {
         // One symbol: an RLE table costs one byte and no bits per sequence.
         if total > 2 || predefined_cost > 8 * 256 {
             let mut norm = [0i16; fse::MAX_SYMBOLS];
@@ -600,70 +654,101 @@ const fn pad64(bits: &[u8]) -> [u8; 64] {
     t
 }
 
-/// Writes the extra bits of one sequence (`code` as in `SequenceTables::codes`): literals and
-/// match length, then offset (a function, not a closure, so that it is inlined and the writer
-/// stays in registers).
-#[inline(always)]
-fn write_extras(w: &mut BitWriter<'_>, s: Sequence, code: u32) {
-    let ll_bits = u32::from(LL_BITS[(code & 63) as usize]);
-    let ml_bits = u32::from(ML_BITS[((code >> 8) & 63) as usize]);
-    let of_bits = code >> 16;
-    w.add(u64::from(s.lit_len), ll_bits);
-    w.add(u64::from(u32::from(s.match_len).wrapping_sub(3)), ml_bits);
-    if ll_bits + ml_bits + of_bits > 30 {
-        w.flush();
-    }
-    w.add(u64::from(s.off_base), of_bits);
-}
-
 /// The low byte of `x`.
 #[inline(always)]
-fn byte(x: u32) -> u8 {
+fn byte(x: u64) -> u8 {
     #[allow(clippy::cast_possible_truncation)] // truncation is the point
     {
         x as u8
     }
 }
 
+/// Encodes one sequence's three states (offset, match length, literals length, in the reverse
+/// of the decoder's reading order); returns the new states.
+#[inline(always)]
+fn encode_states<const R: bool>(
+    w: &mut BitWriter<'_, R>,
+    t: &StreamTables,
+    [ll_state, ml_state, of_state]: [u32; 3],
+    s: Sequence,
+) -> [u32; 3] {
+    let of_state = t.of.encode(w, of_state, s.of());
+    let ml_state = t.ml.encode(w, ml_state, s.ml());
+    let ll_state = t.ll.encode(w, ll_state, s.ll());
+    [ll_state, ml_state, of_state]
+}
+
+/// Writes the extra bits of one sequence: literals and match length, then offset. Every
+/// baseline with extra bits is a multiple of 2^bits (match lengths counted from 3), so the extra
+/// bits are the length's low bits: no baseline lookup, and the writer masks them.
+#[inline(always)]
+fn write_extras<const R: bool>(w: &mut BitWriter<'_, R>, s: Sequence) {
+    let ll_bits = u32::from(LL_BITS[usize::from(s.ll())]);
+    let ml_bits = u32::from(ML_BITS[usize::from(s.ml())]);
+    let of_bits = u32::from(s.of());
+    w.add(s.0, ll_bits);
+    // match_len >= 3, so the subtraction borrows nothing from the bits above it.
+    w.add((s.0 >> 16).wrapping_sub(3), ml_bits);
+    if ll_bits + ml_bits + of_bits > 30 {
+        w.flush();
+    }
+    w.add(s.0 >> 48, of_bits);
+}
+
+/// Most bits one sequence adds to the stream: three states of at most 10, 10 and 9 bits (the
+/// largest table logs, plus one) and extra bits of at most 16, 16 and 15 (the format's largest
+/// length codes, and offsets below 64 KiB).
+const MAX_SEQUENCE_BITS: usize = 10 + 10 + 9 + 16 + 16 + 15;
+/// Bits after the sequences: the three final states and the end mark.
+const MAX_CLOSING_BITS: usize = 9 + 9 + 8 + 1;
+
+/// The sequences bitstream, with a writer that checks no room per flush when `out` has room for
+/// the largest stream these sequences can make (nearly always), else with one that does.
+#[inline(always)]
+fn encode_stream(seqs: &[Sequence], t: &StreamTables, out: &mut [u8]) -> Option<usize> {
+    let max_bits = seqs
+        .len()
+        .checked_mul(MAX_SEQUENCE_BITS)?
+        .checked_add(MAX_CLOSING_BITS)?;
+    if out.len() >= max_bits.div_ceil(8) + 8 {
+        // SAFETY: `encode_with` adds at most `MAX_SEQUENCE_BITS` per sequence and
+        // `MAX_CLOSING_BITS` after them, `max_bits` in all.
+        let w = unsafe { BitWriter::roomy(out, max_bits) }?;
+        return encode_with(seqs, t, w);
+    }
+    encode_with(seqs, t, BitWriter::new(out))
+}
+
 /// The sequences bitstream: the last sequence's states first, then every other sequence from the
 /// end, each writing its state transitions and extra bits in the reverse of the decoder's reading
 /// order (offset, match and literals extra bits, then literals, match and offset states).
 #[inline(always)]
-fn encode_stream(
+fn encode_with<const R: bool>(
     seqs: &[Sequence],
-    codes: &[u32],
-    [ll_t, ml_t, of_t]: [&EncodingTable; 3],
-    out: &mut [u8],
+    t: &StreamTables,
+    mut w: BitWriter<'_, R>,
 ) -> Option<usize> {
-    let mut w = BitWriter::new(out);
-    let n = seqs.len().min(codes.len());
-    let (Some(&last), Some(&last_code)) =
-        (seqs.get(n.wrapping_sub(1)), codes.get(n.wrapping_sub(1)))
-    else {
-        return None;
-    };
-    let mut ll_state = ll_t.init_state(byte(last_code));
-    let mut ml_state = ml_t.init_state(byte(last_code >> 8));
-    let mut of_state = of_t.init_state(byte(last_code >> 16));
+    let (&last, rest) = seqs.split_last()?;
+    let mut states = [
+        t.ll.init_state(last.ll()),
+        t.ml.init_state(last.ml()),
+        t.of.init_state(last.of()),
+    ];
     // Within a 4 KiB block literal and match lengths take at most 12 extra bits each and offsets
     // 15. After a flush at most 7 bits are pending; the states add at most 26 (9 + 9 + 8), so the
     // extra bits of all three fit without another flush when they total at most 30 bits, the
     // common case; otherwise one flush between the lengths and the offset makes room.
-    // Every baseline with extra bits is a multiple of 2^bits (match lengths counted from 3), so
-    // the extra bits are the length's low bits: no baseline lookup.
-    write_extras(&mut w, last, last_code);
-    let (seqs, codes) = (&seqs[..n - 1], &codes[..n - 1]);
-    for (&s, &code) in seqs.iter().zip(codes).rev() {
+    write_extras(&mut w, last);
+    for &s in rest.iter().rev() {
         w.flush();
-        of_state = of_t.encode(&mut w, of_state, byte(code >> 16));
-        ml_state = ml_t.encode(&mut w, ml_state, byte(code >> 8));
-        ll_state = ll_t.encode(&mut w, ll_state, byte(code));
-        write_extras(&mut w, s, code);
+        states = encode_states(&mut w, t, states, s);
+        write_extras(&mut w, s);
     }
     w.flush();
-    ml_t.flush_state(&mut w, ml_state);
-    of_t.flush_state(&mut w, of_state);
-    ll_t.flush_state(&mut w, ll_state);
+    let [ll_state, ml_state, of_state] = states;
+    t.ml.flush_state(&mut w, ml_state);
+    t.of.flush_state(&mut w, of_state);
+    t.ll.flush_state(&mut w, ll_state);
     w.flush();
     w.finish()
 }
@@ -712,15 +797,15 @@ mod tests {
     fn repeat_offsets_follow_the_rfc() {
         let mut s = SeqStore::new();
         s.push(b"a", 4, 5); // the second offset, with literals
-        assert_eq!((s.seqs[0].off_base, s.reps), (2, [4, 1, 8]));
+        assert_eq!((s.seqs[0].off_base(), s.reps), (2, [4, 1, 8]));
         s.push(b"", 1, 5); // without literals, code 1 means the second offset
-        assert_eq!((s.seqs[1].off_base, s.reps), (1, [1, 4, 8]));
+        assert_eq!((s.seqs[1].off_base(), s.reps), (1, [1, 4, 8]));
         s.push(b"", 8, 5); // without literals, code 2 means the third
-        assert_eq!((s.seqs[2].off_base, s.reps), (2, [8, 1, 4]));
+        assert_eq!((s.seqs[2].off_base(), s.reps), (2, [8, 1, 4]));
         s.push(b"", 7, 5); // without literals, code 3 means the first minus one
-        assert_eq!((s.seqs[3].off_base, s.reps), (3, [7, 8, 1]));
+        assert_eq!((s.seqs[3].off_base(), s.reps), (3, [7, 8, 1]));
         s.push(b"xy", 100, 5);
-        assert_eq!((s.seqs[4].off_base, s.reps), (103, [100, 7, 8]));
+        assert_eq!((s.seqs[4].off_base(), s.reps), (103, [100, 7, 8]));
         assert_eq!(&s.lits[..s.lit_count], b"axy");
     }
 }
