@@ -355,8 +355,14 @@ mod tests {
         let frame = unhex(LEVEL_1);
         let mut out = std::vec![0u8; sample().len() + 64];
         let mut errors = 0;
-        for i in 0..frame.len() {
-            for flip in [0x01u8, 0x80] {
+        // Miri takes minutes over every flip: there, every other byte, one flip each.
+        let (step, flips): (usize, &[u8]) = if cfg!(miri) {
+            (2, &[0x80])
+        } else {
+            (1, &[0x01, 0x80])
+        };
+        for i in (0..frame.len()).step_by(step) {
+            for &flip in flips {
                 let mut bad = frame.clone();
                 bad[i] ^= flip;
                 errors += usize::from(decompress_into(&bad, &mut out).is_err());

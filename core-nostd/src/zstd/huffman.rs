@@ -288,21 +288,22 @@ impl HuffmanTable {
             table_start[weight] = next_entry;
             next_entry += rank_count[weight] << (weight - 1);
         }
-        // Symbols of weight 0 all go to one junk byte past the sorted ones, so that placing one
-        // takes no branch.
-        let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS + 1];
-        for next in &mut rank_next {
-            next[0] = HUFFMAN_MAX_SYMBOLS;
+        // Symbols of weight 0 go after the others, like one more weight, so that placing one
+        // takes no branch; the table ignores them. At most 4 * quarter <= 256 slots in all.
+        for (next, histogram) in rank_next.iter_mut().zip(&histograms) {
+            next[0] = next_symbol;
+            next_symbol += usize::from(histogram[0]);
         }
+        let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS];
         for i in 0..quarter {
             for (q, next) in rank_next.iter_mut().enumerate() {
                 let weight = weight_of(q, i);
-                let slot = next[weight].min(HUFFMAN_MAX_SYMBOLS);
+                let slot = next[weight] & (HUFFMAN_MAX_SYMBOLS - 1);
                 #[allow(clippy::cast_possible_truncation)] // symbol < 256
                 {
                     sorted[slot] = (q * quarter + i) as u8;
                 }
-                next[weight] += usize::from(weight != 0);
+                next[weight] += 1;
             }
         }
         let mut first = 0usize;
