@@ -369,11 +369,8 @@ mod tests {
             }
         }
         // Most flips are caught: the header, tables and streams check themselves.
-        assert!(
-            errors > frame.len(),
-            "{errors} errors in {} flips",
-            2 * frame.len()
-        );
+        let tried = frame.len().div_ceil(step) * flips.len();
+        assert!(2 * errors > tried, "{errors} errors in {tried} flips");
     }
 
     // The doc comment promises about 20 KiB.
