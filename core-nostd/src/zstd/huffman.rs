@@ -116,14 +116,15 @@ fn decode_fse_weights(src: &[u8], weights: &mut [u8; HUFFMAN_MAX_SYMBOLS]) -> Re
     let mut state1 = bits.read_index(counts.log) & mask;
     let mut state2 = bits.read_index(counts.log) & mask;
     let mut n = 0usize;
-    // Far from the stream's start a reload leaves at least 56 bits, so four symbols (6 bits each at
-    // most) cannot read past it: no overflow checks in this loop. The same symbols as checking each.
+    // Far from the stream's start a reload leaves at least 56 bits, so eight symbols (6 bits each
+    // at most) cannot read past it: no overflow checks in this loop. The same symbols as checking
+    // each.
     loop {
         bits.reload();
-        if !bits.far_from_start() || n + 4 > HUFFMAN_MAX_SYMBOLS - 1 - 2 {
+        if !bits.far_from_start() || n + 8 > HUFFMAN_MAX_SYMBOLS - 1 - 2 {
             break;
         }
-        for _ in 0..2 {
+        for _ in 0..4 {
             for state in [&mut state1, &mut state2] {
                 let e = table[*state & 63];
                 weights[n & (HUFFMAN_MAX_SYMBOLS - 1)] = e.symbol;
