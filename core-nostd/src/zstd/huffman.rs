@@ -116,14 +116,15 @@ fn decode_fse_weights(src: &[u8], weights: &mut [u8; HUFFMAN_MAX_SYMBOLS]) -> Re
     let mut state1 = bits.read_index(counts.log) & mask;
     let mut state2 = bits.read_index(counts.log) & mask;
     let mut n = 0usize;
-    // Far from the stream's start a reload leaves at least 56 bits, so four symbols (6 bits each at
-    // most) cannot read past it: no overflow checks in this loop. The same symbols as checking each.
+    // Far from the stream's start a reload leaves at least 56 bits, so eight symbols (6 bits each
+    // at most) cannot read past it: no overflow checks in this loop. The same symbols as checking
+    // each.
     loop {
         bits.reload();
-        if !bits.far_from_start() || n + 4 > HUFFMAN_MAX_SYMBOLS - 1 - 2 {
+        if !bits.far_from_start() || n + 8 > HUFFMAN_MAX_SYMBOLS - 1 - 2 {
             break;
         }
-        for _ in 0..2 {
+        for _ in 0..4 {
             for state in [&mut state1, &mut state2] {
                 let e = table[*state & 63];
                 weights[n & (HUFFMAN_MAX_SYMBOLS - 1)] = e.symbol;
@@ -288,21 +289,22 @@ impl HuffmanTable {
             table_start[weight] = next_entry;
             next_entry += rank_count[weight] << (weight - 1);
         }
-        // Symbols of weight 0 all go to one junk byte past the sorted ones, so that placing one
-        // takes no branch.
-        let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS + 1];
-        for next in &mut rank_next {
-            next[0] = HUFFMAN_MAX_SYMBOLS;
+        // Symbols of weight 0 go after the others, like one more weight, so that placing one
+        // takes no branch; the table ignores them. At most 4 * quarter <= 256 slots in all.
+        for (next, histogram) in rank_next.iter_mut().zip(&histograms) {
+            next[0] = next_symbol;
+            next_symbol += usize::from(histogram[0]);
         }
+        let mut sorted = [0u8; HUFFMAN_MAX_SYMBOLS];
         for i in 0..quarter {
             for (q, next) in rank_next.iter_mut().enumerate() {
                 let weight = weight_of(q, i);
-                let slot = next[weight].min(HUFFMAN_MAX_SYMBOLS);
+                let slot = next[weight] & (HUFFMAN_MAX_SYMBOLS - 1);
                 #[allow(clippy::cast_possible_truncation)] // symbol < 256
                 {
                     sorted[slot] = (q * quarter + i) as u8;
                 }
-                next[weight] += usize::from(weight != 0);
+                next[weight] += 1;
             }
         }
         let mut first = 0usize;
@@ -352,9 +354,18 @@ impl HuffmanTable {
         finish(&bits)
     }
 
-    /// Decodes four streams after a 6-byte jump table (4.2.2) into exactly `out`.
+    /// Decodes four streams after a 6-byte jump table (4.2.2) into exactly `out`. The jump table
+    /// starts at `streams_at` in `section`, and the streams end with it; the bytes before them
+    /// (the literals header and tree description) let the fast loop load 8 bytes at a time up to
+    /// the first stream's start.
     #[inline(always)]
-    pub(crate) fn decode_4_streams(&self, src: &[u8], out: &mut [u8]) -> Result<()> {
+    pub(crate) fn decode_4_streams(
+        &self,
+        section: &[u8],
+        streams_at: usize,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let src = section.get(streams_at..).unwrap_or(&[]);
         let Some((jump, data)) = src.split_first_chunk::<6>() else {
             return Err(ZstdError::Truncated {
                 what: "Huffman jump table",
@@ -392,13 +403,20 @@ impl HuffmanTable {
         let mut b3 = BackwardBits::new(s3, "Huffman stream 3")?;
         let mut b4 = BackwardBits::new(s4, "Huffman stream 4")?;
 
-        // The bulk of the symbols: all four streams at once, while they are far from their starts.
+        // The bulk of the symbols: all four streams at once, while 8 bytes can be loaded below
+        // each stream's position.
+        let first = section.len() - data.len();
         let done = self.decode_4_fast(
-            data,
-            [size1, size2, size3],
+            section,
+            [
+                first,
+                first + size1,
+                first + size1 + size2,
+                first + first_three,
+            ],
             [&mut b1, &mut b2, &mut b3, &mut b4],
             [&mut *o1, &mut *o2, &mut *o3, &mut *o4],
-        );
+        )?;
         // The rest, one stream after the other, with the careful reader; reads past a stream's
         // start cannot go out of bounds and are caught by `finish`.
         self.decode_stream_into(&mut b1, o1.get_mut(done..).unwrap_or(&mut []));
@@ -412,9 +430,13 @@ impl HuffmanTable {
     }
 
     /// Decodes the four streams interleaved (four independent chains of lookups keep the CPU's
-    /// units busy), four symbols per stream a round, while every stream has 8 bytes or more left
-    /// to read: then each round needs no check. Returns the symbols written to each output; the
-    /// readers continue from there.
+    /// units busy), four or five symbols per stream a round, while 8 bytes or more precede every
+    /// stream's loaded bytes in `section`: then each round needs no check. A stream's loads may
+    /// reach into the bytes before its start (the previous stream, the jump table, the tree
+    /// description), as libzstd's fast loop does: their bits sit below the stream's own and a
+    /// valid stream never consumes them, since the rounds decode only symbols it holds. A stream
+    /// that did consume them is corrupt, and reported so. Returns the symbols written to each
+    /// output; the readers continue from there.
     ///
     /// Each stream's unread bits are held left-aligned in one word with a marker bit below them:
     /// the marker's position says how many bits of the loaded bytes were read, so a reload needs
@@ -423,26 +445,28 @@ impl HuffmanTable {
     #[inline(always)]
     fn decode_4_fast(
         &self,
-        data: &[u8],
-        [size1, size2, size3]: [usize; 3],
+        section: &[u8],
+        starts: [usize; 4],
         readers: [&mut BackwardBits<'_>; 4],
         outs: [&mut [u8]; 4],
-    ) -> usize {
-        let starts = [0, size1, size1 + size2, size1 + size2 + size3];
-        // Where each stream's loaded bytes are in `data`, and its bits.
+    ) -> Result<usize> {
+        // Where each stream's loaded bytes are in `section`, and its bits.
         let mut pos = [0usize; 4];
         let mut bits = [0u64; 4];
         for k in 0..4 {
             let (at, consumed) = readers[k].position();
-            // A stream shorter than 8 bytes starts at 0: then `limit` below is 0.
             pos[k] = starts[k] + at;
-            bits[k] = (load_le(data, pos[k]) | 1) << (consumed & 63);
+            bits[k] = (load_le(section, pos[k]) | 1) << (consumed & 63);
         }
-        // Each load reads the 8 bytes at a stream's position: they must lie inside `data`. They do
-        // for streams of 8 bytes or more, and shorter ones get no rounds; checked all the same,
-        // since the rounds read without checks.
-        if pos.iter().any(|&p| p + 8 > data.len()) {
-            return 0;
+        // Each load reads the 8 bytes at a stream's position: they must lie inside `section`.
+        // Streams shorter than 8 bytes hold their bits differently (their reader's position is
+        // 0, with the missing bytes counted as read): they get no rounds.
+        let short = (0..4).any(|k| {
+            let end = starts.get(k + 1).copied().unwrap_or(section.len());
+            end < starts[k] + 8
+        });
+        if short || pos.iter().any(|&p| p + 8 > section.len()) {
+            return Ok(0);
         }
         let table = &self.entries;
         // The top `max_bits` bits index the table: a shift of 52 or more leaves at most 12.
@@ -453,11 +477,11 @@ impl HuffmanTable {
         let rounds = outs[3].len() / per_round;
         let [o1, o2, o3, o4] = outs;
         loop {
-            // A reload moves back at most 8 bytes: this many rounds keep every load inside its
-            // stream.
+            // A reload moves back at most 8 bytes: this many rounds keep every load inside
+            // `section`.
             let mut limit = rounds - done / per_round;
-            for k in 0..4 {
-                limit = limit.min((pos[k] - starts[k]) / 8);
+            for &p in &pos {
+                limit = limit.min(p / 8);
             }
             if limit == 0 {
                 break;
@@ -473,16 +497,16 @@ impl HuffmanTable {
                 break;
             };
             let outs = [w1, w2, w3, w4];
-            // SAFETY: every position is at least `8 * limit` past its stream's start (`limit`
-            // above), so `limit` rounds, each moving back at most 8 bytes, stay at or after
-            // it; positions only decrease, and each was at most `data.len() - 8` (checked
-            // before the loop); every output holds `limit * per_round` symbols; the shift is 52
-            // or more, so table indexes are below 2^12.
+            // SAFETY: every position is at least `8 * limit` (`limit` above), so `limit` rounds,
+            // each moving back at most 8 bytes, stay at or after the start of `section`;
+            // positions only decrease, and each was at most `section.len() - 8` (checked before
+            // the loop); every output holds `limit * per_round` symbols; the shift is 52 or
+            // more, so table indexes are below 2^12.
             unsafe {
                 if per_round == 5 {
-                    Self::rounds_4::<5>(table, shift, data, &mut pos, &mut bits, outs, limit);
+                    Self::rounds_4::<5>(table, shift, section, &mut pos, &mut bits, outs, limit);
                 } else {
-                    Self::rounds_4::<4>(table, shift, data, &mut pos, &mut bits, outs, limit);
+                    Self::rounds_4::<4>(table, shift, section, &mut pos, &mut bits, outs, limit);
                 }
             }
             done = end;
@@ -492,10 +516,25 @@ impl HuffmanTable {
                 .into_iter()
                 .zip(pos.iter().zip(starts.iter().zip(&bits)))
             {
-                reader.resume(p - start, b.trailing_zeros());
+                let consumed = b.trailing_zeros();
+                // The lowest bit read, counted from the start of `section`, must not be below
+                // the stream's start.
+                let unread = p * 8 + 64 - consumed as usize;
+                if unread < start * 8 {
+                    return Err(ZstdError::BadBitstream {
+                        what: "Huffman stream",
+                        why: "it holds fewer bits than its symbols need",
+                    });
+                }
+                // Loaded bytes that begin before the stream's start begin at it instead, with
+                // the bytes below counted as read: at most 64 bits, by the check above.
+                let before = start.saturating_sub(p);
+                #[allow(clippy::cast_possible_truncation)] // before <= 8
+                let consumed = consumed + (before as u32) * 8;
+                reader.resume(p + before - start, consumed);
             }
         }
-        done
+        Ok(done)
     }
 
     /// `limit` rounds of [`decode_4_fast`](Self::decode_4_fast), `N` symbols per stream each,

@@ -137,21 +137,24 @@ pub(crate) fn decode(
         Kind::Raw => out.copy_from_slice(body),
         Kind::Rle => out.fill(body[0]),
         Kind::Compressed | Kind::Treeless => {
-            let streams = if header.kind == Kind::Compressed {
+            let streams_at = if header.kind == Kind::Compressed {
                 let used = huffman.read(body)?;
                 *has_huffman = true;
-                &body[used.min(body.len())..]
+                header.header_size + used.min(body.len())
             } else if *has_huffman {
-                body
+                header.header_size
             } else {
                 return Err(ZstdError::NoPreviousTable {
                     what: "treeless literals section",
                 });
             };
+            // The section from the block's start: the 4-stream loop may load the bytes before
+            // the streams.
+            let section = block.get(..section_end).unwrap_or(&[]);
             if header.four_streams {
-                huffman.decode_4_streams(streams, out)?;
+                huffman.decode_4_streams(section, streams_at, out)?;
             } else {
-                huffman.decode_1_stream(streams, out)?;
+                huffman.decode_1_stream(section.get(streams_at..).unwrap_or(&[]), out)?;
             }
         }
     }
