@@ -1,7 +1,7 @@
 //! The double-fast match finder (levels 2 and 3): a table of 8-byte hashes for long matches and one
 //! of short hashes for the rest; a short hit is checked against a long one at the next position.
 
-use super::matching::{Epoch, count, hash, low32, read32, read64, record_match};
+use super::matching::{Epoch, count, count_long, hash, low32, read32, read64, record_match};
 use super::sequences::SeqStore;
 
 /// log2 of the long table: 8192 slots of 16 bits, 16 KiB.
@@ -167,12 +167,12 @@ impl Dfast {
                 if cur >= rep_from && unsafe { at32(wb, cur + 1 - rep) } == low32(v >> 8) {
                     mpos = ip + 1 - rep;
                     offset = rep;
-                    len = 4 + count(window, ip + 5, mpos + 4, end);
+                    len = 4 + count_long(window, ip + 5, mpos + 4, end);
                     cur += 1;
                 } else if at_long == v {
                     mpos = long_at - base;
                     offset = cur - long_at;
-                    len = 8 + count(window, ip + 8, mpos + 8, end);
+                    len = 8 + count_long(window, ip + 8, mpos + 8, end);
                 } else if at_short == low32(v) {
                     // A long match one byte later beats the short one here.
                     // SAFETY: ip + 1 + 8 <= end.
@@ -187,12 +187,12 @@ impl Dfast {
                     if unsafe { at64(wb, long1.max(base)) } == v1 && long1 >= base {
                         mpos = long1 - base;
                         offset = cur + 1 - long1;
-                        len = 8 + count(window, ip + 9, mpos + 8, end);
+                        len = 8 + count_long(window, ip + 9, mpos + 8, end);
                         cur += 1;
                     } else {
                         mpos = short_at - base;
                         offset = cur - short_at;
-                        len = 4 + count(window, ip + 4, mpos + 4, end);
+                        len = 4 + count_long(window, ip + 4, mpos + 4, end);
                         // A short match one byte on that is longer still wins.
                         let hs1 = short_hash::<SB>(v1);
                         let short1 = usize::from(self.short[hs1]);
@@ -239,7 +239,7 @@ impl Dfast {
                     if ip < r || unsafe { read32(window, ip) != read32(window, ip - r) } {
                         break;
                     }
-                    let len = 4 + count(window, ip + 4, ip - r + 4, end);
+                    let len = 4 + count_long(window, ip + 4, ip - r + 4, end);
                     // SAFETY: ip < ilimit.
                     unsafe { self.insert::<SB>(window, ip) };
                     #[allow(clippy::cast_possible_truncation)]
