@@ -52,7 +52,7 @@ impl Fast {
     }
 
     /// Starts a window: every slot holds position 0 (what no search starts at).
-    pub fn begin(&mut self, _len: usize) {
+    pub fn begin(&mut self) {
         self.table.fill(0);
     }
 

@@ -121,10 +121,9 @@ impl HuffmanCode {
             .len()
             .checked_mul(MAX_BITS as usize)?
             .checked_add(1)?;
-        if out.len() >= max_bits.div_ceil(8) + 8 {
-            // SAFETY: `encode_with` adds at most `MAX_BITS` bits per literal and the end mark,
-            // `max_bits` in all.
-            let w = unsafe { BitWriter::roomy(out, max_bits) }?;
+        // SAFETY: `encode_with` adds at most `MAX_BITS` bits per literal and the end mark,
+        // `max_bits` in all.
+        if let Some(w) = unsafe { BitWriter::roomy(out, max_bits) } {
             return self.encode_with(literals, w);
         }
         self.encode_with(literals, BitWriter::new(out))

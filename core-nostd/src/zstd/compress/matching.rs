@@ -1,5 +1,7 @@
-//! What every match finder shares: little-endian reads, match-length counting, hashing, and the
-//! 16-bit position tables that a new page reuses without clearing.
+//! What every match finder shares: little-endian reads, match-length counting and hashing; and
+//! for the double-fast and lazy finders, 16-bit position tables that a new page reuses without
+//! clearing ([`Epoch`]). The fast finder's table is small enough to clear for every page instead
+//! (see `fast`).
 //!
 //! Positions are indices into the window a finder sees (at most 64 KiB). A table stores
 //! `position + base`, and `base` moves past every position of the previous window when a new one
@@ -155,7 +157,7 @@ pub fn count_back(b: &[u8], anchor: usize, mut a: usize, mut m: usize) -> usize 
 }
 
 /// The multiplier of [`hash`].
-pub const HASH_PRIME: u64 = 0xcf1b_bcdc_b7a5_6463;
+const HASH_PRIME: u64 = 0xcf1b_bcdc_b7a5_6463;
 
 /// Hash of the low `bytes` bytes of `v` (4 to 8) into `log` bits.
 #[inline(always)]

@@ -405,7 +405,7 @@ impl Parts<'_> {
     fn begin_window(&mut self, window: &[u8], history: usize) {
         match (&mut *self.finder, self.strategy) {
             (Finder::Fast(f), Strategy::Fast(p)) => {
-                f.begin(window.len());
+                f.begin();
                 f.prime(window, history, p.hash_bytes);
             }
             (Finder::Dfast(f), Strategy::Dfast(p)) => {
@@ -414,7 +414,7 @@ impl Parts<'_> {
             }
             // The lazy finder inserts every position before the one it searches, history included.
             (Finder::Lazy(f), _) => f.begin(window.len()),
-            (Finder::Fast(f), _) => f.begin(window.len()),
+            (Finder::Fast(f), _) => f.begin(),
             (Finder::Dfast(f), _) => f.begin(window.len()),
         }
     }

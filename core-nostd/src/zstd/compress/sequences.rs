@@ -80,10 +80,7 @@ impl Sequence {
     /// The match-length code, once the counting pass stored it.
     #[inline(always)]
     fn ml(self) -> u8 {
-        #[allow(clippy::cast_possible_truncation)] // 6 bits
-        {
-            ((self.0 >> 38) & 63) as u8
-        }
+        byte(self.0 >> 38) & 63
     }
 
     /// The offset code, once the counting pass stored it.
@@ -710,10 +707,9 @@ fn encode_stream(seqs: &[Sequence], t: &StreamTables, out: &mut [u8]) -> Option<
         .len()
         .checked_mul(MAX_SEQUENCE_BITS)?
         .checked_add(MAX_CLOSING_BITS)?;
-    if out.len() >= max_bits.div_ceil(8) + 8 {
-        // SAFETY: `encode_with` adds at most `MAX_SEQUENCE_BITS` per sequence and
-        // `MAX_CLOSING_BITS` after them, `max_bits` in all.
-        let w = unsafe { BitWriter::roomy(out, max_bits) }?;
+    // SAFETY: `encode_with` adds at most `MAX_SEQUENCE_BITS` per sequence and
+    // `MAX_CLOSING_BITS` after them, `max_bits` in all.
+    if let Some(w) = unsafe { BitWriter::roomy(out, max_bits) } {
         return encode_with(seqs, t, w);
     }
     encode_with(seqs, t, BitWriter::new(out))
