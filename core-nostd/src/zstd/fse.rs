@@ -139,6 +139,147 @@ pub(crate) fn read_counts(
     ))
 }
 
+/// The row [`read_and_lay_out`] writes: a symbol for each state of the largest table, and 8 bytes
+/// of room for the eight-byte writes that lay it out.
+pub(crate) const ROW_LEN: usize = (1 << FSE_MAX_LOG) + 8;
+
+/// What [`read_and_lay_out`] found: the table's accuracy log, the first state of the
+/// low-probability symbols (`1 << log` when there are none), and the bytes the description took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LaidOut {
+    pub(crate) log: u32,
+    pub(crate) high: usize,
+    pub(crate) used: usize,
+}
+
+/// [`read_counts`] and [`lay_out`] in one pass: reads an FSE table description from the start of
+/// `src` and lays each symbol out as soon as its probability is read, so that the symbols are
+/// walked once and no probabilities are kept. The row's stores and the successor numbers stay off
+/// the chain that reading the description is (each value's width depends on the ones before), so
+/// they cost little. The same row, `next_state` and `low_symbols` as `lay_out` on `read_counts`'s
+/// probabilities, and the same errors.
+#[inline(always)]
+pub(crate) fn read_and_lay_out(
+    src: &[u8],
+    max_symbol: usize,
+    max_log: u32,
+    what: &'static str,
+    row: &mut [u8; ROW_LEN],
+    next_state: &mut [u16; FSE_MAX_SYMBOLS],
+    low_symbols: &mut [u8; FSE_MAX_SYMBOLS],
+) -> Result<LaidOut> {
+    if src.is_empty() {
+        return Err(ZstdError::Truncated {
+            what,
+            needed: 1,
+            available: 0,
+        });
+    }
+    let max_symbol = max_symbol.min(FSE_MAX_SYMBOLS - 1);
+    let mut bits = ForwardBits::new(src);
+    let log = (bits.peek32() & 0xF) + FSE_MIN_ACCURACY_LOG;
+    if log > max_log || log > FSE_MAX_LOG {
+        return Err(ZstdError::AccuracyLogTooLarge {
+            what,
+            log,
+            limit: max_log.min(FSE_MAX_LOG),
+        });
+    }
+    bits.skip(4);
+    let size = 1usize << log;
+    // As in `read_counts`: `remaining` is the RFC's "remaining probabilities + 1".
+    let mut remaining: i32 = (1 << log) + 1;
+    // States taken by ordinary symbols (from 0) and by low-probability ones (from the last down).
+    let mut filled = 0usize;
+    let mut high = size;
+    let mut symbol = 0usize;
+    let mut previous_was_zero = false;
+    while remaining > 1 {
+        if previous_was_zero {
+            loop {
+                let repeat = (bits.peek32() & 3) as usize;
+                bits.skip(2);
+                symbol += repeat;
+                if symbol > max_symbol + 1 || bits.consumed_bytes() > src.len() {
+                    return Err(ZstdError::SymbolOutOfRange {
+                        what,
+                        symbol,
+                        max: max_symbol,
+                    });
+                }
+                if repeat != 3 {
+                    break;
+                }
+            }
+        }
+        if symbol > max_symbol {
+            return Err(ZstdError::SymbolOutOfRange {
+                what,
+                symbol,
+                max: max_symbol,
+            });
+        }
+        let nb_bits = 32 - remaining.leading_zeros();
+        let threshold = 1i32 << (nb_bits - 1);
+        #[allow(clippy::cast_possible_wrap)] // masked to at most 15 bits below
+        let word = (bits.peek32() & 0x7FFF) as i32;
+        let max = (2 * threshold - 1) - remaining;
+        let low = word & (threshold - 1);
+        let full = word & (2 * threshold - 1);
+        let short = low < max;
+        let long_value = if full >= threshold { full - max } else { full };
+        let value = core::hint::select_unpredictable(short, low, long_value);
+        bits.skip(nb_bits - u32::from(short));
+        let probability = value - 1;
+        remaining -= probability.abs();
+        if remaining < 1 {
+            return Err(ZstdError::BadProbabilities { what, remaining });
+        }
+        // The probabilities so far add up to at most `size` (`remaining >= 1`), so `filled +
+        // count <= high <= size`: the row's writes stay below `size + 8`, and `high` stays
+        // above `filled`.
+        let s = symbol & (FSE_MAX_SYMBOLS - 1);
+        #[allow(clippy::cast_possible_truncation)] // s < 64
+        let byte = s as u8;
+        if probability < 0 {
+            high -= 1;
+            low_symbols[(size - 1 - high) & (FSE_MAX_SYMBOLS - 1)] = byte;
+            next_state[s] = 1;
+        } else {
+            #[allow(clippy::cast_sign_loss)] // probability >= 0
+            let count = probability as usize;
+            #[allow(clippy::cast_possible_truncation)] // count <= 2^9
+            {
+                next_state[s] = count as u16;
+            }
+            // Eight copies even for fewer (the next symbol's run overwrites the excess), so that
+            // most symbols take no loop; zero-probability symbols write too, and are overwritten.
+            let eight = u64::from(byte) * 0x0101_0101_0101_0101;
+            let mut at = filled;
+            loop {
+                let i = at & ((1 << FSE_MAX_LOG) - 1);
+                row[i..i + 8].copy_from_slice(&eight.to_le_bytes());
+                at += 8;
+                if at >= filled + count {
+                    break;
+                }
+            }
+            filled += count;
+        }
+        symbol += 1;
+        previous_was_zero = probability == 0;
+    }
+    let used = bits.consumed_bytes();
+    if used > src.len() {
+        return Err(ZstdError::Truncated {
+            what,
+            needed: used,
+            available: src.len(),
+        });
+    }
+    Ok(LaidOut { log, high, used })
+}
+
 /// One state of an FSE decoding table: the symbol it emits, and how to find the next state
 /// (`base + read(nb_bits)`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -479,6 +620,68 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The fused reader gives what reading the probabilities and then laying them out gives, and
+    /// the same error, on descriptions from random bytes (many of them valid) of every alphabet.
+    #[test]
+    fn read_and_lay_out_matches_read_then_lay_out() {
+        let mut seed = 12_345u64;
+        let mut valid = 0;
+        for round in 0..30_000 {
+            let mut src = [0u8; 40];
+            for b in &mut src {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                *b = (seed >> 56) as u8;
+            }
+            // Small logs and short descriptions are the likely valid ones: bias towards them.
+            src[0] &= [0x0F, 0xF0, 0xF1, 0xF3, 0xFF][round % 5];
+            let len = 1 + (round % 40);
+            let src = &src[..len];
+            let (max_symbol, max_log) = [(35, 9), (52, 9), (31, 8), (12, 6)][round % 4];
+            let expected = read_counts(src, max_symbol, max_log, "t").and_then(|(counts, used)| {
+                let mut row = [0u8; ROW_LEN];
+                let mut next = [0u16; FSE_MAX_SYMBOLS];
+                let mut low = [0u8; FSE_MAX_SYMBOLS];
+                let high = lay_out(counts.as_slice(), counts.log, &mut row, &mut next, &mut low)
+                    .ok_or(ZstdError::BadProbabilities {
+                        what: "t",
+                        remaining: 0,
+                    })?;
+                Ok((counts, used, high, row, next, low))
+            });
+            let mut row = [0u8; ROW_LEN];
+            let mut next = [0u16; FSE_MAX_SYMBOLS];
+            let mut low = [0u8; FSE_MAX_SYMBOLS];
+            let got =
+                read_and_lay_out(src, max_symbol, max_log, "t", &mut row, &mut next, &mut low);
+            match expected {
+                Err(e) => assert_eq!(got, Err(e), "{src:?}"),
+                Ok((counts, used, high, want_row, want_next, want_low)) => {
+                    valid += 1;
+                    let size = 1usize << counts.log;
+                    assert_eq!(
+                        got,
+                        Ok(LaidOut {
+                            log: counts.log,
+                            high,
+                            used
+                        }),
+                        "{src:?}"
+                    );
+                    assert_eq!(row[..high], want_row[..high], "{src:?}");
+                    for (s, &c) in counts.as_slice().iter().enumerate() {
+                        if c != 0 {
+                            assert_eq!(next[s], want_next[s], "{src:?} symbol {s}");
+                        }
+                    }
+                    assert_eq!(low[..size - high], want_low[..size - high], "{src:?}");
+                }
+            }
+        }
+        assert!(valid > 1000, "only {valid} valid descriptions");
     }
 
     #[test]

@@ -232,24 +232,18 @@ impl<const N: usize> TableState<N> {
             self.active = true;
             return Ok(self.description_len);
         }
-        let (counts, used) =
-            fse::read_counts(src, alphabet.max_symbol, alphabet.max_log, alphabet.what)?;
-        let log = counts.log;
         let mut next_state = [0u16; FSE_MAX_SYMBOLS];
         let mut low_symbols = [0u8; FSE_MAX_SYMBOLS];
         let row = &mut scratch.row;
-        let Some(high) = fse::lay_out(
-            counts.as_slice(),
-            log,
+        let fse::LaidOut { log, high, used } = fse::read_and_lay_out(
+            src,
+            alphabet.max_symbol,
+            alphabet.max_log,
+            alphabet.what,
             row,
             &mut next_state,
             &mut low_symbols,
-        ) else {
-            return Err(ZstdError::BadProbabilities {
-                what: alphabet.what,
-                remaining: 0,
-            });
-        };
+        )?;
         let size = 1usize << log;
         if high == size {
             // No low-probability symbols (libzstd writes none for blocks of fewer than 2048
@@ -274,7 +268,7 @@ impl<const N: usize> TableState<N> {
                 *entry = next_entry(symbol, &mut next_state, alphabet, log);
             }
         }
-        self.own.log = counts.log;
+        self.own.log = log;
         self.active = true;
         self.is_predefined = false;
         self.description_len = 0;
@@ -431,9 +425,7 @@ pub(crate) struct SpreadScratch {
     row: [u8; ROW_LEN],
 }
 
-/// The row holds a symbol for each state of the largest table, and 8 bytes of room for the
-/// eight-byte writes that lay it out.
-const ROW_LEN: usize = (1 << fse::FSE_MAX_LOG) + 8;
+use fse::ROW_LEN;
 
 impl SpreadScratch {
     pub(crate) const EMPTY: Self = Self {
