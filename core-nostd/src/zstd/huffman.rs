@@ -233,8 +233,8 @@ impl HuffmanTable {
     };
 
     /// Reads a tree description and builds the table from it; returns the bytes it took. A
-    /// description identical to the one the table was built from is not rebuilt: pages of similar
-    /// data often repeat their trees.
+    /// description identical to the one the table was built from is not rebuilt (rare between
+    /// pages, see `TableState::read_description`, but it spares a dictionary's tree).
     #[inline(always)]
     pub(crate) fn read(&mut self, src: &[u8]) -> Result<usize> {
         let cached = &self.description[..self.description_len.min(DESCRIPTION_CACHE)];

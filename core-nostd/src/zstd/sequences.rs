@@ -216,8 +216,11 @@ impl<const N: usize> TableState<N> {
     };
 
     /// Builds the own table from an FSE table description at the start of `src`; returns the bytes
-    /// it took. A description identical to the one the own table was built from is not rebuilt:
-    /// pages of similar data often repeat their tables.
+    /// it took. A description identical to the one the own table was built from is not rebuilt.
+    /// That is rare on single pages (libzstd level 1 and 3 frames of memdump's 16,384 pages: 6% of
+    /// the descriptions in page order, 0.4% in a shuffled order; the Huffman trees 0.1% and 0%),
+    /// but the check costs little (dropping it, and the Huffman one, measured no faster), and it
+    /// spares rebuilding a dictionary's tables at each frame whose blocks only repeat them.
     #[inline(always)]
     fn read_description(
         &mut self,
