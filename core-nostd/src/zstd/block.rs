@@ -108,7 +108,10 @@ unsafe fn decode_compressed_bmi2(
 }
 
 /// The block decoder itself; everything it calls on the hot path is `inline(always)`, so each
-/// wrapper above compiles it whole for its instruction set.
+/// wrapper above compiles it whole for its instruction set. The literals are decoded whole before
+/// the sequence tables are read: setting the tables up between the Huffman tree and its streams
+/// (so that the streams' independent work would follow the tables' dependent reading) measured 3%
+/// slower on memdump and files pages.
 #[inline(always)]
 fn decode_compressed_body(
     src: &[u8],
