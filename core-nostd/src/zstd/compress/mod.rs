@@ -409,13 +409,13 @@ impl Parts<'_> {
                 f.prime(window, history, p.hash_bytes);
             }
             (Finder::Dfast(f), Strategy::Dfast(p)) => {
-                f.begin(window.len());
+                f.begin();
                 f.prime(window, history, p.short_bytes);
             }
             // The lazy finder inserts every position before the one it searches, history included.
             (Finder::Lazy(f), _) => f.begin(window.len()),
             (Finder::Fast(f), _) => f.begin(),
-            (Finder::Dfast(f), _) => f.begin(window.len()),
+            (Finder::Dfast(f), _) => f.begin(),
         }
     }
 
