@@ -142,10 +142,8 @@ impl Dfast {
             // SAFETY: cur < ilimit = end - 9.
             let mut hl = long_hash(unsafe { read64(window, cur) });
             let mut long_cand = usize::from(self.long[hl]);
-            // The repeat offset is checked from position `rep_from` on, where its source lies
-            // inside the window.
+            // The repeat offset (at least 1), checked where its source lies inside the window.
             let mut rep = store.reps[0] as usize;
-            let mut rep_from = rep - 1;
             loop {
                 // SAFETY: cur < ilimit = end - 9.
                 let v = unsafe { read64(window, cur) };
@@ -166,12 +164,13 @@ impl Dfast {
                 let (at_long, at_short) =
                     unsafe { (read64(window, long_cand), read32(window, short_cand)) };
                 let (mpos, offset, len);
-                // The repeat offset one byte ahead, as its literals are then never empty. It is
-                // valid from a few bytes into the window on: a predictable branch.
-                // SAFETY: cur >= rep_from puts cur + 1 - rep at a position <= cur + 1, and
-                // cur + 1 + 4 <= end.
-                if cur >= rep_from && unsafe { read32(window, cur + 1 - rep) } == low32(v >> 8) {
-                    mpos = cur + 1 - rep;
+                // The repeat offset one byte ahead, as its literals are then never empty. Its
+                // source is in the window from a few bytes into it on (a predictable branch),
+                // where `cur + 1 - rep` does not wrap, and is then at most cur.
+                let rep_src = (cur + 1).wrapping_sub(rep);
+                // SAFETY: rep_src <= cur, and cur + 1 + 4 <= end.
+                if rep_src <= cur && unsafe { read32(window, rep_src) } == low32(v >> 8) {
+                    mpos = rep_src;
                     offset = rep;
                     len = 4 + count_long(window, cur + 5, mpos + 4, end);
                     cur += 1;
@@ -244,7 +243,6 @@ impl Dfast {
                     break;
                 }
                 rep = store.reps[0] as usize;
-                rep_from = rep - 1;
                 cur = ip;
                 // SAFETY: ip < ilimit = end - 9.
                 hl = long_hash(unsafe { read64(window, ip) });
