@@ -1,4 +1,4 @@
-//! The double-fast match finder (levels 2 and 3): a table of 8-byte hashes for long matches and one
+//! The double-fast match finder (level 3): a table of 8-byte hashes for long matches and one
 //! of short hashes for the rest; a short hit is checked against a long one at the next position.
 
 use super::matching::{WINDOW_MAX, count_long, hash, low32, read32, read64, record_match};
