@@ -1,10 +1,11 @@
 //! What every match finder shares: little-endian reads, match-length counting and hashing; and
-//! for the double-fast and lazy finders, 16-bit position tables that a new page reuses without
-//! clearing ([`Epoch`]). The fast finder's table is small enough to clear for every page instead
-//! (see `fast`).
+//! for the lazy finder, 16-bit position tables that a new page reuses without clearing
+//! ([`Epoch`]). The fast and double-fast finders' tables are cleared for every page instead and
+//! hold plain positions (see `fast`): clearing costs less than the tests of each candidate's age
+//! that it saves.
 //!
-//! Positions are indices into the window a finder sees (at most 64 KiB). A table stores
-//! `position + base`, and `base` moves past every position of the previous window when a new one
+//! Positions are indices into the window a finder sees (at most [`WINDOW_MAX`]). An epoch table
+//! stores `position + base`, and `base` moves past every position of the previous window when a new one
 //! starts, so a stale entry decodes to an index beyond the window and is ignored exactly like an
 //! empty one: the output never depends on earlier pages. Only when `base` would overflow 16 bits
 //! is the table cleared (every 15 pages).
@@ -209,14 +210,6 @@ impl Epoch {
         {
             (pos as u16).wrapping_add(self.base)
         }
-    }
-
-    /// What `encode` adds to a position: a finder may work on encoded positions throughout,
-    /// where a table value `v` is a position of this window exactly when `v >= base()` (every
-    /// earlier window's values, and empty slots, lie below it).
-    #[inline(always)]
-    pub fn base(self) -> usize {
-        usize::from(self.base)
     }
 
     /// The window position a table value stands for; stale and empty values give positions past

@@ -409,13 +409,13 @@ impl Parts<'_> {
                 f.prime(window, history, p.hash_bytes);
             }
             (Finder::Dfast(f), Strategy::Dfast(p)) => {
-                f.begin(window.len());
+                f.begin();
                 f.prime(window, history, p.short_bytes);
             }
             // The lazy finder inserts every position before the one it searches, history included.
             (Finder::Lazy(f), _) => f.begin(window.len()),
             (Finder::Fast(f), _) => f.begin(),
-            (Finder::Dfast(f), _) => f.begin(window.len()),
+            (Finder::Dfast(f), _) => f.begin(),
         }
     }
 
@@ -708,5 +708,5 @@ mod tests {
         assert_eq!(Compressor::FOOTPRINT, 58_328);
     }
 
-    const EXPECTED_DIGEST: u64 = 4_758_700_088_067_739_465;
+    const EXPECTED_DIGEST: u64 = 5_511_154_932_539_143_728;
 }
