@@ -708,5 +708,5 @@ mod tests {
         assert_eq!(Compressor::FOOTPRINT, 58_328);
     }
 
-    const EXPECTED_DIGEST: u64 = 4_758_700_088_067_739_465;
+    const EXPECTED_DIGEST: u64 = 12_351_324_888_274_486_533;
 }
