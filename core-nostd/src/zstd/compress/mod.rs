@@ -708,5 +708,5 @@ mod tests {
         assert_eq!(Compressor::FOOTPRINT, 58_328);
     }
 
-    const EXPECTED_DIGEST: u64 = 5_511_154_932_539_143_728;
+    const EXPECTED_DIGEST: u64 = 11_896_674_280_115_289_212;
 }
