@@ -4,7 +4,7 @@
 
 use super::bits::BackwardBits;
 use super::error::ZstdError;
-use super::fse::{self, FSE_MAX_SYMBOLS, FseEntry};
+use super::fse::{self, FSE_MAX_SYMBOLS, FseEntry, ROW_LEN};
 use super::tables::*;
 use core::hint::select_unpredictable;
 
@@ -427,8 +427,6 @@ pub(crate) struct SpreadScratch {
     symbols: [u8; 1 << fse::FSE_MAX_LOG],
     row: [u8; ROW_LEN],
 }
-
-use fse::ROW_LEN;
 
 impl SpreadScratch {
     pub(crate) const EMPTY: Self = Self {

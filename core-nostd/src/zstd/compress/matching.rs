@@ -5,10 +5,10 @@
 //! that it saves.
 //!
 //! Positions are indices into the window a finder sees (at most [`WINDOW_MAX`]). An epoch table
-//! stores `position + base`, and `base` moves past every position of the previous window when a new one
-//! starts, so a stale entry decodes to an index beyond the window and is ignored exactly like an
-//! empty one: the output never depends on earlier pages. Only when `base` would overflow 16 bits
-//! is the table cleared (every 15 pages).
+//! stores `position + base`, and `base` moves past every position of the previous window when a
+//! new one starts, so a stale entry decodes to an index beyond the window and is ignored exactly
+//! like an empty one: the output never depends on earlier pages. Only when `base` would overflow
+//! 16 bits is the table cleared (every 15 pages).
 
 use super::sequences::SeqStore;
 
