@@ -2,7 +2,7 @@
 //! smaller than its content, an RLE block for a run of one byte, else a raw block.
 
 use super::literals::LiteralsEncoder;
-use super::sequences::{SeqStore, SequenceTables};
+use super::sequences::{SeqStore, SequenceTables, count_all};
 use crate::zstd::tables::BLOCK_HEADER_SIZE;
 
 /// Block_Type values.
@@ -72,7 +72,11 @@ pub(super) fn compressed_body(
 ) -> Option<usize> {
     let body = out.get_mut(BLOCK_HEADER_SIZE..)?;
     let lit_len = literals.write(&store.lits[..store.lit_count], body)?;
-    let seq_len = tables.write(&mut store.seqs[..store.count], body.get_mut(lit_len..)?)?;
+    let seqs = store.seqs.get_mut(..store.count)?;
+    if !store.counted {
+        count_all(seqs, &mut store.hists);
+    }
+    let seq_len = tables.write(seqs, &store.hists, body.get_mut(lit_len..)?)?;
     Some(lit_len + seq_len)
 }
 

@@ -206,7 +206,8 @@ impl Dfast {
                     continue;
                 }
                 let (match_start, mut ip);
-                (match_start, ip) = record_match(store, window, anchor, (cur, mpos, offset), len);
+                (match_start, ip) =
+                    record_match::<false>(store, window, anchor, (cur, mpos, offset), len);
                 anchor = ip;
                 if ip >= ilimit {
                     break;
@@ -232,7 +233,7 @@ impl Dfast {
                     // SAFETY: ip < ilimit.
                     unsafe { self.insert::<SB>(window, ip) };
                     #[allow(clippy::cast_possible_truncation)]
-                    store.push(&[], r as u32, len);
+                    store.push::<false>(&[], r as u32, len);
                     ip += len;
                     anchor = ip;
                     if ip >= ilimit {

@@ -75,18 +75,21 @@ impl Fast {
     ) {
         // One loop per hash width, so that the width is a constant in the hot path; levels -1
         // and 1 (the ones most used) also get their step schedule as constants, which frees two
-        // registers in the search loop.
+        // registers in the search loop. Level -1 also counts the sequence codes as it stores
+        // each sequence: its literals go raw, so the entropy stage is mostly the sequences, and
+        // the counting fills the finder's stalls on mispredicted branches instead of a pass of
+        // its own (measured faster at -1; at level 1 it was not).
         match (p.hash_bytes, p.step, p.skip_log) {
-            (5, 1, 6) => self.run::<5>(window, start, 1, 6, store),
-            (5, 1, 7) => self.run::<5>(window, start, 1, 7, store),
-            (4, ..) => self.run::<4>(window, start, p.step, p.skip_log, store),
-            (5, ..) => self.run::<5>(window, start, p.step, p.skip_log, store),
-            _ => self.run::<6>(window, start, p.step, p.skip_log, store),
+            (5, 1, 6) => self.run::<5, true>(window, start, 1, 6, store),
+            (5, 1, 7) => self.run::<5, false>(window, start, 1, 7, store),
+            (4, ..) => self.run::<4, false>(window, start, p.step, p.skip_log, store),
+            (5, ..) => self.run::<5, false>(window, start, p.step, p.skip_log, store),
+            _ => self.run::<6, false>(window, start, p.step, p.skip_log, store),
         }
     }
 
     #[inline(always)]
-    fn run<const HB: u32>(
+    fn run<const HB: u32, const COUNT: bool>(
         &mut self,
         window: &[u8],
         start: usize,
@@ -94,6 +97,9 @@ impl Fast {
         skip_log: u32,
         store: &mut SeqStore,
     ) {
+        if COUNT {
+            store.count_codes_on_push();
+        }
         let end = window.len();
         let mut anchor = start;
         if end < 10 || start + 9 >= end {
@@ -160,7 +166,8 @@ impl Fast {
                 h0 = hash(v0, HB, HASH_LOG);
             }
             let match_start;
-            (match_start, ip) = record_match(store, window, anchor, (ip, mpos, offset), len);
+            (match_start, ip) =
+                record_match::<COUNT>(store, window, anchor, (ip, mpos, offset), len);
             anchor = ip;
             if ip >= ilimit - 1 {
                 break;
@@ -184,7 +191,7 @@ impl Fast {
                 // SAFETY: ip < ilimit.
                 self.table[hash(unsafe { read64(window, ip) }, HB, HASH_LOG)] = entry(ip);
                 #[allow(clippy::cast_possible_truncation)]
-                store.push(&[], r as u32, len);
+                store.push::<COUNT>(&[], r as u32, len);
                 ip += len;
                 anchor = ip;
                 if ip >= ilimit - 1 {

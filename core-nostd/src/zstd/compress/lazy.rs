@@ -234,7 +234,7 @@ impl Lazy {
                 }
                 #[allow(clippy::cast_possible_truncation)]
                 // offsets are below the 8 KiB chain reach
-                store.push_from(window, anchor, s, best.offset as u32, len);
+                store.push_from::<false>(window, anchor, s, best.offset as u32, len);
                 ip = s + len;
                 anchor = ip;
                 while ip < ilimit {
@@ -244,7 +244,7 @@ impl Lazy {
                         break;
                     }
                     #[allow(clippy::cast_possible_truncation)]
-                    store.push(&[], r as u32, len);
+                    store.push::<false>(&[], r as u32, len);
                     ip += len;
                     anchor = ip;
                 }

@@ -128,9 +128,9 @@ pub fn count_long(b: &[u8], a: usize, m: usize, end: usize) -> usize {
 
 /// Records the match found at `ip` (source `mpos`, `offset` back, `len` bytes) after extending it
 /// backwards over the literals since `anchor`; returns where the match starts and where it ends
-/// (the next anchor).
+/// (the next anchor). `COUNT`: as for [`SeqStore::push_from`].
 #[inline(always)]
-pub fn record_match(
+pub fn record_match<const COUNT: bool>(
     store: &mut SeqStore,
     window: &[u8],
     anchor: usize,
@@ -141,7 +141,7 @@ pub fn record_match(
     let start = ip - back;
     let len = len + back;
     #[allow(clippy::cast_possible_truncation)] // offsets are below the 32 KiB window
-    store.push_from(window, anchor, start, offset as u32, len);
+    store.push_from::<COUNT>(window, anchor, start, offset as u32, len);
     (start, start + len)
 }
 

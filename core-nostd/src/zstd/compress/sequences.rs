@@ -104,6 +104,28 @@ pub struct SeqStore {
     pub lit_count: usize,
     /// The repeat offsets (most recent first).
     pub reps: [u32; 3],
+    /// The code histograms of the block's sequences, when the finder counted them as it stored
+    /// each one (`counted`); otherwise the encoder counts them itself.
+    pub hists: CodeHistograms,
+    /// Whether `hists` holds the block's counts and each sequence its codes.
+    pub counted: bool,
+}
+
+/// How often each literals-length, match-length and offset code occurs in a block. 64 counts per
+/// length stream, so that a masked code indexes them without a bounds check.
+#[derive(Clone)]
+pub struct CodeHistograms {
+    ll: [u32; 64],
+    ml: [u32; 64],
+    of: [u32; OF_SYMBOLS],
+}
+
+impl CodeHistograms {
+    const EMPTY: Self = Self {
+        ll: [0; 64],
+        ml: [0; 64],
+        of: [0; OF_SYMBOLS],
+    };
 }
 
 impl SeqStore {
@@ -115,6 +137,8 @@ impl SeqStore {
             lits: [0; BLOCK_MAX + 16],
             lit_count: 0,
             reps: crate::zstd::tables::INITIAL_REPEAT_OFFSETS,
+            hists: CodeHistograms::EMPTY,
+            counted: false,
         }
     }
 
@@ -123,6 +147,16 @@ impl SeqStore {
     pub fn clear(&mut self) {
         self.count = 0;
         self.lit_count = 0;
+        self.counted = false;
+    }
+
+    /// Makes the `push` methods called with `COUNT` count each sequence's codes as they store it.
+    /// At the fastest level the finder's loop, bound by its mispredicted branches, has room for
+    /// this work, which the encoder's counting pass then skips.
+    #[inline(always)]
+    pub fn count_codes_on_push(&mut self) {
+        self.hists = CodeHistograms::EMPTY;
+        self.counted = true;
     }
 
     /// Appends literals without a match (the block's tail).
@@ -171,7 +205,7 @@ impl SeqStore {
 
     /// Appends a sequence whose literals are `window[from..to]`: as [`SeqStore::push`].
     #[inline(always)]
-    pub fn push_from(
+    pub fn push_from<const COUNT: bool>(
         &mut self,
         window: &[u8],
         from: usize,
@@ -182,7 +216,7 @@ impl SeqStore {
         let lit_len = to.saturating_sub(from);
         let off_base = self.offset_code(lit_len > 0, offset);
         self.push_window_literals(window, from, to);
-        self.push_sequence(lit_len, match_len, off_base);
+        self.push_sequence::<COUNT>(lit_len, match_len, off_base);
     }
 
     /// The `Offset_Value` for `offset` after literals (or none), updating the repeat offsets as
@@ -219,9 +253,18 @@ impl SeqStore {
     }
 
     #[inline(always)]
-    fn push_sequence(&mut self, lit_len: usize, match_len: usize, off_base: u32) {
+    fn push_sequence<const COUNT: bool>(
+        &mut self,
+        lit_len: usize,
+        match_len: usize,
+        off_base: u32,
+    ) {
         if let Some(seq) = self.seqs.get_mut(self.count) {
             *seq = Sequence::new(lit_len, match_len, off_base);
+            if COUNT {
+                let h = &mut self.hists;
+                count_codes(seq, &mut h.ll, &mut h.ml, &mut h.of);
+            }
             self.count += 1;
         }
     }
@@ -230,10 +273,10 @@ impl SeqStore {
     /// the repeat-offset code when the offset is one of the three recent ones and updates them as
     /// the decoder will. The caller keeps the block within [`BLOCK_MAX`] bytes.
     #[inline(always)]
-    pub fn push(&mut self, literals: &[u8], offset: u32, match_len: usize) {
+    pub fn push<const COUNT: bool>(&mut self, literals: &[u8], offset: u32, match_len: usize) {
         let off_base = self.offset_code(!literals.is_empty(), offset);
         self.push_literals(literals);
-        self.push_sequence(literals.len(), match_len, off_base);
+        self.push_sequence::<COUNT>(literals.len(), match_len, off_base);
     }
 }
 
@@ -368,50 +411,21 @@ impl SequenceTables {
         self.quick = quick;
     }
 
-    /// Writes the sequences section for `seqs` into `out`; returns its length, or `None` when it
-    /// does not fit. Fills each sequence's codes on the way.
+    /// Writes the sequences section for `seqs`, whose codes `hists` counts (see [`count_all`]),
+    /// into `out`; returns its length, or `None` when it does not fit.
     #[inline(always)]
-    pub fn write(&mut self, seqs: &mut [Sequence], out: &mut [u8]) -> Option<usize> {
+    pub fn write(
+        &mut self,
+        seqs: &mut [Sequence],
+        hists: &CodeHistograms,
+        out: &mut [u8],
+    ) -> Option<usize> {
         let n = seqs.len();
         let mut pos = write_count(n, out)?;
         if n == 0 {
             return Some(pos);
         }
-        // Two histograms per stream, for even and odd sequences, summed after: runs of one code
-        // (common: short matches, small offsets) would otherwise chain every increment through a
-        // store-to-load forward of the one before.
-        // 64 counts each, so that a code is masked into range, not clamped.
-        let mut ll_hists = [[0u32; 64]; 2];
-        let mut ml_hists = [[0u32; 64]; 2];
-        let mut of_hists = [[0u32; OF_SYMBOLS]; 2];
-        // Sequences in pairs, the first of each counted in the first histograms: each count's
-        // address is then a constant offset from its code.
-        let mut pairs = seqs.chunks_exact_mut(2);
-        for pair in &mut pairs {
-            for h in 0..2 {
-                count_codes(
-                    &mut pair[h],
-                    &mut ll_hists[h],
-                    &mut ml_hists[h],
-                    &mut of_hists[h],
-                );
-            }
-        }
-        if let Some(s) = pairs.into_remainder().first_mut() {
-            count_codes(s, &mut ll_hists[0], &mut ml_hists[0], &mut of_hists[0]);
-        }
-        let [mut ll_hist, ll_odd] = ll_hists;
-        for (x, y) in ll_hist.iter_mut().zip(ll_odd) {
-            *x += y;
-        }
-        let [mut ml_hist, ml_odd] = ml_hists;
-        for (x, y) in ml_hist.iter_mut().zip(ml_odd) {
-            *x += y;
-        }
-        let [mut of_hist, of_odd] = of_hists;
-        for (x, y) in of_hist.iter_mut().zip(of_odd) {
-            *x += y;
-        }
+        let (ll_hist, ml_hist, of_hist) = (&hists.ll, &hists.ml, &hists.of);
         let mode_pos = pos;
         pos += 1;
         let total = u32::try_from(n).ok()?;
@@ -427,7 +441,7 @@ impl SequenceTables {
             &mut pos,
         )?;
         let of_mode = choose(
-            &of_hist,
+            of_hist,
             total,
             &OF_PREDEFINED_COST,
             OF_MAX_ACCURACY_LOG,
@@ -461,6 +475,46 @@ impl SequenceTables {
         }
         let len = encode_stream(seqs, t, out.get_mut(pos..)?)?;
         Some(pos + len)
+    }
+}
+
+/// Counts the codes of every sequence into `hists` and stores its codes in it, for the blocks
+/// whose finder did not count them as it stored them.
+#[inline(always)]
+pub fn count_all(seqs: &mut [Sequence], hists: &mut CodeHistograms) {
+    // Two histograms per stream, for even and odd sequences, summed after: runs of one code
+    // (common: short matches, small offsets) would otherwise chain every increment through a
+    // store-to-load forward of the one before.
+    // 64 counts each, so that a code is masked into range, not clamped.
+    let mut ll_hists = [[0u32; 64]; 2];
+    let mut ml_hists = [[0u32; 64]; 2];
+    let mut of_hists = [[0u32; OF_SYMBOLS]; 2];
+    // Sequences in pairs, the first of each counted in the first histograms: each count's
+    // address is then a constant offset from its code.
+    let mut pairs = seqs.chunks_exact_mut(2);
+    for pair in &mut pairs {
+        for h in 0..2 {
+            count_codes(
+                &mut pair[h],
+                &mut ll_hists[h],
+                &mut ml_hists[h],
+                &mut of_hists[h],
+            );
+        }
+    }
+    if let Some(s) = pairs.into_remainder().first_mut() {
+        count_codes(s, &mut ll_hists[0], &mut ml_hists[0], &mut of_hists[0]);
+    }
+    let sum = |total: &mut [u32], [even, odd]: &[[u32; 64]; 2]| {
+        for ((t, x), y) in total.iter_mut().zip(even).zip(odd) {
+            *t = x + y;
+        }
+    };
+    sum(&mut hists.ll, &ll_hists);
+    sum(&mut hists.ml, &ml_hists);
+    let [even, odd] = &of_hists;
+    for ((t, x), y) in hists.of.iter_mut().zip(even).zip(odd) {
+        *t = x + y;
     }
 }
 
@@ -789,18 +843,47 @@ mod tests {
         }
     }
 
+    /// Codes counted as the finder stores each sequence are those the encoder's own pass counts:
+    /// the same histograms, and the same codes in each sequence.
+    #[test]
+    fn codes_counted_on_push_are_the_counting_pass() {
+        let (mut counted, mut plain) = (SeqStore::new(), SeqStore::new());
+        counted.count_codes_on_push();
+        let mut x = 0x9e37_79b9u32;
+        for k in 0..300 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let lits = &[7u8; 200][..(x >> 8) as usize % if k % 7 == 0 { 200 } else { 9 }];
+            let offset = 1 + (x >> 12) % if k % 3 == 0 { 4 } else { 30_000 };
+            let len = 3 + (x >> 20) as usize % if k % 5 == 0 { 2000 } else { 40 };
+            counted.push::<true>(lits, offset, len);
+            plain.push::<false>(lits, offset, len);
+        }
+        let mut hists = CodeHistograms::EMPTY;
+        count_all(&mut plain.seqs[..plain.count], &mut hists);
+        assert!(counted.counted && !plain.counted);
+        assert_eq!(counted.hists.ll, hists.ll);
+        assert_eq!(counted.hists.ml, hists.ml);
+        assert_eq!(counted.hists.of, hists.of);
+        assert_eq!(counted.hists.ll.iter().sum::<u32>(), 300);
+        for (a, b) in counted.seqs.iter().zip(&plain.seqs).take(300) {
+            assert_eq!(a.0, b.0);
+        }
+        counted.clear();
+        assert!(!counted.counted);
+    }
+
     #[test]
     fn repeat_offsets_follow_the_rfc() {
         let mut s = SeqStore::new();
-        s.push(b"a", 4, 5); // the second offset, with literals
+        s.push::<false>(b"a", 4, 5); // the second offset, with literals
         assert_eq!((s.seqs[0].off_base(), s.reps), (2, [4, 1, 8]));
-        s.push(b"", 1, 5); // without literals, code 1 means the second offset
+        s.push::<false>(b"", 1, 5); // without literals, code 1 means the second offset
         assert_eq!((s.seqs[1].off_base(), s.reps), (1, [1, 4, 8]));
-        s.push(b"", 8, 5); // without literals, code 2 means the third
+        s.push::<false>(b"", 8, 5); // without literals, code 2 means the third
         assert_eq!((s.seqs[2].off_base(), s.reps), (2, [8, 1, 4]));
-        s.push(b"", 7, 5); // without literals, code 3 means the first minus one
+        s.push::<false>(b"", 7, 5); // without literals, code 3 means the first minus one
         assert_eq!((s.seqs[3].off_base(), s.reps), (3, [7, 8, 1]));
-        s.push(b"xy", 100, 5);
+        s.push::<false>(b"xy", 100, 5);
         assert_eq!((s.seqs[4].off_base(), s.reps), (103, [100, 7, 8]));
         assert_eq!(&s.lits[..s.lit_count], b"axy");
     }
