@@ -151,8 +151,8 @@ impl SeqStore {
     }
 
     /// Makes the `push` methods called with `COUNT` count each sequence's codes as they store it.
-    /// At the fastest level the finder's loop, bound by its mispredicted branches, has room for
-    /// this work, which the encoder's counting pass then skips.
+    /// At the levels whose literals go raw, the finder's loop, bound by its mispredicted branches,
+    /// has room for this work, which the encoder's counting pass then skips.
     #[inline(always)]
     pub fn count_codes_on_push(&mut self) {
         self.hists = CodeHistograms::EMPTY;
@@ -505,15 +505,15 @@ pub fn count_all(seqs: &mut [Sequence], hists: &mut CodeHistograms) {
     if let Some(s) = pairs.into_remainder().first_mut() {
         count_codes(s, &mut ll_hists[0], &mut ml_hists[0], &mut of_hists[0]);
     }
-    let sum = |total: &mut [u32], [even, odd]: &[[u32; 64]; 2]| {
-        for ((t, x), y) in total.iter_mut().zip(even).zip(odd) {
-            *t = x + y;
-        }
-    };
-    sum(&mut hists.ll, &ll_hists);
-    sum(&mut hists.ml, &ml_hists);
-    let [even, odd] = &of_hists;
-    for ((t, x), y) in hists.of.iter_mut().zip(even).zip(odd) {
+    sum_halves(&mut hists.ll, &ll_hists);
+    sum_halves(&mut hists.ml, &ml_hists);
+    sum_halves(&mut hists.of, &of_hists);
+}
+
+/// `total` = the even sequences' counts + the odd ones'.
+#[inline(always)]
+fn sum_halves<const N: usize>(total: &mut [u32; N], [even, odd]: &[[u32; N]; 2]) {
+    for ((t, x), y) in total.iter_mut().zip(even).zip(odd) {
         *t = x + y;
     }
 }
