@@ -14,7 +14,7 @@ use crate::state::ProcTable;
 use crate::store::{StoreConfig, parse_algorithm};
 use crate::swap::{self, SwapNeeds};
 use crate::ublk::kernel::SystemUblk;
-use crate::units::{human_size, parse_size};
+use crate::units::{self, human_size, parse_size, total_ram};
 
 /// Arguments of `create`.
 #[derive(Debug, Clone)]
@@ -65,14 +65,15 @@ pub fn create(args: &CreateArgs) -> Result<(), String> {
     let ublk_present = std::path::Path::new(UBLK_CONTROL).exists();
     let ublk = args.ublk.unwrap_or(ublk_present);
     let queues = crate::ublk::params::queue_config(args.queues, args.depth)?;
-    let size = parse_size(&args.size)?;
+    let ram = total_ram()?;
+    let size = parse_size(&args.size, ram)?;
     let algorithm = parse_algorithm(&args.algorithm)?;
     // 0 is no limit, as in zram's mem_limit and in what `stat` shows; a limit of 0 bytes would
     // refuse every page that is not one repeated word.
     let mem_limit = args
         .mem_limit
         .as_deref()
-        .map(parse_size)
+        .map(|limit| units::evaluate(limit, ram))
         .transpose()?
         .filter(|&limit| limit > 0);
     let store = StoreConfig {

@@ -372,6 +372,50 @@ fn cli_lists_stats_and_deletes_a_background_device() {
 }
 
 #[test]
+fn sizes_are_read_as_trueno_zram_reads_them() {
+    // `ram` and units, through the background path that hands the text to the daemon it starts.
+    let dir = std::env::temp_dir().join(format!("trueno-e2e-{}-sizes", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cli = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("TRUENO_UBLK_RUN_DIR", &dir)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&[
+        "create",
+        "--name",
+        "sizes",
+        "--size",
+        "min(ram / 4, 24M) + 5000",
+        "--mem-limit",
+        "1.5M",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = String::from_utf8_lossy(&cli(&["stat", "sizes", "--json"]).stdout).into_owned();
+    // 24 MiB plus 5000 bytes, rounded down to whole pages.
+    assert!(json.contains("\"disksize\":25169920"), "{json}");
+    assert!(json.contains("\"mem_limit\":1572864"), "{json}");
+    assert!(cli(&["delete", "sizes"]).status.success());
+    for (bad, says) in [
+        ("ram/0", "division by zero"),
+        ("4Q", "unknown unit `q`"),
+        ("100", "less than one 4 KiB page"),
+    ] {
+        let out = cli(&["create", "--size", bad]);
+        assert!(!out.status.success(), "{bad} was taken");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(stderr.contains(says), "{bad}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn loopback_tcp_serves_when_asked_and_only_on_loopback() {
     if !have(
         "nbdinfo",

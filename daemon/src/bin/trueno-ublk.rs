@@ -46,14 +46,15 @@ NBD: choose --transport nbd where the kernel has no ublk_drv (older kernels, con
 enum Command {
     /// Create a device and serve it (in the background unless --foreground).
     Create {
-        /// Device size: bytes, or with K, M, G, T (powers of 1024); a multiple of 4 KiB.
+        /// Device size: bytes, with K, M, G, T (powers of 1024), or arithmetic on `ram` (`ram/2`,
+        /// `min(ram/2, 4G)`); rounded down to whole 4 KiB pages.
         #[arg(long)]
         size: String,
         /// Compression: samefill, lz4, zstd[:LEVEL], adaptive (those in this build).
         #[arg(long, default_value = trueno_ublk::store::DEFAULT_ALGORITHM)]
         algorithm: String,
-        /// Most memory the compressed pages may take; writes past it fail with ENOSPC (0: no
-        /// limit, as zram's mem_limit).
+        /// Most memory the compressed pages may take, written as --size is; writes past it fail
+        /// with ENOSPC (0: no limit, as zram's mem_limit).
         #[arg(long)]
         mem_limit: Option<String>,
         /// Transport; default: ublk when /dev/ublk-control exists, else NBD.

@@ -3,9 +3,9 @@
 
 use trueno_zram::kernel::{DeviceConfig, Zram, ZramDevice};
 
-use super::error::CliResult;
-use super::size::{parse_size, total_ram};
+use super::error::{CliError, CliResult};
 use super::system::run_tool;
+use crate::units::{parse_size, total_ram};
 
 /// Arguments of `create`.
 #[derive(Debug, clap::Args)]
@@ -54,7 +54,7 @@ fn pick_device(zram: &Zram, args: &CreateArgs) -> CliResult<(ZramDevice, bool)> 
 
 /// Runs `create`.
 pub fn run(zram: &Zram, args: &CreateArgs) -> CliResult {
-    let ram = total_ram()?;
+    let ram = total_ram().map_err(CliError::failure)?;
     let disksize = parse_size(&args.size, ram)?;
     let mem_limit = args
         .mem_limit

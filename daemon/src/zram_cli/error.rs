@@ -2,6 +2,8 @@
 
 use trueno_zram::kernel::KernelError;
 
+use crate::units::SizeError;
+
 /// Exit codes, documented in `--help`.
 pub mod exit {
     /// Success.
@@ -65,6 +67,16 @@ impl CliError {
         Self {
             message: message.into(),
             code: exit::TOO_LARGE,
+        }
+    }
+}
+
+impl From<SizeError> for CliError {
+    fn from(e: SizeError) -> Self {
+        if e.too_large {
+            Self::too_large(e.message)
+        } else {
+            Self::usage(e.message)
         }
     }
 }

@@ -8,7 +8,6 @@ mod create;
 mod entropy;
 pub mod error;
 mod remove;
-pub mod size;
 mod status;
 mod system;
 

@@ -4,8 +4,8 @@ use serde::Serialize;
 use trueno_zram::kernel::{IoStat, MmStat, Zram, ZramDevice};
 
 use super::error::CliResult;
-use super::size::human;
 use super::system::usage_of;
+use crate::units::human;
 
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
