@@ -63,11 +63,7 @@ impl Daemon {
     }
 
     fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .env("TRUENO_UBLK_RUN_DIR", &self.dir)
-            .output()
-            .unwrap()
+        cli_in(&self.dir, args)
     }
 
     /// SIGTERM, then the daemon must exit 0 and remove its sockets.
@@ -96,6 +92,15 @@ impl Drop for Daemon {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Runs the `trueno-ublk` command line with its run directory (sockets, logs) in `dir`.
+fn cli_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("TRUENO_UBLK_RUN_DIR", dir)
+        .output()
+        .unwrap()
 }
 
 fn have(tool: &str, test: &str) -> bool {
@@ -329,13 +334,7 @@ fn fio_random_writes_verify_with_crc32c() {
 fn cli_lists_stats_and_deletes_a_background_device() {
     let dir = std::env::temp_dir().join(format!("trueno-e2e-{}-cli", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let cli = |args: &[&str]| {
-        Command::new(BIN)
-            .args(args)
-            .env("TRUENO_UBLK_RUN_DIR", &dir)
-            .output()
-            .unwrap()
-    };
+    let cli = |args: &[&str]| cli_in(&dir, args);
     let out = cli(&["create", "--size", "16M", "--mem-limit", "1M"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -376,13 +375,7 @@ fn sizes_are_read_as_trueno_zram_reads_them() {
     // `ram` and units, through the background path that hands the text to the daemon it starts.
     let dir = std::env::temp_dir().join(format!("trueno-e2e-{}-sizes", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let cli = |args: &[&str]| {
-        Command::new(BIN)
-            .args(args)
-            .env("TRUENO_UBLK_RUN_DIR", &dir)
-            .output()
-            .unwrap()
-    };
+    let cli = |args: &[&str]| cli_in(&dir, args);
     let out = cli(&[
         "create",
         "--name",
