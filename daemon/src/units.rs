@@ -4,6 +4,9 @@
 //! 1024), as block-device tools count. And the two ways sizes are printed: [`human_size`] for
 //! `trueno-ublk`'s own reports, [`human`] where `trueno-zram` prints zramctl's columns.
 
+use std::fs;
+use std::path::Path;
+
 use trueno_zram::PAGE_SIZE;
 
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -75,16 +78,25 @@ pub fn parse_size(expr: &str, ram: u64) -> Result<u64, SizeError> {
     Ok(bytes)
 }
 
-/// The machine's memory in bytes (`MemTotal` in /proc/meminfo), what `ram` stands for.
+/// The machine's memory in bytes, what `ram` stands for.
 pub fn total_ram() -> Result<u64, String> {
-    let text = std::fs::read_to_string("/proc/meminfo")
-        .map_err(|e| format!("cannot read /proc/meminfo for `ram`: {e}"))?;
+    memtotal_kib(Path::new("/"))?
+        .checked_mul(1024)
+        .ok_or_else(|| "MemTotal in /proc/meminfo is beyond 16 EiB".to_string())
+}
+
+/// MemTotal from `root/proc/meminfo`, in KiB (the generator reads it under another root in tests).
+pub fn memtotal_kib(root: &Path) -> Result<u64, String> {
+    let path = root.join("proc/meminfo");
+    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     text.lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|rest| rest.trim().strip_suffix("kB"))
-        .and_then(|kb| kb.trim().parse::<u64>().ok())
-        .and_then(|kb| kb.checked_mul(1024))
-        .ok_or_else(|| "cannot find MemTotal in /proc/meminfo for `ram`".to_string())
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            (fields.next() == Some("MemTotal:")).then(|| fields.next())?
+        })
+        .ok_or_else(|| format!("{}: no MemTotal line", path.display()))?
+        .parse()
+        .map_err(|e| format!("{}: MemTotal: {e}", path.display()))
 }
 
 /// A size for `trueno-ublk`'s reports: `1.5 GiB`.
@@ -142,6 +154,18 @@ impl Parser<'_> {
             self.text,
             self.at + 1
         ))
+    }
+
+    /// The letters from here on (a name or a unit), lowercased; the position moves past them.
+    fn word(&mut self) -> String {
+        let start = self.at;
+        while self.bytes.get(self.at).is_some_and(u8::is_ascii_alphabetic) {
+            self.at += 1;
+        }
+        self.text
+            .get(start..self.at)
+            .unwrap_or("")
+            .to_ascii_lowercase()
     }
 
     fn skip_spaces(&mut self) {
@@ -213,14 +237,7 @@ impl Parser<'_> {
             };
         }
         let start = self.at;
-        while self.bytes.get(self.at).is_some_and(u8::is_ascii_alphabetic) {
-            self.at += 1;
-        }
-        let word = self
-            .text
-            .get(start..self.at)
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let word = self.word();
         match word.as_str() {
             "" => self.number(),
             "ram" => Ok(self.ram),
@@ -260,14 +277,7 @@ impl Parser<'_> {
         }
         let value: f64 = digits.parse().map_err(|_| self.error("malformed number"))?;
         let unit_start = self.at;
-        while self.bytes.get(self.at).is_some_and(u8::is_ascii_alphabetic) {
-            self.at += 1;
-        }
-        let unit = self
-            .text
-            .get(unit_start..self.at)
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let unit = self.word();
         let shift = match unit.as_str() {
             "" | "b" => 0,
             "k" | "kb" | "kib" => 10,

@@ -299,20 +299,6 @@ pub fn parse_kernel_switch(cmdline: &str) -> Option<bool> {
     })
 }
 
-/// MemTotal from `root/proc/meminfo`, in KiB.
-pub fn memtotal_kib(root: &Path) -> Result<u64, String> {
-    let path = root.join("proc/meminfo");
-    let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .find_map(|line| {
-            let mut fields = line.split_whitespace();
-            (fields.next() == Some("MemTotal:")).then(|| fields.next())?
-        })
-        .ok_or_else(|| format!("{}: no MemTotal line", path.display()))?
-        .parse()
-        .map_err(|e| format!("{}: MemTotal: {e}", path.display()))
-}
-
 /// The configuration files in the order they apply: the main file (the last that exists), then the
 /// drop-ins sorted by file name, a later folder's file masking an earlier one of the same name and
 /// an empty file or a link to `/dev/null` masking it altogether.
@@ -354,7 +340,7 @@ fn is_masked(path: &Path) -> bool {
 /// Reads every file under `root` and evaluates the devices. `force_zram0` (the kernel switch)
 /// adds a `zram0` with default settings when no file configures it.
 pub fn load(root: &Path, force_zram0: bool) -> Result<Loaded, String> {
-    let memtotal_mb = memtotal_kib(root)? / 1024;
+    let memtotal_mb = crate::units::memtotal_kib(root)? / 1024;
     let files = fragments(root);
     let mut reader = Reader {
         devices: BTreeMap::new(),

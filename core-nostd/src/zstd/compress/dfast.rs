@@ -1,7 +1,7 @@
 //! The double-fast match finder (level 3): a table of 8-byte hashes for long matches and one
 //! of short hashes for the rest; a short hit is checked against a long one at the next position.
 
-use super::matching::{WINDOW_MAX, count_long, hash, low32, read32, read64, record_match};
+use super::matching::{count_long, hash, low32, read32, read64, record_match, table_entry};
 use super::sequences::SeqStore;
 
 /// log2 of the long table: 8192 slots of 16 bits, 16 KiB.
@@ -44,16 +44,6 @@ pub struct Dfast {
     short: [u16; 1 << SHORT_LOG],
 }
 
-/// A window position as a table entry: windows are at most [`WINDOW_MAX`] bytes, so it fits.
-#[inline(always)]
-fn entry(pos: usize) -> u16 {
-    debug_assert!(pos < WINDOW_MAX);
-    #[allow(clippy::cast_possible_truncation)] // positions are below WINDOW_MAX = 2^15
-    {
-        pos as u16
-    }
-}
-
 impl Dfast {
     /// An empty finder.
     pub const fn new() -> Self {
@@ -77,8 +67,8 @@ impl Dfast {
     unsafe fn insert<const SB: u32>(&mut self, window: &[u8], pos: usize) {
         // SAFETY: as the caller guarantees.
         let v = unsafe { read64(window, pos) };
-        self.long[long_hash(v)] = entry(pos);
-        self.short[short_hash::<SB>(v)] = entry(pos);
+        self.long[long_hash(v)] = table_entry(pos);
+        self.short[short_hash::<SB>(v)] = table_entry(pos);
     }
 
     /// Inserts position `pos` in the short table only.
@@ -89,7 +79,7 @@ impl Dfast {
     unsafe fn insert_short<const SB: u32>(&mut self, window: &[u8], pos: usize) {
         // SAFETY: as the caller guarantees.
         let v = unsafe { read64(window, pos) };
-        self.short[short_hash::<SB>(v)] = entry(pos);
+        self.short[short_hash::<SB>(v)] = table_entry(pos);
     }
 
     /// Inserts the positions of `window[..end]` (a dictionary's content) as history.
@@ -149,8 +139,8 @@ impl Dfast {
                 let v = unsafe { read64(window, cur) };
                 let hs = short_hash::<SB>(v);
                 let short_cand = usize::from(self.short[hs]);
-                self.long[hl] = entry(cur);
-                self.short[hs] = entry(cur);
+                self.long[hl] = table_entry(cur);
+                self.short[hs] = table_entry(cur);
                 // The next position's long candidate is loaded before this one's are compared
                 // (and after this insertion, which it must see), so that a mispredicted
                 // comparison does not also wait on that load.
@@ -184,7 +174,7 @@ impl Dfast {
                     let v1 = unsafe { read64(window, cur + 1) };
                     let hl1 = long_hash(v1);
                     let long1 = usize::from(self.long[hl1]);
-                    self.long[hl1] = entry(cur + 1);
+                    self.long[hl1] = table_entry(cur + 1);
                     // SAFETY: long1 < cur + 1, as every entry before this insertion.
                     if unsafe { read64(window, long1) } == v1 {
                         mpos = long1;

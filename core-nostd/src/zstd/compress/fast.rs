@@ -7,7 +7,7 @@
 //! position 0, which the search never starts at), so a candidate is compared with no validity
 //! test. Clearing the table per page costs less than the two tests per position pair it saves.
 
-use super::matching::{WINDOW_MAX, count_long, get64, hash, low32, read32, read64, record_match};
+use super::matching::{count_long, get64, hash, low32, read32, read64, record_match, table_entry};
 use super::sequences::SeqStore;
 
 /// log2 of the table size: 4096 slots of 16 bits, 8 KiB. Against 8192 slots, pages lose about
@@ -33,16 +33,6 @@ pub struct Fast {
     table: [u16; 1 << HASH_LOG],
 }
 
-/// A window position as a table entry: windows are at most [`WINDOW_MAX`] bytes, so it fits.
-#[inline(always)]
-fn entry(pos: usize) -> u16 {
-    debug_assert!(pos < WINDOW_MAX);
-    #[allow(clippy::cast_possible_truncation)] // positions are below WINDOW_MAX = 2^15
-    {
-        pos as u16
-    }
-}
-
 impl Fast {
     /// An empty finder.
     pub const fn new() -> Self {
@@ -59,7 +49,7 @@ impl Fast {
     /// Inserts the positions of `window[..end]` (a dictionary's content) as history.
     pub fn prime(&mut self, window: &[u8], end: usize, hash_bytes: u32) {
         for p in 0..end.min(window.len().saturating_sub(8)) {
-            self.table[hash(get64(window, p), hash_bytes, HASH_LOG)] = entry(p);
+            self.table[hash(get64(window, p), hash_bytes, HASH_LOG)] = table_entry(p);
         }
     }
 
@@ -125,7 +115,7 @@ impl Fast {
             let rep = store.reps[0] as usize;
             loop {
                 let cand0 = usize::from(self.table[h0]);
-                self.table[h0] = entry(ip0);
+                self.table[h0] = table_entry(ip0);
                 let ip1 = ip0 + 1;
                 // SAFETY: ip0 < ilimit - 1, so ip1 + 8 <= end.
                 let v1 = unsafe { read64(window, ip1) };
@@ -135,7 +125,7 @@ impl Fast {
                 // both candidates are compared as they are. The repeat offset is valid from a
                 // few bytes into the window on: a predictable branch.
                 let cand1 = usize::from(self.table[h1]);
-                self.table[h1] = entry(ip1);
+                self.table[h1] = table_entry(ip1);
                 debug_assert!(cand0 < ip0 && cand1 < ip1);
                 // SAFETY: cand0 < ip0 < ilimit.
                 let at_c0 = unsafe { read32(window, cand0) };
@@ -177,10 +167,10 @@ impl Fast {
             // every position read is at most ip.
             let p2 = match_start + 2;
             // SAFETY: a match is at least 4 bytes, so p2 <= ip - 2 < ilimit.
-            self.table[hash(unsafe { read64(window, p2) }, HB, HASH_LOG)] = entry(p2);
+            self.table[hash(unsafe { read64(window, p2) }, HB, HASH_LOG)] = table_entry(p2);
             let q = ip - 2;
             // SAFETY: q < ip < ilimit.
-            self.table[hash(unsafe { read64(window, q) }, HB, HASH_LOG)] = entry(q);
+            self.table[hash(unsafe { read64(window, q) }, HB, HASH_LOG)] = table_entry(q);
             // A match right after a match with the second repeat offset needs no literals.
             loop {
                 let r = store.reps[1] as usize;
@@ -190,7 +180,7 @@ impl Fast {
                 }
                 let len = 4 + count_long(window, ip + 4, ip - r + 4, end);
                 // SAFETY: ip < ilimit.
-                self.table[hash(unsafe { read64(window, ip) }, HB, HASH_LOG)] = entry(ip);
+                self.table[hash(unsafe { read64(window, ip) }, HB, HASH_LOG)] = table_entry(ip);
                 #[allow(clippy::cast_possible_truncation)]
                 store.push::<COUNT>(&[], r as u32, len);
                 ip += len;

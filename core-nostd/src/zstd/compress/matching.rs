@@ -15,6 +15,17 @@ use super::sequences::SeqStore;
 /// The longest window a finder accepts: positions and `base` share 16 bits.
 pub const WINDOW_MAX: usize = 1 << 15;
 
+/// A window position as a plain (not epoch) table entry, as the fast and double-fast finders
+/// store them: windows are at most [`WINDOW_MAX`] bytes, so it fits.
+#[inline(always)]
+pub fn table_entry(pos: usize) -> u16 {
+    debug_assert!(pos < WINDOW_MAX);
+    #[allow(clippy::cast_possible_truncation)] // positions are below WINDOW_MAX = 2^15
+    {
+        pos as u16
+    }
+}
+
 /// Reads 8 bytes at `i`, or 0 when they are not all inside `b`: for the places off the hot path.
 #[inline(always)]
 pub fn get64(b: &[u8], i: usize) -> u64 {
